@@ -1,0 +1,356 @@
+"""The MotionCLR denoiser, top-down: text encoder, time embedding, residual temporal block,
+self- and cross-attention, CLR block, U-Net, and classifier-free guidance (arXiv 2410.18977, Sec. 3).
+
+Module and parameter names follow the released checkpoint, so `state_dict()` keys outside the CLIP
+tower are the release's (hence the camel-cased `textTransEncoder`); the CLIP tower is a transformers
+`CLIPTextModel`, converted from the release's openai layout by `checkpoint.py`.
+Shapes: B batch, T frames, C channels, H heads, N text tokens.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import cast
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .config import MotionCLRConfig
+from .text import build_clip_text_model
+
+__all__ = ["CLRBlock", "CrossAttention", "MotionCLR", "SelfAttention", "UNet1D"]
+
+
+class MotionCLR(nn.Module):
+    """Text-conditioned x0-predicting motion denoiser.
+
+    `forward(x, timesteps, text, n_cond)` is one denoiser call: rows `[0, n_cond)` of the batch are
+    conditioned on `text` (their cross-attention residual is added), the others are not.
+    `guided(...)` is the classifier-free-guidance call the sampler makes.
+    """
+
+    def __init__(self, config: MotionCLRConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or MotionCLRConfig()
+        self.clip_model = build_clip_text_model(config.clip)
+        self.embed_text = nn.Linear(config.clip.width, config.text_latent_dim)
+        layer = nn.TransformerEncoderLayer(
+            d_model=config.text_latent_dim,
+            nhead=config.text_heads,
+            dim_feedforward=config.text_ff_size,
+            dropout=config.dropout,
+            activation="gelu",
+            batch_first=True,
+        )
+        self.textTransEncoder = nn.TransformerEncoder(layer, num_layers=config.text_layers, enable_nested_tensor=False)
+        self.text_ln = nn.LayerNorm(config.text_latent_dim)
+        self.unet = UNet1D(config)
+
+    def encode_text(self, token_ids: Tensor) -> Tensor:
+        """(B, 77) CLIP ids -> (B, 77, text_latent_dim) text features; every position is a key (no padding mask)."""
+        clip_out = self.clip_model(input_ids=token_ids).last_hidden_state  # (B, N, width), after ln_final
+        return self.text_ln(self.textTransEncoder(self.embed_text(clip_out)))
+
+    def forward(self, x: Tensor, timesteps: Tensor, text: Tensor, n_cond: int | None = None) -> Tensor:
+        """(B, T, input_dim) noisy motion -> (B, T, input_dim) predicted clean motion.
+
+        text: (>= n_cond, N, text_latent_dim) features of the conditional rows.
+        n_cond: rows [0, n_cond) are conditional (default: all). With n_cond = 0 every CLR block skips its
+        whole attention layer, self-attention included, as the original does for a fully masked batch.
+        """
+        B, T, _ = x.shape
+        n_cond = B if n_cond is None else n_cond
+        if not 0 <= n_cond <= B:
+            raise ValueError(f"n_cond={n_cond} must be in [0, {B}] for a batch of {B} rows")
+        if n_cond > text.shape[0]:
+            raise ValueError(f"n_cond={n_cond} conditional rows but text features for only {text.shape[0]}")
+        if timesteps.dim() == 0:
+            timesteps = timesteps.expand(B)
+        pad = (-T) % self.config.downsampling
+        h = F.pad(x.transpose(1, 2), (0, pad))  # (B, C, T_padded)
+        h = self.unet(h, timesteps, text, n_cond)
+        return h[:, :, :T].transpose(1, 2)
+
+    def guided(self, x: Tensor, timesteps: Tensor, text: Tensor, guidance_scale: float = 2.5) -> Tensor:
+        """Classifier-free guidance: one pass over [x; x], conditional rows first, then
+        uncond + scale * (cond - uncond). Scale 1 needs only the conditional rows, which is what it runs."""
+        B = x.shape[0]
+        if timesteps.dim() == 0:
+            timesteps = timesteps.expand(B)
+        if guidance_scale == 1.0:
+            return self(x, timesteps, text, n_cond=B)
+        out = self(torch.cat([x, x]), torch.cat([timesteps, timesteps]), text, n_cond=B)
+        cond, uncond = out[:B], out[B:]
+        return uncond + guidance_scale * (cond - uncond)
+
+
+class UNet1D(nn.Module):
+    """1D U-Net over time of CLR blocks (`CondUnet1D` in the original): L levels down, 2 middle blocks, L up."""
+
+    def __init__(self, config: MotionCLRConfig) -> None:
+        super().__init__()
+        dims = [config.input_dim, *config.channels]
+        self.time_mlp = nn.Sequential(
+            SinusoidalTimestepTable(config.time_dim),
+            nn.Linear(config.time_dim, 4 * config.time_dim),
+            nn.Mish(),
+            nn.Linear(4 * config.time_dim, config.time_dim),
+        )
+        self.downs = nn.ModuleList(
+            nn.ModuleList([CLRBlock(config, c_in, c_out), CLRBlock(config, c_out, c_out), Downsample1d(c_out)])
+            for c_in, c_out in itertools.pairwise(dims)
+        )
+        mid = dims[-1]
+        self.mid_block1 = CLRBlock(config, mid, mid)
+        self.mid_block2 = CLRBlock(config, mid, mid)
+        ups = []
+        c_prev = mid
+        for c_out in reversed(dims[1:]):
+            ups.append(
+                nn.ModuleList(
+                    [Upsample1d(c_prev, c_out), CLRBlock(config, 2 * c_out, c_out), CLRBlock(config, c_out, c_out)]
+                )
+            )
+            c_prev = c_out
+        self.ups = nn.ModuleList(ups)
+        self.final_conv = nn.Conv1d(dims[1], config.input_dim, 1)
+        _zero(self.final_conv)
+        for index, block in enumerate(self.clr_blocks()):
+            block.layer_index = index
+
+    def clr_blocks(self) -> list[CLRBlock]:
+        """The CLR blocks in call order (down, middle, up): attention layer i is block i's."""
+        blocks: list[CLRBlock] = []
+        for block1, block2, _ in self._levels(self.downs):
+            blocks += [cast(CLRBlock, block1), cast(CLRBlock, block2)]
+        blocks += [self.mid_block1, self.mid_block2]
+        for _, block1, block2 in self._levels(self.ups):
+            blocks += [cast(CLRBlock, block1), cast(CLRBlock, block2)]
+        return blocks
+
+    @staticmethod
+    def _levels(levels: nn.ModuleList) -> list[tuple[nn.Module, nn.Module, nn.Module]]:
+        return [(level[0], level[1], level[2]) for level in cast(list[nn.ModuleList], levels)]
+
+    def forward(self, x: Tensor, timesteps: Tensor, text: Tensor, n_cond: int) -> Tensor:
+        """x: (B, C_in, T) with T a multiple of 2**levels -> (B, C_in, T)."""
+        temb = self.time_mlp(timesteps)  # (B, time_dim)
+        skips = []
+        for block1, block2, downsample in self._levels(self.downs):
+            x = block2(block1(x, temb, text, n_cond), temb, text, n_cond)
+            skips.append(x)
+            x = downsample(x)
+        x = self.mid_block2(self.mid_block1(x, temb, text, n_cond), temb, text, n_cond)
+        for upsample, block1, block2 in self._levels(self.ups):
+            x = torch.cat([upsample(x), skips.pop()], dim=1)
+            x = block2(block1(x, temb, text, n_cond), temb, text, n_cond)
+        return self.final_conv(x)
+
+
+class SinusoidalTimestepTable(nn.Module):
+    """Transformer sinusoids over 5000 positions, looked up by integer timestep (a saved buffer `pe`)."""
+
+    pe: Tensor
+
+    def __init__(self, dim: int, max_len: int = 5000) -> None:
+        super().__init__()
+        position = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)
+        div_term = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
+        pe = torch.zeros(max_len, dim)
+        pe[:, 0::2] = torch.sin(position * div_term)
+        pe[:, 1::2] = torch.cos(position * div_term)
+        self.register_buffer("pe", pe)
+
+    def forward(self, timesteps: Tensor) -> Tensor:
+        return self.pe[timesteps.long()]
+
+
+class Downsample1d(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(channels, channels, 3, 2, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.conv(x)
+
+
+class Upsample1d(nn.Module):
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.conv = nn.ConvTranspose1d(c_in, c_out, 4, 2, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.conv(x)
+
+
+class CLRBlock(nn.Module):
+    """Convolution -> self-attention -> cross-attention -> FFN, each residual (the paper's Fig. 2)."""
+
+    def __init__(self, config: MotionCLRConfig, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.layer_index = -1  # set by the U-Net: position in call order
+        self.conv1d = ResidualTemporalBlock(config, c_in, c_out)
+        self.clr_attn = CLRAttention(config, c_out)
+        self.ffn = FFN(c_out, 4 * c_out, config.dropout)
+
+    def forward(self, x: Tensor, temb: Tensor, text: Tensor, n_cond: int) -> Tensor:
+        """x: (B, C_in, T) -> (B, C_out, T)."""
+        h = self.conv1d(x, temb).transpose(1, 2)  # (B, T, C)
+        h = self.clr_attn(h, text, n_cond)
+        return self.ffn(h).transpose(1, 2)
+
+
+class ResidualTemporalBlock(nn.Module):
+    """Two k-5 convolutions with per-frame GroupNorm and Mish; the first modulated by the timestep."""
+
+    def __init__(self, config: MotionCLRConfig, c_in: int, c_out: int) -> None:
+        super().__init__()
+        k, groups = config.kernel_size, config.group_norm_groups
+        first, second = AdaGNConvBlock(c_in, c_out, k, groups), ConvBlock(c_out, c_out, k, groups)
+        time_linear = nn.Linear(config.time_dim, 2 * c_out)
+        # Zero-initialised like the original, so a fresh block is the identity on its residual path.
+        _zero(second.block)
+        _zero(time_linear)
+        self.blocks = nn.ModuleList([first, second])
+        self.time_mlp = nn.Sequential(nn.Mish(), time_linear)
+        self.dropout = nn.Dropout(config.dropout)
+        self.residual_conv: nn.Module = nn.Conv1d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    @property
+    def out_channels(self) -> int:
+        return cast(AdaGNConvBlock, self.blocks[0]).block.out_channels
+
+    def forward(self, x: Tensor, temb: Tensor) -> Tensor:
+        scale, shift = self.time_mlp(temb).unsqueeze(-1).chunk(2, dim=1)  # (B, C, 1) each
+        h = self.blocks[0](x, scale, shift)
+        h = self.dropout(self.blocks[1](h))
+        return h + self.residual_conv(x)
+
+
+def _zero(layer: nn.Conv1d | nn.Linear) -> None:
+    nn.init.zeros_(layer.weight)
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)
+
+
+def framewise_group_norm(x: Tensor, norm: nn.GroupNorm) -> Tensor:
+    """GroupNorm over channel groups of each frame separately: (B, C, T) is normalised as (B*T, C)."""
+    B, C, T = x.shape
+    return norm(x.transpose(1, 2).reshape(B * T, C)).reshape(B, T, C).transpose(1, 2)
+
+
+class AdaGNConvBlock(nn.Module):
+    """Conv1d -> per-frame GroupNorm -> x * (1 + scale) + shift -> Mish."""
+
+    def __init__(self, c_in: int, c_out: int, kernel_size: int, groups: int) -> None:
+        super().__init__()
+        self.block = nn.Conv1d(c_in, c_out, kernel_size, padding=kernel_size // 2)
+        self.group_norm = nn.GroupNorm(groups, c_out)
+
+    def forward(self, x: Tensor, scale: Tensor, shift: Tensor) -> Tensor:
+        h = framewise_group_norm(self.block(x), self.group_norm)
+        return F.mish(h * (1 + scale) + shift)
+
+
+class ConvBlock(nn.Module):
+    """Conv1d -> per-frame GroupNorm -> Mish."""
+
+    def __init__(self, c_in: int, c_out: int, kernel_size: int, groups: int) -> None:
+        super().__init__()
+        self.block = nn.Conv1d(c_in, c_out, kernel_size, padding=kernel_size // 2)
+        self.norm = nn.GroupNorm(groups, c_out)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.mish(framewise_group_norm(self.block(x), self.norm))
+
+
+class FFN(nn.Module):
+    def __init__(self, dim: int, hidden: int, dropout: float) -> None:
+        super().__init__()
+        self.linear1 = nn.Linear(dim, hidden)
+        self.linear2 = nn.Linear(hidden, dim)
+        self.dropout = nn.Dropout(dropout)
+        _zero(self.linear2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.linear2(self.dropout(F.gelu(self.linear1(x))))
+
+
+class CLRAttention(nn.Module):
+    """Self-attention on every row, then cross-attention on the conditional rows only (`ResidualCLRAttentionLayer`)."""
+
+    def __init__(self, config: MotionCLRConfig, channels: int) -> None:
+        super().__init__()
+        self.self_attention = SelfAttention(channels, config.attention_heads, config.dropout)
+        self.cross_attention = CrossAttention(channels, config.text_latent_dim, config.attention_heads, config.dropout)
+
+    def forward(self, x: Tensor, text: Tensor, n_cond: int) -> Tensor:
+        """x: (B, T, C); text: (>= n_cond, N, D)."""
+        if n_cond == 0:
+            return x  # the original returns early when no row is conditional, skipping self-attention too
+        x = x + self.self_attention(x)
+        cross = self.cross_attention(x[:n_cond], text[:n_cond])
+        if n_cond == x.shape[0]:
+            return x + cross
+        return torch.cat([x[:n_cond] + cross, x[n_cond:]])
+
+
+def attend(q: Tensor, k: Tensor, v: Tensor, heads: int, dropout: float, explicit: bool) -> Tensor:
+    """Multi-head attention without output projection. q: (B, T, C), k, v: (B, S, C) -> (B, T, C).
+
+    Scores are scaled by sqrt(C / heads). `explicit` computes the softmax weights as a tensor (the
+    path that hooks will read); otherwise the fused kernel runs.
+    """
+    B, T, C = q.shape
+    S = k.shape[1]
+    q = q.view(B, T, heads, C // heads).transpose(1, 2)  # (B, H, T, d)
+    k = k.view(B, S, heads, C // heads).transpose(1, 2)  # (B, H, S, d)
+    v = v.view(B, S, heads, C // heads).transpose(1, 2)
+    if explicit:
+        weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(C // heads), dim=-1)  # (B, H, T, S)
+        weights = F.dropout(weights, dropout)
+        out = weights @ v
+    else:
+        out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
+    return out.transpose(1, 2).reshape(B, T, C)
+
+
+class SelfAttention(nn.Module):
+    """Frames attend to frames; one LayerNorm shared by q, k and v; no output projection."""
+
+    def __init__(self, channels: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.heads = heads
+        self.dropout = dropout
+        self.explicit = False
+        self.norm = nn.LayerNorm(channels)
+        self.query = nn.Linear(channels, channels)
+        self.key = nn.Linear(channels, channels)
+        self.value = nn.Linear(channels, channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.norm(x)
+        p = self.dropout if self.training else 0.0
+        return attend(self.query(h), self.key(h), self.value(h), self.heads, p, self.explicit)
+
+
+class CrossAttention(nn.Module):
+    """Frames attend to the text's 77 token features; no output projection."""
+
+    def __init__(self, channels: int, text_dim: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.heads = heads
+        self.dropout = dropout
+        self.explicit = False
+        self.norm = nn.LayerNorm(channels)
+        self.text_norm = nn.LayerNorm(text_dim)
+        self.query = nn.Linear(channels, channels)
+        self.key = nn.Linear(text_dim, channels)
+        self.value = nn.Linear(text_dim, channels)
+
+    def forward(self, x: Tensor, text: Tensor) -> Tensor:
+        t = self.text_norm(text)
+        p = self.dropout if self.training else 0.0
+        return attend(self.query(self.norm(x)), self.key(t), self.value(t), self.heads, p, self.explicit)

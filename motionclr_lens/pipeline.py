@@ -1,0 +1,200 @@
+"""A model with what it needs to make motions: tokenizer, feature statistics, and `generate`."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .checkpoint import build_release_model, download_release, read_release
+from .model import MotionCLR
+from .motion import FEATURE_DIM, features_to_joints
+from .sampling import SCHEDULERS, make_scheduler, sample_loop
+from .text import ClipTokenizer, get_tokenizer
+
+__all__ = ["Generation", "MotionCLRPipeline", "load_release"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Generation:
+    """Motions made by `MotionCLRPipeline.generate`: features and joints per prompt, and the settings used.
+
+    `sample` is the raw normalised model output (B, T_max, 263); `features[i]` (T_i, 263) is denormalised
+    and cropped to prompt i's length; `joints[i]` (T_i, 22, 3) is on the floor and, by default, smoothed.
+    """
+
+    prompts: list[str]
+    lengths: list[int]
+    fps: float
+    sample: Tensor
+    features: list[np.ndarray]
+    joints: list[np.ndarray]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.prompts)
+
+
+class MotionCLRPipeline:
+    """A MotionCLR, its tokenizer and its feature mean/std. Move it with `.to(device)`."""
+
+    def __init__(
+        self,
+        model: MotionCLR,
+        mean: np.ndarray,
+        std: np.ndarray,
+        tokenizer: ClipTokenizer | None = None,
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer or get_tokenizer()
+        self.mean = np.asarray(mean, dtype=np.float32)
+        self.std = np.asarray(std, dtype=np.float32)
+        self.info = dict(info or {})
+
+    @property
+    def config(self):
+        return self.model.config
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def to(self, device: str | torch.device) -> MotionCLRPipeline:
+        self.model.to(device)
+        return self
+
+    def encode(self, prompts: Sequence[str]) -> Tensor:
+        """(B, 77, text_latent_dim) text features of prompts, on the model's device."""
+        ids = self.tokenizer(list(prompts)).to(self.device)
+        with torch.no_grad():
+            return self.model.encode_text(ids)
+
+    def normalize(self, features: Tensor | np.ndarray) -> Tensor:
+        f = torch.as_tensor(np.asarray(features, dtype=np.float32))
+        return (f - torch.from_numpy(self.mean)) / torch.from_numpy(self.std)
+
+    def denormalize(self, sample: Tensor) -> np.ndarray:
+        return sample.detach().float().cpu().numpy() * self.std + self.mean
+
+    def lengths_in_frames(
+        self, n: int, lengths: int | Sequence[int] | None, seconds: float | Sequence[float] | None
+    ) -> list[int]:
+        """Per-prompt lengths in frames from frames or seconds (default 4 s); each in [1, max_frames]."""
+        fps, max_frames = self.config.fps, self.config.max_frames
+        if lengths is not None and seconds is not None:
+            raise ValueError("give lengths (frames) or seconds, not both")
+        if lengths is None:
+            secs = 4.0 if seconds is None else seconds
+            secs_list = [secs] * n if isinstance(secs, int | float) else list(secs)
+            frames = [round(float(s) * fps) for s in secs_list]
+        else:
+            frames = [lengths] * n if isinstance(lengths, int) else [int(v) for v in lengths]
+        if len(frames) != n:
+            raise ValueError(f"{len(frames)} lengths for {n} prompts")
+        for value in frames:
+            if not 1 <= value <= max_frames:
+                raise ValueError(
+                    f"length {value} frames is outside [1, {max_frames}] (= {max_frames / fps:.2f} s at {fps:g} fps)"
+                )
+        return frames
+
+    def generate(
+        self,
+        prompts: str | Sequence[str],
+        lengths: int | Sequence[int] | None = None,
+        seconds: float | Sequence[float] | None = None,
+        scheduler: str = "dpmsolver",
+        steps: int = 10,
+        guidance_scale: float = 2.5,
+        generator: torch.Generator | None = None,
+        noise: Tensor | None = None,
+        autocast_dtype: torch.dtype | None = None,
+        smooth_sigma: float | None = 1.0,
+        progress: bool = False,
+    ) -> Generation:
+        """Sample one motion per prompt.
+
+        All rows are sampled at the longest length and each is cropped to its own, as the original does.
+        `noise` (B, T_max, 263) replaces the draw from `generator`. `autocast_dtype` (torch.float16 or
+        torch.bfloat16) runs the denoiser under autocast; the model's own weights are never cast.
+        """
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        if not prompts:
+            raise ValueError("no prompts given")
+        for p in prompts:
+            if not isinstance(p, str) or not p.strip():
+                raise ValueError(f"prompts must be non-empty strings, got {p!r}")
+        if scheduler not in SCHEDULERS:
+            raise ValueError(f"unknown scheduler {scheduler!r}; valid: {sorted(SCHEDULERS)}")
+        if not math.isfinite(guidance_scale):
+            raise ValueError(f"guidance_scale must be finite, got {guidance_scale}")
+        frames = self.lengths_in_frames(len(prompts), lengths, seconds)
+        device = self.device
+        shape = (len(prompts), max(frames), self.config.input_dim)
+        if noise is None:
+            gen_device = generator.device if generator is not None else device
+            noise = torch.randn(shape, generator=generator, device=gen_device)
+        elif tuple(noise.shape) != shape:
+            raise ValueError(f"noise has shape {tuple(noise.shape)}, expected {shape}")
+        noise = noise.to(device, torch.float32)
+        text = self.encode(prompts)
+        model = self.model
+        was_training = model.training
+        model.eval()
+        try:
+            sample = sample_loop(
+                lambda x, t, step: model.guided(x, t, text, guidance_scale),
+                noise,
+                make_scheduler(scheduler),
+                steps,
+                generator=generator,
+                autocast_dtype=autocast_dtype,
+                progress=progress,
+            )
+        finally:
+            model.train(was_training)
+        features = [self.denormalize(sample[i, :n]) for i, n in enumerate(frames)]
+        joints = [features_to_joints(f, smooth_sigma) for f in features]
+        settings = {
+            "scheduler": scheduler,
+            "steps": steps,
+            "guidance_scale": guidance_scale,
+            "autocast_dtype": str(autocast_dtype) if autocast_dtype else None,
+            "smooth_sigma": smooth_sigma,
+        }
+        return Generation(prompts, frames, self.config.fps, sample, features, joints, settings)
+
+
+def load_release(
+    folder: str | Path | None = None, weights: str = "ema", hub_id: str | None = None
+) -> MotionCLRPipeline:
+    """Load a released MotionCLR folder (opt.txt, meta/mean.npy, meta/std.npy, model/latest.tar).
+
+    `weights`: "ema" (default) or "raw". Without a folder, `hub_id` (e.g. "EvanTHU/MotionCLR") downloads
+    the release first, which needs network access.
+    """
+    if folder is None:
+        if hub_id is None:
+            raise ValueError("give a release folder, or a hub_id to download one")
+        folder = download_release(hub_id)
+    checkpoint = read_release(folder, weights=weights)
+    model = build_release_model(checkpoint)
+    info = {
+        "source": str(checkpoint.folder),
+        "weights": checkpoint.weights,
+        "total_iterations": checkpoint.total_iterations,
+        "options": checkpoint.options,
+    }
+    if checkpoint.mean.shape != (FEATURE_DIM,):
+        logger.warning("feature statistics have shape %s, not (%d,)", checkpoint.mean.shape, FEATURE_DIM)
+    return MotionCLRPipeline(model, checkpoint.mean, checkpoint.std, info=info)
