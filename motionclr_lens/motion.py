@@ -1,4 +1,4 @@
-"""The HumanML3D motion representation: skeleton constants, quaternions, 263 features -> joints.
+"""The HumanML3D motion representation: skeleton constants, quaternions, kinematics, joints <-> 263 features.
 
 Features of a frame (20 fps, 22 joints, y up): [0] root angular velocity about y, [1:3] root linear
 velocity in x, z (root frame), [3] root height, [4:67] 21 root-relative joint positions (ric),
@@ -6,6 +6,8 @@ velocity in x, z (root frame), [3] root height, [4:67] 21 root-relative joint po
 """
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import torch
@@ -36,6 +38,30 @@ JOINT_NAMES = (
     "r_elbow", "l_wrist", "r_wrist",
 )  # fmt: skip
 KINEMATIC_CHAINS = ((0, 2, 5, 8, 11), (0, 1, 4, 7, 10), (0, 3, 6, 9, 12, 15), (9, 14, 17, 19, 21), (9, 13, 16, 18, 20))
+PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19)
+# Unit direction of each bone from its parent in the rest pose (y up, the character faces +z).
+RAW_OFFSETS = np.array(
+    [
+        [0, 0, 0], [1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, -1, 0], [0, 1, 0], [0, -1, 0],
+        [0, -1, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1], [0, 1, 0], [1, 0, 0], [-1, 0, 0], [0, 0, 1],
+        [0, -1, 0], [0, -1, 0], [0, -1, 0], [0, -1, 0], [0, -1, 0], [0, -1, 0],
+    ],
+    dtype=np.float32,
+)  # fmt: skip
+# Bone lengths (m) of HumanML3D's target skeleton (frame 0 of sample 000021), joints 1..21 from their parents.
+TARGET_BONE_LENGTHS = np.array(
+    [
+        0.10307397, 0.10988337, 0.13156824, 0.3936232, 0.39018822, 0.14319022, 0.43243307, 0.42564335,
+        0.057364736, 0.14338182, 0.14941907, 0.21936005, 0.13748677, 0.14338283, 0.10303922, 0.13161404,
+        0.12298438, 0.25684, 0.26309174, 0.26601171, 0.2698764,
+    ],
+    dtype=np.float32,
+)  # fmt: skip
+FACE_JOINTS = (2, 1, 17, 16)  # r_hip, l_hip, r_shoulder, l_shoulder
+LEFT_FOOT = (7, 10)
+RIGHT_FOOT = (8, 11)
+LOWER_LEGS = (5, 8)
+FOOT_CONTACT_THRESHOLD = 0.002
 
 
 def qinv(q: Tensor) -> Tensor:
@@ -97,3 +123,185 @@ def features_to_joints(features: Tensor | np.ndarray, smooth_sigma: float | None
     if smooth_sigma:
         joints = smooth_joints(joints, smooth_sigma)
     return joints
+
+
+# --- joints -> features: HumanML3D's `process_file`, step by step --------------------------------------
+# Quaternion arithmetic runs in float32, as HumanML3D's numpy wrappers convert to float32 tensors;
+# forward kinematics accumulates in float64, as its numpy implementation does. Matching both is what
+# reproduces the official features to 1e-5.
+
+
+def _f32(x: np.ndarray | Tensor) -> Tensor:
+    return torch.as_tensor(np.asarray(x)).float()
+
+
+def qmul(q: Tensor, r: Tensor) -> Tensor:
+    """Hamilton product q * r of (..., 4) quaternions (w, x, y, z)."""
+    q0, q1, q2, q3 = q.unbind(-1)
+    r0, r1, r2, r3 = r.unbind(-1)
+    return torch.stack(
+        (
+            r0 * q0 - r1 * q1 - r2 * q2 - r3 * q3,
+            r0 * q1 + r1 * q0 - r2 * q3 + r3 * q2,
+            r0 * q2 + r1 * q3 + r2 * q0 - r3 * q1,
+            r0 * q3 - r1 * q2 + r2 * q1 + r3 * q0,
+        ),
+        dim=-1,
+    )
+
+
+def qbetween(v0: Tensor, v1: Tensor) -> Tensor:
+    """Unit quaternions rotating vectors v0 onto v1 (..., 3)."""
+    v = torch.linalg.cross(v0, v1, dim=-1)
+    w = torch.sqrt((v0**2).sum(-1, keepdim=True) * (v1**2).sum(-1, keepdim=True)) + (v0 * v1).sum(-1, keepdim=True)
+    q = torch.cat([w, v], dim=-1)
+    return q / torch.linalg.norm(q, dim=-1, keepdim=True)
+
+
+def quaternion_to_cont6d(q: Tensor) -> Tensor:
+    """(..., 4) quaternions -> (..., 6) continuous 6D rotations: the first two columns of the matrix."""
+    r, i, j, k = q.unbind(-1)
+    two_s = 2.0 / (q * q).sum(-1)
+    col0 = torch.stack((1 - two_s * (j * j + k * k), two_s * (i * j + k * r), two_s * (i * k - j * r)), -1)
+    col1 = torch.stack((two_s * (i * j - k * r), 1 - two_s * (i * i + k * k), two_s * (j * k + i * r)), -1)
+    return torch.cat([col0, col1], dim=-1)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.sqrt((v**2).sum(axis=-1))[..., np.newaxis]
+
+
+def bone_lengths(joints: np.ndarray) -> np.ndarray:
+    """(21,) float32 lengths of the bones of one (22, 3) pose, joints 1..21 from their parents."""
+    joints = np.asarray(joints)
+    return np.array([np.linalg.norm(joints[i] - joints[PARENTS[i]]) for i in range(1, NUM_JOINTS)], np.float32)
+
+
+def bone_offsets(lengths: np.ndarray = TARGET_BONE_LENGTHS) -> np.ndarray:
+    """(22, 3) float32 rest-pose offsets of each joint from its parent."""
+    return RAW_OFFSETS * np.concatenate([[0.0], np.asarray(lengths)]).astype(np.float32)[:, None]
+
+
+def facing_quaternions(joints: np.ndarray, smooth_forward: bool = False) -> Tensor:
+    """(T, 4) float32 rotations about y that turn each frame's facing direction to +z.
+
+    HumanML3D's inverse kinematics reads FACE_JOINTS in the opposite hip order from `process_file`
+    (left minus right hip, plus right minus left shoulder); the shoulders dominate, and matching the
+    official data needs the same order. With `smooth_forward` the direction is Gaussian-filtered over
+    time (sigma 20 frames) before the rotation is computed.
+    """
+    a, b, shoulder_r, shoulder_l = FACE_JOINTS
+    across = (joints[:, b] - joints[:, a]) + (joints[:, shoulder_r] - joints[:, shoulder_l])
+    forward = np.cross(np.array([[0, 1, 0]]), _unit(across), axis=-1)
+    if smooth_forward:
+        forward = gaussian_filter1d(forward, 20, axis=0, mode="nearest")
+    target = np.array([[0, 0, 1]]).repeat(len(forward), axis=0)
+    return qbetween(_f32(_unit(forward)), _f32(target))
+
+
+def inverse_kinematics(joints: np.ndarray, smooth_forward: bool = False) -> Tensor:
+    """(T, 22, 3) joints -> (T, 22, 4) float32 rotations: the root's facing, and each bone's rotation from
+    its rest direction, relative to the root rotation accumulated along its kinematic chain."""
+    root = facing_quaternions(joints, smooth_forward)
+    # Quirk of the HumanML3D release: the first frame's root rotation is forced to identity. The official
+    # features were computed so, and every bone hanging off the root or off spine3 carries it.
+    root[0] = root.new_tensor([1.0, 0.0, 0.0, 0.0])
+    quats = torch.zeros(joints.shape[:-1] + (4,))
+    quats[:, 0] = root
+    for chain in KINEMATIC_CHAINS:
+        R = root
+        for parent, child in itertools.pairwise(chain):
+            u = _f32(RAW_OFFSETS[child][np.newaxis].repeat(len(joints), axis=0))
+            v = _f32(_unit(joints[:, child] - joints[:, parent]))
+            local = qmul(qinv(R), qbetween(u, v))
+            quats[:, child] = local
+            R = qmul(R, local)
+    return quats
+
+
+def forward_kinematics(quats: Tensor, root_position: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """(T, 22, 4) rotations, (T, 3) root positions, (22, 3) bone offsets -> (T, 22, 3) float64 joints.
+
+    Each chain starts again from the root rotation, as the rotations were solved (inverse_kinematics).
+    """
+    joints = np.zeros(tuple(quats.shape[:-1]) + (3,))
+    joints[:, 0] = root_position
+    offsets32 = _f32(offsets)
+    for chain in KINEMATIC_CHAINS:
+        R = quats[:, 0]
+        for parent, child in itertools.pairwise(chain):
+            R = qmul(R, quats[:, child])
+            joints[:, child] = qrot(R, offsets32[child].expand(len(quats), 3)).numpy() + joints[:, parent]
+    return joints
+
+
+def retarget(joints: np.ndarray, target_lengths: np.ndarray = TARGET_BONE_LENGTHS) -> np.ndarray:
+    """Put a motion on the target skeleton: same rotations, target bone lengths, root path scaled by the
+    ratio of lower-leg lengths (HumanML3D's `uniform_skeleton`)."""
+    source = bone_offsets(bone_lengths(joints[0]))
+    target = bone_offsets(target_lengths)
+    leg = lambda off: np.abs(off[LOWER_LEGS[0]]).max() + np.abs(off[LOWER_LEGS[1]]).max()  # noqa: E731
+    scale = leg(target) / leg(source)
+    quats = inverse_kinematics(joints)
+    return forward_kinematics(quats, joints[:, 0] * scale, target)
+
+
+def foot_contacts(joints: np.ndarray, threshold: float = FOOT_CONTACT_THRESHOLD) -> tuple[np.ndarray, np.ndarray]:
+    """(T-1, 2) left and right contacts: the squared per-frame displacement of ankle and toe below threshold."""
+    left = ((joints[1:, list(LEFT_FOOT)] - joints[:-1, list(LEFT_FOOT)]) ** 2).sum(-1) < threshold
+    right = ((joints[1:, list(RIGHT_FOOT)] - joints[:-1, list(RIGHT_FOOT)]) ** 2).sum(-1) < threshold
+    return left.astype(np.float64), right.astype(np.float64)
+
+
+def canonicalize(joints: np.ndarray, target_lengths: np.ndarray = TARGET_BONE_LENGTHS) -> np.ndarray:
+    """Retarget, put on the floor, move the first root to the origin and turn it to face +z: (T, 22, 3) float32."""
+    positions = retarget(np.asarray(joints), target_lengths)
+    positions[:, :, 1] -= positions.min(axis=0).min(axis=0)[1]
+    first = positions[0]
+    positions = positions - first[0] * np.array([1, 0, 1])
+    r_hip, l_hip, shoulder_r, shoulder_l = FACE_JOINTS
+    across = (first[r_hip] - first[l_hip]) + (first[shoulder_r] - first[shoulder_l])
+    forward = _unit(np.cross(np.array([[0, 1, 0]]), _unit(across), axis=-1))
+    turn = qbetween(_f32(forward), _f32(np.array([[0, 0, 1]])))
+    return qrot(turn.expand(positions.shape[:-1] + (4,)), _f32(positions)).numpy()
+
+
+def canonical_joints_to_features(positions: np.ndarray, feet_threshold: float = FOOT_CONTACT_THRESHOLD) -> np.ndarray:
+    """(T, 22, 3) canonical joints (on the target skeleton, facing +z at the start) -> (T-1, 263) features."""
+    positions = np.asarray(positions, dtype=np.float32)
+    if positions.ndim != 3 or positions.shape[1:] != (NUM_JOINTS, 3) or len(positions) < 2:
+        raise ValueError(f"joints must have shape (T >= 2, {NUM_JOINTS}, 3), got {positions.shape}")
+    feet_l, feet_r = foot_contacts(positions, feet_threshold)
+    quats = inverse_kinematics(positions, smooth_forward=True)
+    cont6d = quaternion_to_cont6d(quats).numpy()
+    r_rot = quats[:, 0]
+    velocity = qrot(r_rot[1:], _f32(positions[1:, 0] - positions[:-1, 0])).numpy()
+    r_velocity = qmul(r_rot[1:], qinv(r_rot[:-1])).numpy()
+    local = positions.copy()
+    local[..., 0] -= local[:, 0:1, 0]
+    local[..., 2] -= local[:, 0:1, 2]
+    local = qrot(r_rot[:, None].expand(-1, NUM_JOINTS, 4), _f32(local)).numpy()
+    root_data = np.concatenate([np.arcsin(r_velocity[:, 2:3]), velocity[:, [0, 2]], local[:-1, 0, 1:2]], axis=-1)
+    ric = local[:-1, 1:].reshape(len(local) - 1, -1)
+    rot = cont6d[:-1, 1:].reshape(len(cont6d) - 1, -1)
+    joint_velocity = qrot(r_rot[:-1, None].expand(-1, NUM_JOINTS, 4), _f32(positions[1:] - positions[:-1]))
+    features = np.concatenate(
+        [root_data, ric, rot, joint_velocity.reshape(len(positions) - 1, -1).numpy(), feet_l, feet_r], axis=-1
+    )
+    return features.astype(np.float32)
+
+
+def joints_to_features(
+    joints: np.ndarray, feet_threshold: float = FOOT_CONTACT_THRESHOLD, target_lengths: np.ndarray = TARGET_BONE_LENGTHS
+) -> np.ndarray:
+    """(T, 22, 3) joints of any skeleton with HumanML3D's joint order -> (T-1, 263) features
+    (HumanML3D's `process_file`: retarget, floor, origin, face +z, then the features).
+
+    The raw joints are taken in float64, as HumanML3D's were; that is what matches its features to 1e-5.
+    """
+    joints = np.asarray(joints, dtype=np.float64)
+    if joints.ndim != 3 or joints.shape[1:] != (NUM_JOINTS, 3) or len(joints) < 2:
+        raise ValueError(f"joints must have shape (T >= 2, {NUM_JOINTS}, 3), got {joints.shape}")
+    if not np.isfinite(joints).all():
+        raise ValueError("joints contain NaN or Inf")
+    return canonical_joints_to_features(canonicalize(joints, target_lengths), feet_threshold)
