@@ -95,6 +95,21 @@ class MotionCLRConfig:
         """The configuration of the released checkpoint `EvanTHU/MotionCLR`."""
         return cls()
 
+    @classmethod
+    def embedded(cls) -> MotionCLRConfig:
+        """The small model shipped in the package: the release's architecture (4 levels, 18 attention
+        layers, 8 heads) at a width a laptop CPU trains and samples quickly, with a small CLIP text tower."""
+        return cls(
+            channels=(64, 64, 128, 128),
+            time_dim=64,
+            text_latent_dim=64,
+            text_layers=2,
+            text_heads=4,
+            text_ff_size=256,
+            dropout=0.0,
+            clip=ClipTextConfig(width=128, layers=3, heads=2, ffn_dim=512),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

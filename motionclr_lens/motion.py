@@ -132,7 +132,7 @@ def features_to_joints(features: Tensor | np.ndarray, smooth_sigma: float | None
 
 
 def _f32(x: np.ndarray | Tensor) -> Tensor:
-    return torch.as_tensor(np.asarray(x)).float()
+    return torch.from_numpy(np.array(x, dtype=np.float32))
 
 
 def qmul(q: Tensor, r: Tensor) -> Tensor:
@@ -199,23 +199,33 @@ def facing_quaternions(joints: np.ndarray, smooth_forward: bool = False) -> Tens
     return qbetween(_f32(_unit(forward)), _f32(target))
 
 
+_CHAIN_DEPTH = max(len(c) for c in KINEMATIC_CHAINS)
+
+
 def inverse_kinematics(joints: np.ndarray, smooth_forward: bool = False) -> Tensor:
     """(T, 22, 3) joints -> (T, 22, 4) float32 rotations: the root's facing, and each bone's rotation from
-    its rest direction, relative to the root rotation accumulated along its kinematic chain."""
+    its rest direction, relative to the root rotation accumulated along its kinematic chain.
+
+    The five chains are walked together, one depth at a time (the same arithmetic as chain by chain).
+    """
     root = facing_quaternions(joints, smooth_forward)
     # Quirk of the HumanML3D release: the first frame's root rotation is forced to identity. The official
     # features were computed so, and every bone hanging off the root or off spine3 carries it.
     root[0] = root.new_tensor([1.0, 0.0, 0.0, 0.0])
+    children = np.arange(1, NUM_JOINTS)
+    parents = np.array([PARENTS[c] for c in children])
+    u = _f32(np.broadcast_to(RAW_OFFSETS[children], (len(joints), len(children), 3)))
+    v = _f32(_unit(joints[:, children] - joints[:, parents]))
+    bone_rotation = qbetween(u, v)  # (T, 21, 4), bone c at index c - 1
     quats = torch.zeros(joints.shape[:-1] + (4,))
     quats[:, 0] = root
-    for chain in KINEMATIC_CHAINS:
-        R = root
-        for parent, child in itertools.pairwise(chain):
-            u = _f32(RAW_OFFSETS[child][np.newaxis].repeat(len(joints), axis=0))
-            v = _f32(_unit(joints[:, child] - joints[:, parent]))
-            local = qmul(qinv(R), qbetween(u, v))
-            quats[:, child] = local
-            R = qmul(R, local)
+    R = root[:, None].repeat(1, len(KINEMATIC_CHAINS), 1)  # one accumulated rotation per chain
+    for depth in range(1, _CHAIN_DEPTH):
+        active = [i for i, chain in enumerate(KINEMATIC_CHAINS) if len(chain) > depth]
+        child = [KINEMATIC_CHAINS[i][depth] for i in active]
+        local = qmul(qinv(R[:, active]), bone_rotation[:, [c - 1 for c in child]])
+        quats[:, child] = local
+        R[:, active] = qmul(R[:, active], local)
     return quats
 
 
@@ -224,14 +234,19 @@ def forward_kinematics(quats: Tensor, root_position: np.ndarray, offsets: np.nda
 
     Each chain starts again from the root rotation, as the rotations were solved (inverse_kinematics).
     """
-    joints = np.zeros(tuple(quats.shape[:-1]) + (3,))
+    T = len(quats)
+    R = quats[:, 0:1].repeat(1, len(KINEMATIC_CHAINS), 1)
+    global_rotation = torch.zeros_like(quats)
+    for depth in range(1, _CHAIN_DEPTH):
+        active = [i for i, chain in enumerate(KINEMATIC_CHAINS) if len(chain) > depth]
+        child = [KINEMATIC_CHAINS[i][depth] for i in active]
+        R[:, active] = qmul(R[:, active], quats[:, child])
+        global_rotation[:, child] = R[:, active]
+    steps = qrot(global_rotation[:, 1:], _f32(offsets)[1:].expand(T, NUM_JOINTS - 1, 3)).numpy()
+    joints = np.zeros((T, NUM_JOINTS, 3))
     joints[:, 0] = root_position
-    offsets32 = _f32(offsets)
-    for chain in KINEMATIC_CHAINS:
-        R = quats[:, 0]
-        for parent, child in itertools.pairwise(chain):
-            R = qmul(R, quats[:, child])
-            joints[:, child] = qrot(R, offsets32[child].expand(len(quats), 3)).numpy() + joints[:, parent]
+    for c in range(1, NUM_JOINTS):  # parents come before children in HumanML3D's joint order
+        joints[:, c] = steps[:, c - 1] + joints[:, PARENTS[c]]
     return joints
 
 
@@ -253,9 +268,14 @@ def foot_contacts(joints: np.ndarray, threshold: float = FOOT_CONTACT_THRESHOLD)
     return left.astype(np.float64), right.astype(np.float64)
 
 
-def canonicalize(joints: np.ndarray, target_lengths: np.ndarray = TARGET_BONE_LENGTHS) -> np.ndarray:
-    """Retarget, put on the floor, move the first root to the origin and turn it to face +z: (T, 22, 3) float32."""
-    positions = retarget(np.asarray(joints), target_lengths)
+def canonicalize(
+    joints: np.ndarray, target_lengths: np.ndarray = TARGET_BONE_LENGTHS, retarget_bones: bool = True
+) -> np.ndarray:
+    """Retarget, put on the floor, move the first root to the origin and turn it to face +z: (T, 22, 3) float32.
+
+    `retarget_bones=False` skips retargeting, for joints already on the target skeleton.
+    """
+    positions = retarget(np.asarray(joints), target_lengths) if retarget_bones else np.array(joints, dtype=np.float64)
     positions[:, :, 1] -= positions.min(axis=0).min(axis=0)[1]
     first = positions[0]
     positions = positions - first[0] * np.array([1, 0, 1])
@@ -266,8 +286,17 @@ def canonicalize(joints: np.ndarray, target_lengths: np.ndarray = TARGET_BONE_LE
     return qrot(turn.expand(positions.shape[:-1] + (4,)), _f32(positions)).numpy()
 
 
-def canonical_joints_to_features(positions: np.ndarray, feet_threshold: float = FOOT_CONTACT_THRESHOLD) -> np.ndarray:
-    """(T, 22, 3) canonical joints (on the target skeleton, facing +z at the start) -> (T-1, 263) features."""
+def canonical_joints_to_features(
+    positions: np.ndarray, feet_threshold: float = FOOT_CONTACT_THRESHOLD, continuous_heading: bool = False
+) -> np.ndarray:
+    """(T, 22, 3) canonical joints (on the target skeleton, facing +z at the start) -> (T-1, 263) features.
+
+    HumanML3D reads the root's angular velocity from the y part of the relative quaternion of successive
+    headings, each solved on its own; where the heading passes through 180 degrees the two quaternions
+    take opposite signs and that frame's velocity comes out with the wrong sign, so the decoded motion
+    turns the wrong way from there on. `continuous_heading=True` keeps successive quaternions on the same
+    side first (the procedural world does); the default reproduces HumanML3D, glitch included.
+    """
     positions = np.asarray(positions, dtype=np.float32)
     if positions.ndim != 3 or positions.shape[1:] != (NUM_JOINTS, 3) or len(positions) < 2:
         raise ValueError(f"joints must have shape (T >= 2, {NUM_JOINTS}, 3), got {positions.shape}")
@@ -275,6 +304,9 @@ def canonical_joints_to_features(positions: np.ndarray, feet_threshold: float = 
     quats = inverse_kinematics(positions, smooth_forward=True)
     cont6d = quaternion_to_cont6d(quats).numpy()
     r_rot = quats[:, 0]
+    if continuous_heading:
+        flips = ((r_rot[1:] * r_rot[:-1]).sum(-1) < 0).long().cumsum(0) % 2
+        r_rot = torch.cat([r_rot[:1], r_rot[1:] * (1 - 2 * flips[:, None].float())])
     velocity = qrot(r_rot[1:], _f32(positions[1:, 0] - positions[:-1, 0])).numpy()
     r_velocity = qmul(r_rot[1:], qinv(r_rot[:-1])).numpy()
     local = positions.copy()

@@ -31,3 +31,54 @@ def test_features_to_joints_floor_and_smoothing():
     smooth = features_to_joints(features, smooth_sigma=1.0)
     jerk = lambda j: np.abs(np.diff(j, n=3, axis=0)).mean()  # noqa: E731
     assert jerk(smooth) < jerk(raw)
+
+
+def test_joints_to_features_matches_official_004822():
+    from motionclr_lens.motion import joints_to_features
+
+    data = np.load(need(HUMANML3D / "004822_protocol.npz"))
+    features = joints_to_features(data["joints"])
+    official = data["hml263"]
+    assert features.shape == official.shape == (199, 263)
+    np.testing.assert_allclose(features, official, atol=1e-5, rtol=0)
+    assert np.array_equal(features[:, -4:], official[:, -4:])  # foot contacts exact
+
+
+def test_joints_to_features_matches_official_012314():
+    from motionclr_lens.motion import joints_to_features
+
+    joints = np.load(need(HUMANML3D / "012314_new_joints.npy"))
+    official = np.load(need(HUMANML3D / "012314_new_joint_vecs.npy"))
+    features = joints_to_features(joints)
+    n = len(official) - 60  # the official pipeline smooths the facing direction, so the last frames drift
+    np.testing.assert_allclose(features[:n], official[:n], atol=1e-4, rtol=0)
+
+
+def test_target_skeleton_bone_lengths():
+    from motionclr_lens.motion import TARGET_BONE_LENGTHS, bone_lengths
+
+    example = np.load(need(HUMANML3D / "skeleton_example_h3d.npy"))[:22]
+    assert np.array_equal(bone_lengths(example), TARGET_BONE_LENGTHS)
+
+
+def test_features_round_trip_to_canonical_joints():
+    """joints -> features -> joints gives back the canonical joints (retargeted, floored, facing +z)."""
+    from motionclr_lens.motion import canonicalize, joints_to_features
+
+    joints = np.load(need(HUMANML3D / "012314_new_joints.npy"))
+    features = joints_to_features(joints)
+    recovered = recover_from_ric(torch.from_numpy(features)).numpy()
+    np.testing.assert_allclose(recovered, canonicalize(joints)[:-1], atol=2e-5, rtol=0)
+
+
+def test_joints_to_features_rejects_bad_shapes():
+    import pytest
+
+    from motionclr_lens.motion import joints_to_features
+
+    with pytest.raises(ValueError, match=r"\(T >= 2, 22, 3\), got \(5, 21, 3\)"):
+        joints_to_features(np.zeros((5, 21, 3)))
+    bad = np.zeros((5, 22, 3))
+    bad[2, 3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        joints_to_features(bad)

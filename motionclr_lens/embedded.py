@@ -1,0 +1,142 @@
+"""The embedded model: a small MotionCLR trained on the procedural motion world, shipped in the package.
+
+    python -m motionclr_lens.embedded train --out RUN_FOLDER [--steps N] [--samples N]
+    python -m motionclr_lens.embedded export --run RUN_FOLDER [--to motionclr_lens/assets/embedded]
+
+`train` draws the world's training split, trains (resuming from RUN_FOLDER/checkpoint.pt if present),
+and `export` writes the EMA weights as float16 safetensors with the config, feature statistics and the
+training vocabulary. `load_embedded()` loads them back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import warnings
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import MotionCLRConfig
+from .data import MotionText, feature_statistics
+from .model import MotionCLR
+from .pipeline import MotionCLRPipeline
+from .text import get_tokenizer
+from .train import TrainConfig, Trainer
+
+__all__ = ["EMBEDDED_FILES", "load_embedded", "train_on_world"]
+
+logger = logging.getLogger(__name__)
+
+EMBEDDED_FILES = ("model.safetensors", "config.json", "mean.npy", "std.npy", "vocabulary.json")
+TOKEN_EMBEDDING = "clip_model.embeddings.token_embedding.weight"
+
+
+def world_training_set(samples: int, seed: int = 0, workers: int = 2) -> list[MotionText]:
+    from .world.dataset import generate
+
+    drawn = generate("train", samples, seed=seed, workers=workers)
+    return [MotionText(f"train_{s.index:06d}", s.features, [c.text for c in s.captions]) for s in drawn]
+
+
+def train_on_world(out: str | Path, steps: int = 9000, samples: int = 12000, batch_size: int = 16, seed: int = 0,
+                   progress: bool = True) -> Trainer:  # fmt: skip
+    """Train the embedded configuration on `samples` world motions for `steps` steps (resumable)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = world_training_set(samples, seed=seed)
+    mean, std = feature_statistics([m.features for m in data])
+    torch.manual_seed(seed)
+    model = MotionCLR(MotionCLRConfig.embedded())
+    config = TrainConfig(steps=steps, batch_size=batch_size, lr=3e-4, seed=seed, checkpoint_every=250)
+    trainer = Trainer(model, data, mean, std, config, out)
+    vocabulary = sorted({int(i) for ids in trainer.token_ids for i in ids.flatten().tolist()})
+    (out / "vocabulary.json").write_text(json.dumps(vocabulary))
+    trainer.run(progress=progress)
+    return trainer
+
+
+def export(run: str | Path, to: str | Path) -> Path:
+    """Write a run's EMA weights (float16, token rows of the training vocabulary only) and metadata."""
+    from safetensors.torch import save_file
+
+    run, to = Path(run), Path(to)
+    state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)
+    vocabulary = json.loads((run / "vocabulary.json").read_text())
+    weights = {k: v.to(torch.float16) if v.is_floating_point() else v for k, v in state["ema"].items()}
+    weights[TOKEN_EMBEDDING] = weights[TOKEN_EMBEDDING][vocabulary].contiguous()
+    weights = {k: v.contiguous() for k, v in weights.items() if not k.endswith("position_ids")}
+    to.mkdir(parents=True, exist_ok=True)
+    save_file(weights, str(to / "model.safetensors"))
+    meta = {"model": state["model_config"], "train": state["train_config"], "step": state["step"],
+            "history": state["history"][-1:] if state["history"] else []}  # fmt: skip
+    (to / "config.json").write_text(json.dumps(meta, indent=2))
+    np.save(to / "mean.npy", np.asarray(state["mean"], np.float32))
+    np.save(to / "std.npy", np.asarray(state["std"], np.float32))
+    (to / "vocabulary.json").write_text(json.dumps(vocabulary))
+    return to
+
+
+def _embedded_folder() -> Path:
+    return Path(str(resources.files("motionclr_lens.assets").joinpath("embedded")))
+
+
+def load_embedded(folder: str | Path | None = None) -> MotionCLRPipeline:
+    """The small MotionCLR shipped with the package, trained on the procedural motion world (offline)."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder) if folder is not None else _embedded_folder()
+    missing = [f for f in EMBEDDED_FILES if not (folder / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"embedded model folder {folder} lacks {missing}")
+    meta = json.loads((folder / "config.json").read_text())
+    config = MotionCLRConfig.from_dict(meta["model"])
+    with torch.device("meta"):
+        model = MotionCLR(config)
+    weights = {k: v.float() for k, v in load_file(str(folder / "model.safetensors")).items()}
+    vocabulary = json.loads((folder / "vocabulary.json").read_text())
+    rows = weights[TOKEN_EMBEDDING]
+    full = torch.zeros(config.clip.vocab_size, rows.shape[1])
+    full[vocabulary] = rows
+    weights[TOKEN_EMBEDDING] = full
+    model.load_state_dict(weights, strict=True, assign=True)
+    # Non-persistent buffers are not in the file: make them again off the meta device.
+    embeddings = model.clip_model.embeddings
+    embeddings.register_buffer(
+        "position_ids", torch.arange(config.clip.context_length).unsqueeze(0), persistent=False
+    )
+    model.eval()
+    info = {"source": "embedded", "weights": "ema", "steps": meta.get("step"), "vocabulary": set(vocabulary)}
+    return MotionCLRPipeline(model, np.load(folder / "mean.npy"), np.load(folder / "std.npy"), info=info)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m motionclr_lens.embedded", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train")
+    p.add_argument("--out", required=True)
+    p.add_argument("--steps", type=int, default=9000)
+    p.add_argument("--samples", type=int, default=12000)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("export")
+    p.add_argument("--run", required=True)
+    p.add_argument("--to", default=str(_embedded_folder()))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    warnings.filterwarnings("ignore", category=UserWarning)
+    if args.command == "train":
+        train_on_world(args.out, steps=args.steps, samples=args.samples, batch_size=args.batch_size, seed=args.seed)
+    else:
+        print(export(args.run, args.to))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

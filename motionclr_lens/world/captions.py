@@ -1,0 +1,158 @@
+"""Captions in the style of HumanML3D, from templates with synonyms, counts, sides, manner and connectives.
+
+Each caption is built from parts that know which action segment they describe, so every word of the
+caption knows its frames (function words and the subject know none).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["FUNCTION_WORDS", "PHRASES", "CaptionPart", "count_phrase", "phrase_for"]
+
+NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
+FUNCTION_WORDS = frozenset(
+    "a an the his her their its with to and then after that on in of at while as into".split()
+)
+SUBJECTS = (("a person", "their"), ("a man", "his"), ("someone", "their"), ("the person", "their"),
+            ("a woman", "her"), ("a human", "their"), ("the man", "his"))  # fmt: skip
+CONNECTIVES = (", then", " then", ", and then", " and then", ". after that,", ", after that", " and", ", and")
+
+
+@dataclass(frozen=True)
+class CaptionPart:
+    """A stretch of caption text; `segment` is the index of the action it describes, or None."""
+
+    text: str
+    segment: int | None
+
+
+def count_phrase(n: int, rng: np.random.Generator) -> str:
+    """"once", "twice", "three times", "4 times", ..."""
+    if n == 1:
+        return str(rng.choice(["once", "one time"]))
+    if n == 2:
+        return str(rng.choice(["twice", "two times", "2 times"]))
+    return f"{NUMBER_WORDS[n]} times" if rng.random() < 0.6 else f"{n} times"
+
+
+def count_noun(n: int, noun: str, rng: np.random.Generator) -> str:
+    """"a bow", "three squats", "4 punches"."""
+    if n == 1:
+        return f"{rng.choice(['a', 'one'])} {noun}"
+    plural = noun + "es" if noun.endswith(("ch", "sh", "s", "x")) else noun + "s"
+    return f"{NUMBER_WORDS[n] if rng.random() < 0.65 else n} {plural}"
+
+
+# Templates per action: {n} a count phrase, {nn:noun} a counted noun, {side}, {pron}. The template at
+# index 3 of each list (when there are more than three) is held out of the training split.
+PHRASES: dict[str, list[str]] = {
+    "walk_forward": ["walks forward", "walks straight ahead", "takes a few steps forward", "strolls forward",
+                     "walks forwards"],
+    "walk_backward": ["walks backward", "walks backwards", "steps backward", "moves backwards"],
+    "walk_sideways": ["walks sideways to the {side}", "walks to the {side}", "moves sideways to the {side}",
+                      "steps sideways toward the {side}"],
+    "walk_turning": ["walks forward while turning {side}", "walks in a curve to the {side}",
+                     "walks and turns to the {side}", "walks forward curving to the {side}"],
+    "walk_circle": ["walks in a circle", "walks around in a circle", "walks in a full circle", "circles around"],
+    "jog_forward": ["jogs forward", "jogs straight ahead", "jogs ahead", "runs slowly forward"],
+    "jog_backward": ["jogs backward", "jogs backwards", "jogs in reverse"],
+    "jog_sideways": ["jogs sideways to the {side}", "jogs to the {side}", "shuffles quickly to the {side}"],
+    "jog_turning": ["jogs while turning {side}", "jogs in a curve to the {side}", "jogs and turns to the {side}"],
+    "jog_circle": ["jogs in a circle", "jogs around in a circle", "jogs in a full circle", "jogs around"],
+    "run_forward": ["runs forward", "runs straight ahead", "sprints forward", "dashes forward"],
+    "run_turning": ["runs while turning {side}", "runs in a curve to the {side}", "runs and turns to the {side}"],
+    "run_circle": ["runs in a circle", "runs around in a circle", "runs in a full circle", "runs around"],
+    "side_steps": ["side steps to the {side} {n}", "steps to the {side} {n}", "shuffles to the {side} {n}",
+                   "takes {nn:side step} to the {side}"],
+    "jump": ["jumps {n}", "jumps up and down {n}", "jumps in place {n}", "leaps up {n}", "does {nn:jump}"],
+    "jump_forward": ["jumps forward {n}", "leaps forward {n}", "jumps ahead {n}", "does {nn:forward jump}"],
+    "hop": ["hops on the {side} foot {n}", "hops on one leg {n}", "hops on {pron} {side} leg {n}",
+            "hops on the {side} leg {n}"],
+    "squat": ["squats {n}", "does {nn:squat}", "squats down {n}", "bends the knees and squats {n}"],
+    "jumping_jacks": ["does {nn:jumping jack}", "does jumping jacks {n}", "performs {nn:jumping jack}",
+                      "does {nn:star jump}"],
+    "wave": ["waves {pron} {side} hand {n}", "waves with the {side} hand {n}", "raises the {side} hand and waves {n}",
+             "waves the {side} arm {n}"],
+    "clap": ["claps {n}", "claps {pron} hands {n}", "claps hands {n}", "claps {pron} hands together {n}"],
+    "kick": ["kicks with the {side} leg {n}", "kicks {pron} {side} foot forward {n}", "kicks forward with the {side} foot {n}",
+             "kicks the {side} leg {n}"],
+    "punch": ["punches with the {side} arm {n}", "punches forward with {pron} {side} hand {n}", "throws {nn:punch} with the {side} fist",
+              "punches the air with the {side} hand {n}"],
+    "raise_arms": ["raises {pron} {side} arms {n}", "lifts {pron} {side} arms up {n}", "raises {pron} {side} arms above {pron} head {n}",
+                   "puts {pron} {side} arms up {n}"],
+    "arm_circles": ["makes circles with {pron} arms {n}", "circles {pron} arms {n}", "does {nn:arm circle}",
+                    "rotates {pron} arms in circles {n}"],
+    "bow": ["bows {n}", "bows forward {n}", "bends forward at the waist {n}", "takes {nn:bow}"],
+    "turn_around": ["turns around", "turns around to the {side}", "turns to face the other way", "turns back around"],
+    "spin": ["spins around {n}", "spins {n}", "turns in a full circle {n}", "twirls around {n}"],
+    "crouch": ["crouches down", "crouches", "crouches low and gets back up", "ducks down"],
+    "sit_down": ["sits down", "takes a seat", "sits down slowly", "lowers to sit"],
+    "stand_up": ["stands up", "gets up", "rises to {pron} feet", "stands back up"],
+    "stand_still": ["stands still", "stands in place", "stays still", "waits"],
+}  # fmt: skip
+MANNER_OK = {"walk", "jog", "run", "side_steps", "squat", "wave", "clap", "kick", "punch", "bow", "turn_around", "spin",
+             "sit_down", "stand_up", "raise_arms", "jump", "jump_forward"}  # fmt: skip
+HELD_OUT_TEMPLATE = 3
+
+
+def template_ids(kind: str, split: str) -> list[int]:
+    """Template indices usable in a split: the held-out template only in "test"."""
+    n = len(PHRASES[kind])
+    ids = list(range(n))
+    if n > HELD_OUT_TEMPLATE and split != "test":
+        ids.remove(HELD_OUT_TEMPLATE)
+    return ids
+
+
+def phrase_for(kind: str, attrs: dict, pron: str, rng: np.random.Generator, split: str) -> tuple[str, int, bool]:
+    """A verb phrase for one action; returns (text, template index, whether it states the count)."""
+    ids = template_ids(kind, split)
+    index = int(rng.choice(ids))
+    template = PHRASES[kind][index]
+    n = attrs.get("count")
+    side = attrs.get("side", "left")
+    if kind == "raise_arms":
+        side = "both" if side == "both" else side
+        template = template.replace("{side} arms", "both arms" if side == "both" else "{side} arm")
+    states_count = False
+    text = template
+    if "{nn:" in text:
+        start = text.index("{nn:")
+        end = text.index("}", start)
+        noun = text[start + 4 : end]
+        text = text[:start] + count_noun(n or 1, noun, rng) + text[end + 1 :]
+        states_count = True
+    if "{n}" in text:
+        if n is not None and rng.random() < 0.85:
+            text = text.replace("{n}", count_phrase(n, rng))
+            states_count = True
+        else:
+            text = text.replace(" {n}", "")
+    text = text.replace("{side}", side).replace("{pron}", pron)
+    family = kind.split("_")[0] if kind.split("_")[0] in ("walk", "jog", "run") else kind
+    if attrs.get("manner") and family in MANNER_OK and "slowly" not in text and "quickly" not in text and rng.random() < 0.8:
+        text = f"{attrs['manner']} {text}" if rng.random() < 0.3 else f"{text} {attrs['manner']}"
+    if kind.endswith("circle") and "clockwise" in attrs and rng.random() < 0.4:
+        text += " clockwise" if attrs["clockwise"] else " counterclockwise"
+    return text, index, states_count
+
+
+def caption(kinds_attrs: list[tuple[str, dict]], rng: np.random.Generator, split: str) -> tuple[list[CaptionPart], list[int], list[bool]]:
+    """Parts of one caption for a sequence of actions, with the template used and whether counts are stated."""
+    subject, pron = SUBJECTS[int(rng.integers(len(SUBJECTS)))]
+    parts = [CaptionPart(subject + " ", None)]
+    templates, counts = [], []
+    for i, (kind, attrs) in enumerate(kinds_attrs):
+        if i > 0:
+            conn = str(rng.choice(CONNECTIVES))
+            parts.append(CaptionPart(conn + " ", None))
+        text, index, stated = phrase_for(kind, attrs, pron, rng, split)
+        parts.append(CaptionPart(text, i))
+        templates.append(index)
+        counts.append(stated)
+    if rng.random() < 0.7:
+        parts.append(CaptionPart(".", None))
+    return parts, templates, counts
