@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import cast
 
 import torch
@@ -18,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import MotionCLRConfig
+from .hooks import DenoiseInfo, Hook, active_hooks, run_hooks
 from .text import build_clip_text_model
 
 __all__ = ["CLRBlock", "CrossAttention", "MotionCLR", "SelfAttention", "UNet1D"]
@@ -53,12 +56,22 @@ class MotionCLR(nn.Module):
         clip_out = self.clip_model(input_ids=token_ids).last_hidden_state  # (B, N, width), after ln_final
         return self.text_ln(self.textTransEncoder(self.embed_text(clip_out)))
 
-    def forward(self, x: Tensor, timesteps: Tensor, text: Tensor, n_cond: int | None = None) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        timesteps: Tensor,
+        text: Tensor,
+        n_cond: int | None = None,
+        info: DenoiseInfo | None = None,
+        row_prompts: Sequence[int] | None = None,
+    ) -> Tensor:
         """(B, T, input_dim) noisy motion -> (B, T, input_dim) predicted clean motion.
 
         text: (>= n_cond, N, text_latent_dim) features of the conditional rows.
         n_cond: rows [0, n_cond) are conditional (default: all). With n_cond = 0 every CLR block skips its
         whole attention layer, self-attention included, as the original does for a fully masked batch.
+        info, row_prompts: the step and timestep of this call and the prompt each row belongs to (default:
+        row i is prompt i), passed to hooks in scope.
         """
         B, T, _ = x.shape
         n_cond = B if n_cond is None else n_cond
@@ -68,22 +81,61 @@ class MotionCLR(nn.Module):
             raise ValueError(f"n_cond={n_cond} conditional rows but text features for only {text.shape[0]}")
         if timesteps.dim() == 0:
             timesteps = timesteps.expand(B)
+        prompts = tuple(range(B)) if row_prompts is None else tuple(int(p) for p in row_prompts)
+        if len(prompts) != B:
+            raise ValueError(f"row_prompts has {len(prompts)} entries for a batch of {B} rows")
+        info = info or DenoiseInfo()
+        call = AttentionCall(
+            n_cond=n_cond,
+            step=info.step,
+            timestep=info.timestep if info.timestep is not None else int(timesteps[0]),
+            prompts=prompts,
+            branches=tuple("cond" if i < n_cond else "uncond" for i in range(B)),
+            hooks=active_hooks(),
+        )
         pad = (-T) % self.config.downsampling
         h = F.pad(x.transpose(1, 2), (0, pad))  # (B, C, T_padded)
-        h = self.unet(h, timesteps, text, n_cond)
+        h = self.unet(h, timesteps, text, call)
         return h[:, :, :T].transpose(1, 2)
 
-    def guided(self, x: Tensor, timesteps: Tensor, text: Tensor, guidance_scale: float = 2.5) -> Tensor:
+    def guided(
+        self, x: Tensor, timesteps: Tensor, text: Tensor, guidance_scale: float = 2.5, info: DenoiseInfo | None = None
+    ) -> Tensor:
         """Classifier-free guidance: one pass over [x; x], conditional rows first, then
         uncond + scale * (cond - uncond). Scale 1 needs only the conditional rows, which is what it runs."""
         B = x.shape[0]
         if timesteps.dim() == 0:
             timesteps = timesteps.expand(B)
         if guidance_scale == 1.0:
-            return self(x, timesteps, text, n_cond=B)
-        out = self(torch.cat([x, x]), torch.cat([timesteps, timesteps]), text, n_cond=B)
+            return self(x, timesteps, text, n_cond=B, info=info)
+        out = self(
+            torch.cat([x, x]), torch.cat([timesteps, timesteps]), text, n_cond=B, info=info,
+            row_prompts=list(range(B)) * 2,
+        )  # fmt: skip
         cond, uncond = out[:B], out[B:]
         return uncond + guidance_scale * (cond - uncond)
+
+    def attention_layers(self) -> list[tuple[SelfAttention, CrossAttention]]:
+        """(self, cross) attention modules of the 18 layers, in call order."""
+        return [(b.clr_attn.self_attention, b.clr_attn.cross_attention) for b in self.unet.clr_blocks()]
+
+    def hook_points(self) -> list[str]:
+        """Every hook point's name: `<block>.<self|cross>.<q|k|v|scores|weights|out>`."""
+        from .hooks import POINTS
+
+        return [f"{m.name}.{m.kind}.{p}" for pair in self.attention_layers() for m in pair for p in POINTS]
+
+
+@dataclass(frozen=True)
+class AttentionCall:
+    """Per-forward facts every attention layer needs: conditional rows, step, row layout, hooks in scope."""
+
+    n_cond: int
+    step: int | None
+    timestep: int | None
+    prompts: tuple[int, ...]
+    branches: tuple[str, ...]
+    hooks: tuple[Hook, ...]
 
 
 class UNet1D(nn.Module):
@@ -117,8 +169,14 @@ class UNet1D(nn.Module):
         self.ups = nn.ModuleList(ups)
         self.final_conv = nn.Conv1d(dims[1], config.input_dim, 1)
         _zero(self.final_conv)
+        names = [f"down{i}.{j}" for i in range(len(self.downs)) for j in range(2)] + ["mid.0", "mid.1"]
+        names += [f"up{i}.{j}" for i in range(len(self.ups)) for j in range(2)]
+        levels = [i for i in range(len(self.downs)) for _ in range(2)] + [len(self.downs)] * 2
+        levels += [len(self.ups) - 1 - i for i in range(len(self.ups)) for _ in range(2)]
         for index, block in enumerate(self.clr_blocks()):
             block.layer_index = index
+            for module in (block.clr_attn.self_attention, block.clr_attn.cross_attention):
+                module.layer, module.name, module.level = index, names[index], levels[index]
 
     def clr_blocks(self) -> list[CLRBlock]:
         """The CLR blocks in call order (down, middle, up): attention layer i is block i's."""
@@ -134,18 +192,18 @@ class UNet1D(nn.Module):
     def _levels(levels: nn.ModuleList) -> list[tuple[nn.Module, nn.Module, nn.Module]]:
         return [(level[0], level[1], level[2]) for level in cast(list[nn.ModuleList], levels)]
 
-    def forward(self, x: Tensor, timesteps: Tensor, text: Tensor, n_cond: int) -> Tensor:
+    def forward(self, x: Tensor, timesteps: Tensor, text: Tensor, call: AttentionCall) -> Tensor:
         """x: (B, C_in, T) with T a multiple of 2**levels -> (B, C_in, T)."""
         temb = self.time_mlp(timesteps)  # (B, time_dim)
         skips = []
         for block1, block2, downsample in self._levels(self.downs):
-            x = block2(block1(x, temb, text, n_cond), temb, text, n_cond)
+            x = block2(block1(x, temb, text, call), temb, text, call)
             skips.append(x)
             x = downsample(x)
-        x = self.mid_block2(self.mid_block1(x, temb, text, n_cond), temb, text, n_cond)
+        x = self.mid_block2(self.mid_block1(x, temb, text, call), temb, text, call)
         for upsample, block1, block2 in self._levels(self.ups):
             x = torch.cat([upsample(x), skips.pop()], dim=1)
-            x = block2(block1(x, temb, text, n_cond), temb, text, n_cond)
+            x = block2(block1(x, temb, text, call), temb, text, call)
         return self.final_conv(x)
 
 
@@ -195,10 +253,10 @@ class CLRBlock(nn.Module):
         self.clr_attn = CLRAttention(config, c_out)
         self.ffn = FFN(c_out, 4 * c_out, config.dropout)
 
-    def forward(self, x: Tensor, temb: Tensor, text: Tensor, n_cond: int) -> Tensor:
+    def forward(self, x: Tensor, temb: Tensor, text: Tensor, call: AttentionCall) -> Tensor:
         """x: (B, C_in, T) -> (B, C_out, T)."""
         h = self.conv1d(x, temb).transpose(1, 2)  # (B, T, C)
-        h = self.clr_attn(h, text, n_cond)
+        h = self.clr_attn(h, text, call)
         return self.ffn(h).transpose(1, 2)
 
 
@@ -286,71 +344,100 @@ class CLRAttention(nn.Module):
         self.self_attention = SelfAttention(channels, config.attention_heads, config.dropout)
         self.cross_attention = CrossAttention(channels, config.text_latent_dim, config.attention_heads, config.dropout)
 
-    def forward(self, x: Tensor, text: Tensor, n_cond: int) -> Tensor:
+    def forward(self, x: Tensor, text: Tensor, call: AttentionCall) -> Tensor:
         """x: (B, T, C); text: (>= n_cond, N, D)."""
+        n_cond = call.n_cond
         if n_cond == 0:
             return x  # the original returns early when no row is conditional, skipping self-attention too
-        x = x + self.self_attention(x)
-        cross = self.cross_attention(x[:n_cond], text[:n_cond])
+        x = x + self.self_attention(x, call)
+        cross = self.cross_attention(x[:n_cond], text[:n_cond], call)
         if n_cond == x.shape[0]:
             return x + cross
         return torch.cat([x[:n_cond] + cross, x[n_cond:]])
 
 
-def attend(q: Tensor, k: Tensor, v: Tensor, heads: int, dropout: float, explicit: bool) -> Tensor:
-    """Multi-head attention without output projection. q: (B, T, C), k, v: (B, S, C) -> (B, T, C).
+def _split_heads(x: Tensor, heads: int) -> Tensor:
+    """(B, T, C) -> (B, H, T, C / H): head h holds channels [h C/H, (h + 1) C/H)."""
+    B, T, C = x.shape
+    return x.view(B, T, heads, C // heads).transpose(1, 2)
 
-    Scores are scaled by sqrt(C / heads). `explicit` computes the softmax weights as a tensor (the
-    path that hooks will read); otherwise the fused kernel runs.
+
+class _Attention(nn.Module):
+    """Multi-head attention without output projection; scores scaled by sqrt(C / heads).
+
+    With no hook in scope for this layer, the fused kernel runs; otherwise the explicit path, which
+    passes q, k, v, scores, weights and out through the hooks.
     """
-    B, T, C = q.shape
-    S = k.shape[1]
-    q = q.view(B, T, heads, C // heads).transpose(1, 2)  # (B, H, T, d)
-    k = k.view(B, S, heads, C // heads).transpose(1, 2)  # (B, H, S, d)
-    v = v.view(B, S, heads, C // heads).transpose(1, 2)
-    if explicit:
-        weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(C // heads), dim=-1)  # (B, H, T, S)
-        weights = F.dropout(weights, dropout)
-        out = weights @ v
-    else:
-        out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
-    return out.transpose(1, 2).reshape(B, T, C)
 
+    kind = ""
 
-class SelfAttention(nn.Module):
-    """Frames attend to frames; one LayerNorm shared by q, k and v; no output projection."""
-
-    def __init__(self, channels: int, heads: int, dropout: float) -> None:
+    def __init__(self, heads: int, dropout: float) -> None:
         super().__init__()
         self.heads = heads
         self.dropout = dropout
-        self.explicit = False
+        self.explicit = False  # force the explicit path even without hooks
+        self.layer, self.name, self.level = -1, "", 0  # set by the U-Net
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor, call: AttentionCall, n_rows: int) -> Tensor:
+        """q: (B, T, C); k, v: (B, S, C) -> (B, T, C)."""
+        B, T, C = q.shape
+        p = self.dropout if self.training else 0.0
+        hooks = tuple(h for h in call.hooks if h.applies(self.layer, self.kind, call.step)) if call.hooks else ()
+        qh, kh, vh = _split_heads(q, self.heads), _split_heads(k, self.heads), _split_heads(v, self.heads)
+        if not hooks and not self.explicit:
+            out = F.scaled_dot_product_attention(qh, kh, vh, dropout_p=p)
+            return out.transpose(1, 2).reshape(B, T, C)
+        ctx = {
+            "layer": self.layer, "name": self.name, "kind": self.kind, "resolution": T, "level": self.level,
+            "step": call.step, "timestep": call.timestep,
+            "prompts": call.prompts[:n_rows], "branches": call.branches[:n_rows],
+        }  # fmt: skip
+        if hooks:
+            qh = run_hooks(hooks, "q", qh, ctx)
+            kh = run_hooks(hooks, "k", kh, ctx)
+            vh = run_hooks(hooks, "v", vh, ctx)
+        scores = qh @ kh.transpose(-1, -2) / math.sqrt(C // self.heads)  # (B, H, T, S)
+        if hooks:
+            scores = run_hooks(hooks, "scores", scores, ctx)
+        weights = F.dropout(torch.softmax(scores, dim=-1), p)
+        if hooks:
+            weights = run_hooks(hooks, "weights", weights, ctx)
+        out = (weights @ vh).transpose(1, 2).reshape(B, T, C)
+        if hooks:
+            out = run_hooks(hooks, "out", out, ctx)
+        return out
+
+
+class SelfAttention(_Attention):
+    """Frames attend to frames; one LayerNorm shared by q, k and v; no output projection."""
+
+    kind = "self"
+
+    def __init__(self, channels: int, heads: int, dropout: float) -> None:
+        super().__init__(heads, dropout)
         self.norm = nn.LayerNorm(channels)
         self.query = nn.Linear(channels, channels)
         self.key = nn.Linear(channels, channels)
         self.value = nn.Linear(channels, channels)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, call: AttentionCall) -> Tensor:
         h = self.norm(x)
-        p = self.dropout if self.training else 0.0
-        return attend(self.query(h), self.key(h), self.value(h), self.heads, p, self.explicit)
+        return self.attend(self.query(h), self.key(h), self.value(h), call, x.shape[0])
 
 
-class CrossAttention(nn.Module):
-    """Frames attend to the text's 77 token features; no output projection."""
+class CrossAttention(_Attention):
+    """Frames of the conditional rows attend to the text's 77 token features; no output projection."""
+
+    kind = "cross"
 
     def __init__(self, channels: int, text_dim: int, heads: int, dropout: float) -> None:
-        super().__init__()
-        self.heads = heads
-        self.dropout = dropout
-        self.explicit = False
+        super().__init__(heads, dropout)
         self.norm = nn.LayerNorm(channels)
         self.text_norm = nn.LayerNorm(text_dim)
         self.query = nn.Linear(channels, channels)
         self.key = nn.Linear(text_dim, channels)
         self.value = nn.Linear(text_dim, channels)
 
-    def forward(self, x: Tensor, text: Tensor) -> Tensor:
+    def forward(self, x: Tensor, text: Tensor, call: AttentionCall) -> Tensor:
         t = self.text_norm(text)
-        p = self.dropout if self.training else 0.0
-        return attend(self.query(self.norm(x)), self.key(t), self.value(t), self.heads, p, self.explicit)
+        return self.attend(self.query(self.norm(x)), self.key(t), self.value(t), call, x.shape[0])

@@ -14,6 +14,8 @@ import torch
 from torch import Tensor
 
 from .checkpoint import build_release_model, download_release, read_release
+from .edits import Edit, EditRun
+from .hooks import DenoiseInfo, RunPlan, announce_run, use_hooks
 from .model import MotionCLR
 from .motion import FEATURE_DIM, features_to_joints
 from .sampling import SCHEDULERS, make_scheduler, sample_loop
@@ -108,6 +110,25 @@ class MotionCLRPipeline:
                 )
         return frames
 
+    def plan(self, batch: int, frames: int, steps: int, scheduler: str = "dpmsolver", guided: bool = True) -> RunPlan:
+        """The shape of a sampling run: per-layer resolutions, and the scheduler's timesteps."""
+        config = self.config
+        padded = frames + (-frames) % config.downsampling
+        levels = [b.clr_attn.self_attention.level for b in self.model.unet.clr_blocks()]
+        sched = make_scheduler(scheduler)
+        sched.set_timesteps(steps)
+        return RunPlan(
+            batch=batch,
+            frames=frames,
+            steps=len(sched.timesteps),
+            guided=guided,
+            resolutions=tuple(padded // 2**lv for lv in levels),
+            valid=tuple(-(-frames // 2**lv) for lv in levels),
+            heads=config.attention_heads,
+            text_tokens=config.clip.context_length,
+            timesteps=tuple(int(t) for t in sched.timesteps),
+        )
+
     def generate(
         self,
         prompts: str | Sequence[str],
@@ -121,12 +142,14 @@ class MotionCLRPipeline:
         autocast_dtype: torch.dtype | None = None,
         smooth_sigma: float | None = 1.0,
         progress: bool = False,
+        edits: Sequence[Edit] = (),
     ) -> Generation:
         """Sample one motion per prompt.
 
         All rows are sampled at the longest length and each is cropped to its own, as the original does.
         `noise` (B, T_max, 263) replaces the draw from `generator`. `autocast_dtype` (torch.float16 or
         torch.bfloat16) runs the denoiser under autocast; the model's own weights are never cast.
+        `edits` (see `motionclr_lens.edits`) apply to this run only; hooks in scope (capture) see it too.
         """
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         if not prompts:
@@ -149,18 +172,23 @@ class MotionCLRPipeline:
         noise = noise.to(device, torch.float32)
         text = self.encode(prompts)
         model = self.model
+        plan = self.plan(len(prompts), max(frames), steps, scheduler, guidance_scale != 1.0)
+        run = EditRun([self.tokenizer.tokenize_prompt(p) for p in prompts], frames, plan, self.config.fps)
+        edit_hooks = [h for e in edits for h in _edit_hooks(e, run)]
         was_training = model.training
         model.eval()
         try:
-            sample = sample_loop(
-                lambda x, t, step: model.guided(x, t, text, guidance_scale),
-                noise,
-                make_scheduler(scheduler),
-                steps,
-                generator=generator,
-                autocast_dtype=autocast_dtype,
-                progress=progress,
-            )
+            with use_hooks(*edit_hooks):
+                announce_run(plan)
+                sample = sample_loop(
+                    lambda x, t, step: model.guided(x, t, text, guidance_scale, info=DenoiseInfo(step, int(t[0]))),
+                    noise,
+                    make_scheduler(scheduler),
+                    steps,
+                    generator=generator,
+                    autocast_dtype=autocast_dtype,
+                    progress=progress,
+                )
         finally:
             model.train(was_training)
         features = [self.denormalize(sample[i, :n]) for i, n in enumerate(frames)]
@@ -171,8 +199,15 @@ class MotionCLRPipeline:
             "guidance_scale": guidance_scale,
             "autocast_dtype": str(autocast_dtype) if autocast_dtype else None,
             "smooth_sigma": smooth_sigma,
+            "edits": [repr(e) for e in edits],
         }
         return Generation(prompts, frames, self.config.fps, sample, features, joints, settings)
+
+
+def _edit_hooks(edit: Edit, run: EditRun) -> list:
+    if not isinstance(edit, Edit):
+        raise TypeError(f"edits must be Edit values (Reweight, Erase, Replace, ...), got {type(edit).__name__}: {edit!r}")
+    return edit.hooks(run)
 
 
 def load_release(

@@ -15,6 +15,12 @@ from .compose import SPLITS, WorldSample, make_sample
 __all__ = ["generate", "write_humanml3d"]
 
 
+def _single_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # many small tensor ops: threads only contend with the other workers
+
+
 def _one(args: tuple[int, str, int]) -> WorldSample:
     seed, split, index = args
     return make_sample(seed, split, index)
@@ -27,7 +33,7 @@ def generate(split: str, count: int, seed: int = 0, start: int = 0, workers: int
     jobs = [(seed, split, i) for i in range(start, start + count)]
     if workers <= 1:
         return [_one(j) for j in jobs]
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    with multiprocessing.get_context("fork").Pool(workers, initializer=_single_thread) as pool:
         return pool.map(_one, jobs, chunksize=32)
 
 

@@ -1,0 +1,191 @@
+"""Capturing attention maps during a run: what to keep, reductions as the run goes, a memory estimate and
+budget checked before the first step, and the cache the maps land in.
+
+    with capture(kinds=("cross",), head_mean=True) as cache:
+        pipe.generate(["a person jumps three times"])
+    cache["cross", 17, 9]   # (B, 1, T, 77): batch, heads, query frames, keys
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from .hooks import BRANCHES, KINDS, Hook, HookContext, RunPlan, use_hooks
+
+__all__ = ["AttentionCache", "CaptureSpec", "CaptureBudgetError", "capture"]
+
+
+class CaptureBudgetError(MemoryError):
+    """A capture would exceed its memory budget; raised before the run starts."""
+
+
+@dataclass(frozen=True)
+class CaptureSpec:
+    """What to keep. None means all. `steps` are sampler loop indices; `heads` head indices.
+
+    head_mean: keep the mean over (selected) heads, shape (B, 1, Tq, Tk).
+    step_mean: keep the running mean over steps under the key step=None, instead of one map per step.
+    """
+
+    kinds: Collection[str] = KINDS
+    layers: Collection[int] | None = None
+    steps: Collection[int] | None = None
+    heads: Collection[int] | None = None
+    branches: Collection[str] = ("cond",)
+    head_mean: bool = False
+    step_mean: bool = False
+    device: str | torch.device = "cpu"
+    dtype: torch.dtype = torch.float32
+    budget_bytes: int | None = None
+
+    def __post_init__(self) -> None:
+        bad = [k for k in self.kinds if k not in KINDS]
+        if bad:
+            raise ValueError(f"unknown attention kinds {bad}; valid: {list(KINDS)}")
+        bad = [b for b in self.branches if b not in BRANCHES]
+        if bad:
+            raise ValueError(f"unknown branches {bad}; valid: {list(BRANCHES)}")
+
+    def estimate_bytes(self, plan: RunPlan) -> int:
+        """Bytes the cache will hold at the end of a run of this plan."""
+        n_layers = len(plan.resolutions)
+        layers = [i for i in range(n_layers) if self.layers is None or i in self.layers]
+        steps = plan.steps if self.steps is None else len([s for s in self.steps if 0 <= s < plan.steps])
+        if self.step_mean:
+            steps = min(steps, 1)
+        heads = 1 if self.head_mean else (plan.heads if self.heads is None else len(self.heads))
+        itemsize = torch.empty((), dtype=self.dtype).element_size()
+        total = 0
+        for kind in self.kinds:
+            if kind == "cross":
+                rows = plan.batch if "cond" in self.branches else 0  # cross-attention runs on conditional rows
+            else:
+                rows = plan.batch * sum(1 for b in self.branches if b == "cond" or plan.guided)
+            for layer in layers:
+                keys = plan.text_tokens if kind == "cross" else plan.resolutions[layer]
+                total += rows * heads * plan.resolutions[layer] * keys * steps * itemsize
+        return total
+
+
+@dataclass
+class AttentionCache:
+    """Captured maps keyed by (kind, layer, step); each (rows, heads, query frames, keys).
+
+    `rows[(kind, layer)]` names each stored row as (prompt, branch). With step_mean the step key is None.
+    """
+
+    spec: CaptureSpec
+    maps: dict[tuple[str, int, int | None], Tensor] = field(default_factory=dict)
+    rows: dict[tuple[str, int], tuple[tuple[int, str], ...]] = field(default_factory=dict)
+    plan: RunPlan | None = None
+    estimated_bytes: int = 0
+    _counts: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def __getitem__(self, key: tuple[str, int, int | None]) -> Tensor:
+        if key not in self.maps:
+            kind, layer, step = key
+            steps = sorted({k[2] for k in self.maps if k[0] == kind and k[1] == layer}, key=lambda s: -1 if s is None else s)
+            raise KeyError(
+                f"no map for kind={kind!r}, layer={layer}, step={step}; captured layers "
+                f"{self.layers(kind)} of that kind, steps {steps} of that layer"
+            )
+        return self.maps[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.maps
+
+    def __len__(self) -> int:
+        return len(self.maps)
+
+    def keys(self) -> list[tuple[str, int, int | None]]:
+        return list(self.maps)
+
+    def layers(self, kind: str) -> list[int]:
+        return sorted({k[1] for k in self.maps if k[0] == kind})
+
+    def steps(self, kind: str, layer: int) -> list[int | None]:
+        return sorted({k[2] for k in self.maps if k[0] == kind and k[1] == layer}, key=lambda s: -1 if s is None else s)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in self.maps.values())
+
+    def stack_steps(self, kind: str, layer: int) -> Tensor:
+        """(steps, rows, heads, Tq, Tk) maps of one layer over the captured steps."""
+        return torch.stack([self.maps[(kind, layer, s)] for s in self.steps(kind, layer)])
+
+    def stack_layers(self, kind: str, step: int | None, layers: Collection[int] | None = None) -> list[Tensor]:
+        """Maps of several layers at one step (a list: resolutions differ between levels)."""
+        chosen = self.layers(kind) if layers is None else list(layers)
+        return [self[(kind, layer, step)] for layer in chosen]
+
+    def row(self, kind: str, layer: int, prompt: int, branch: str = "cond") -> int:
+        """Index of a prompt's row in the stored maps of a layer."""
+        names = self.rows.get((kind, layer), ())
+        try:
+            return names.index((prompt, branch))
+        except ValueError:
+            raise KeyError(f"prompt {prompt} ({branch}) was not captured at {kind} layer {layer}; rows: {names}") from None
+
+    # -- the hook --------------------------------------------------------------------------------------------
+    def _on_run(self, plan: RunPlan) -> None:
+        self.plan = plan
+        self.estimated_bytes = self.spec.estimate_bytes(plan)
+        budget = self.spec.budget_bytes
+        if budget is not None and self.estimated_bytes > budget:
+            raise CaptureBudgetError(
+                f"capturing would take {self.estimated_bytes / 2**20:.1f} MiB, over the budget of "
+                f"{budget / 2**20:.1f} MiB: capture fewer layers, steps or heads, or use head_mean / step_mean"
+            )
+
+    def _store(self, weights: Tensor, ctx: HookContext) -> None:
+        spec = self.spec
+        keep = [i for i, b in enumerate(ctx.branches) if b in spec.branches]
+        if not keep:
+            return
+        maps = weights.detach()
+        if len(keep) != maps.shape[0]:
+            maps = maps[keep]
+        if spec.heads is not None:
+            maps = maps[:, list(spec.heads)]
+        if spec.head_mean:
+            maps = maps.mean(dim=1, keepdim=True)
+        maps = maps.to(device=spec.device, dtype=spec.dtype, copy=True)
+        self.rows[(ctx.kind, ctx.layer)] = tuple((ctx.prompts[i], ctx.branches[i]) for i in keep)
+        if spec.step_mean:
+            key = (ctx.kind, ctx.layer, None)
+            n = self._counts.get((ctx.kind, ctx.layer), 0)
+            if n == 0:
+                self.maps[key] = maps
+            else:
+                self.maps[key].mul_(n / (n + 1)).add_(maps, alpha=1 / (n + 1))
+            self._counts[(ctx.kind, ctx.layer)] = n + 1
+        else:
+            self.maps[(ctx.kind, ctx.layer, ctx.step)] = maps
+
+    def hook(self) -> Hook:
+        spec = self.spec
+
+        def fn(weights: Tensor, ctx: HookContext) -> None:
+            self._store(weights, ctx)
+
+        return Hook(fn, points=("weights",), kinds=tuple(spec.kinds), layers=spec.layers, steps=spec.steps,
+                    on_run=self._on_run)  # fmt: skip
+
+
+@contextlib.contextmanager
+def capture(spec: CaptureSpec | None = None, **options: object) -> Iterator[AttentionCache]:
+    """Capture attention weights of every run inside the block: `capture(kinds=..., layers=..., ...)`
+    takes CaptureSpec's fields. Maps of later runs in the same block replace earlier ones."""
+    if spec is None:
+        spec = CaptureSpec(**options)  # type: ignore[arg-type]
+    elif options:
+        raise TypeError("give a CaptureSpec or keyword options, not both")
+    cache = AttentionCache(spec)
+    with use_hooks(cache.hook()):
+        yield cache

@@ -1,0 +1,168 @@
+"""Hook points inside the model, the context a hook sees, and `use_hooks` scopes that add hooks to one block.
+
+Each attention layer has named points: `q`, `k`, `v` (B, H, T, d) after the projections, `scores`
+(B, H, Tq, Tk) before the softmax, `weights` (B, H, Tq, Tk) after it, and `out` (B, Tq, C). A hook is a
+function `(tensor, HookContext) -> tensor or None` (None keeps the tensor) with a filter saying where it
+applies. Hooks are held in a context variable, never on the modules: a `with use_hooks(...)` block sees
+its hooks and nothing else does (not another thread, not code after the block, not after an exception),
+and a model with no hook in scope runs its fused attention.
+
+This module imports nothing of the package: the model places its hook points, and capture, patching and
+edits are hooks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import Tensor
+
+__all__ = [
+    "KINDS",
+    "POINTS",
+    "DenoiseInfo",
+    "Hook",
+    "HookContext",
+    "RunPlan",
+    "active_hooks",
+    "use_hooks",
+]
+
+KINDS = ("self", "cross")
+POINTS = ("q", "k", "v", "scores", "weights", "out")
+BRANCHES = ("cond", "uncond")
+
+
+@dataclass(frozen=True)
+class DenoiseInfo:
+    """What the sampler knows about one denoiser call: its loop index and the scheduler's timestep."""
+
+    step: int | None = None
+    timestep: int | None = None
+
+
+@dataclass(frozen=True)
+class HookContext:
+    """Where a hook is called: the layer (0..17 in call order), its human name, the kind of attention, the
+    point, the frames at this layer (padded to the U-Net's multiple), the step and timestep, and for each
+    row of the tensor, which prompt it belongs to and whether it is the conditional or unconditional branch."""
+
+    layer: int
+    name: str
+    kind: str
+    point: str
+    resolution: int
+    level: int
+    step: int | None
+    timestep: int | None
+    prompts: tuple[int, ...]
+    branches: tuple[str, ...]
+
+    @property
+    def hook_name(self) -> str:
+        return f"{self.name}.{self.kind}.{self.point}"
+
+    def rows(self, prompt: int, branch: str = "cond") -> list[int]:
+        """Rows of this tensor that hold `prompt` in `branch`."""
+        return [i for i, (p, b) in enumerate(zip(self.prompts, self.branches, strict=True)) if p == prompt and b == branch]
+
+
+HookFn = Callable[[Tensor, HookContext], Tensor | None]
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a sampling run will do, told to hooks before it starts (for memory estimates and checks).
+
+    resolutions[layer] is the padded frame count at each attention layer; valid[layer] the frames of the
+    longest prompt at that layer.
+    """
+
+    batch: int
+    frames: int
+    steps: int
+    guided: bool
+    resolutions: tuple[int, ...]
+    valid: tuple[int, ...]
+    heads: int
+    text_tokens: int
+    timesteps: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Hook:
+    """A hook function and where it applies: points, kinds, layers, steps and branches (None = all).
+
+    `on_run` is called with the RunPlan before sampling starts (a capture checks its memory budget there).
+    """
+
+    fn: HookFn
+    points: Collection[str] = ("weights",)
+    kinds: Collection[str] = KINDS
+    layers: Collection[int] | None = None
+    steps: Collection[int] | None = None
+    on_run: Callable[[RunPlan], None] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        bad = [p for p in self.points if p not in POINTS]
+        if bad:
+            raise ValueError(f"unknown hook points {bad}; valid: {list(POINTS)}")
+        bad = [k for k in self.kinds if k not in KINDS]
+        if bad:
+            raise ValueError(f"unknown attention kinds {bad}; valid: {list(KINDS)}")
+
+    def applies(self, layer: int, kind: str, step: int | None) -> bool:
+        return (
+            kind in self.kinds
+            and (self.layers is None or layer in self.layers)
+            and (self.steps is None or step is None or step in self.steps)
+        )
+
+
+_ACTIVE: contextvars.ContextVar[tuple[Hook, ...]] = contextvars.ContextVar("motionclr_lens_hooks", default=())
+
+
+def active_hooks() -> tuple[Hook, ...]:
+    """The hooks in scope here (empty outside every `use_hooks` block)."""
+    return _ACTIVE.get()
+
+
+@contextlib.contextmanager
+def use_hooks(*hooks: Hook) -> Iterator[tuple[Hook, ...]]:
+    """Add hooks for the duration of a `with` block; they are gone when it ends, however it ends."""
+    for h in hooks:
+        if not isinstance(h, Hook):
+            raise TypeError(f"use_hooks takes Hook values, got {type(h).__name__}: {h!r}")
+    token = _ACTIVE.set(_ACTIVE.get() + tuple(hooks))
+    try:
+        yield _ACTIVE.get()
+    finally:
+        _ACTIVE.reset(token)
+
+
+def announce_run(plan: RunPlan) -> None:
+    """Tell every hook in scope what the run will be (called by the sampler before the first step)."""
+    for h in _ACTIVE.get():
+        if h.on_run is not None:
+            h.on_run(plan)
+
+
+def run_hooks(hooks: tuple[Hook, ...], point: str, tensor: Tensor, ctx_args: dict[str, Any]) -> Tensor:
+    """Apply the hooks that apply to `point` in order; each sees the previous one's result."""
+    ctx: HookContext | None = None
+    for h in hooks:
+        if point in h.points:
+            if ctx is None:
+                ctx = HookContext(point=point, **ctx_args)
+            result = h.fn(tensor, ctx)
+            if result is not None:
+                if result.shape != tensor.shape:
+                    raise ValueError(
+                        f"hook at {ctx.hook_name} returned shape {tuple(result.shape)}, expected {tuple(tensor.shape)}"
+                    )
+                tensor = result
+    return tensor
