@@ -17,7 +17,7 @@ from torch import Tensor
 
 from .hooks import BRANCHES, KINDS, Hook, HookContext, RunPlan, use_hooks
 
-__all__ = ["AttentionCache", "CaptureSpec", "CaptureBudgetError", "capture"]
+__all__ = ["AttentionCache", "CaptureBudgetError", "CaptureSpec", "capture"]
 
 
 class CaptureBudgetError(MemoryError):
@@ -89,7 +89,9 @@ class AttentionCache:
     def __getitem__(self, key: tuple[str, int, int | None]) -> Tensor:
         if key not in self.maps:
             kind, layer, step = key
-            steps = sorted({k[2] for k in self.maps if k[0] == kind and k[1] == layer}, key=lambda s: -1 if s is None else s)
+            steps = sorted(
+                {k[2] for k in self.maps if k[0] == kind and k[1] == layer}, key=lambda s: -1 if s is None else s
+            )
             raise KeyError(
                 f"no map for kind={kind!r}, layer={layer}, step={step}; captured layers "
                 f"{self.layers(kind)} of that kind, steps {steps} of that layer"
@@ -130,7 +132,9 @@ class AttentionCache:
         try:
             return names.index((prompt, branch))
         except ValueError:
-            raise KeyError(f"prompt {prompt} ({branch}) was not captured at {kind} layer {layer}; rows: {names}") from None
+            raise KeyError(
+                f"prompt {prompt} ({branch}) was not captured at {kind} layer {layer}; rows: {names}"
+            ) from None
 
     # -- the hook --------------------------------------------------------------------------------------------
     def _on_run(self, plan: RunPlan) -> None:
@@ -174,8 +178,9 @@ class AttentionCache:
         def fn(weights: Tensor, ctx: HookContext) -> None:
             self._store(weights, ctx)
 
-        return Hook(fn, points=("weights",), kinds=tuple(spec.kinds), layers=spec.layers, steps=spec.steps,
-                    on_run=self._on_run)  # fmt: skip
+        return Hook(
+            fn, points=("weights",), kinds=tuple(spec.kinds), layers=spec.layers, steps=spec.steps, on_run=self._on_run
+        )
 
 
 @contextlib.contextmanager

@@ -22,12 +22,16 @@ logger = logging.getLogger("motionclr_lens")
 
 
 def _load(model: str, weights: str) -> MotionCLRPipeline:
+    if model == "embedded":
+        from .embedded import load_embedded
+
+        return load_embedded()
     path = Path(model)
     if path.is_dir():
         return load_release(path, weights=weights)
     if "/" in model and not path.exists():
         return load_release(hub_id=model, weights=weights)
-    raise SystemExit(f"error: --model {model!r} is neither a release folder nor a hub id (owner/name)")
+    raise SystemExit(f"error: --model {model!r} is not 'embedded', a release folder or a hub id (owner/name)")
 
 
 def _out_dir(path: str, force: bool) -> Path:
@@ -39,23 +43,34 @@ def _out_dir(path: str, force: bool) -> Path:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from .analysis import word_curves
+    from .capture import capture
+    from .viz import keyframe_strip
+
     pipe = _load(args.model, args.weights)
     out = _out_dir(args.out, args.force)
     generator = torch.Generator().manual_seed(args.seed)
     start = time.perf_counter()
-    result = pipe.generate(
-        args.prompt,
-        seconds=args.seconds,
-        scheduler=args.scheduler,
-        steps=args.steps,
-        guidance_scale=args.guidance,
-        generator=generator,
-        progress=not args.quiet,
-    )
+    with capture(kinds=("cross",), head_mean=True) as cache:
+        result = pipe.generate(
+            args.prompt,
+            seconds=args.seconds,
+            scheduler=args.scheduler,
+            steps=args.steps,
+            guidance_scale=args.guidance,
+            generator=generator,
+            progress=not args.quiet,
+        )
     elapsed = time.perf_counter() - start
-    for i, (features, joints) in enumerate(zip(result.features, result.joints, strict=True)):
+    written = []
+    for i, (prompt, features, joints) in enumerate(zip(result.prompts, result.features, result.joints, strict=True)):
         np.save(out / f"{i:02d}_features.npy", features)
         np.save(out / f"{i:02d}_joints.npy", joints)
+        fig = keyframe_strip(joints, n=8, title=prompt)
+        fig.savefig(out / f"{i:02d}_keyframes.png", dpi=110, bbox_inches="tight")
+        curves = word_curves(cache, pipe.tokenizer.tokenize_prompt(prompt), row=i, frames=result.lengths[i])
+        curves.plot(title=f"cross-attention per word: {prompt}").savefig(out / f"{i:02d}_words.png", dpi=110)
+        written += [f"{i:02d}_features.npy", f"{i:02d}_joints.npy", f"{i:02d}_keyframes.png", f"{i:02d}_words.png"]
     record = {
         "prompts": result.prompts,
         "lengths": result.lengths,
@@ -66,7 +81,7 @@ def _generate(args: argparse.Namespace) -> int:
         **result.settings,
     }
     (out / "record.json").write_text(json.dumps(record, indent=2))
-    print(f"wrote {len(result)} motion(s) to {out} in {elapsed:.2f} s")
+    print(f"wrote {len(result)} motion(s) to {out} in {elapsed:.2f} s: {', '.join([*written, 'record.json'])}")
     return 0
 
 
@@ -89,7 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def model_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--model", required=True, help="a release folder, or a hub id such as EvanTHU/MotionCLR")
+        p.add_argument(
+            "--model",
+            default="embedded",
+            help="'embedded' (default), a release folder, or a hub id (EvanTHU/MotionCLR)",
+        )
         p.add_argument("--weights", choices=["ema", "raw"], default="ema")
 
     for name, help_text in (("demo", "generate the demo prompt"), ("generate", "generate motions from prompts")):

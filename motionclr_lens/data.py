@@ -8,6 +8,7 @@ listing ids, and `Mean.npy`/`Std.npy`. The procedural world writes the same form
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,7 @@ def feature_statistics(features: list[np.ndarray], joints_num: int = NUM_JOINTS)
     std = data.std(axis=0)
     j = joints_num
     bounds = [0, 1, 3, 4, 4 + (j - 1) * 3, 4 + (j - 1) * 9, 4 + (j - 1) * 9 + j * 3, data.shape[1]]
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in itertools.pairwise(bounds):
         std[a:b] = std[a:b].mean()
     return mean.astype(np.float32), np.maximum(std, 1e-6).astype(np.float32)
 
@@ -87,7 +88,7 @@ def load_humanml3d(folder: str | Path, split: str, fps: float = 20.0) -> list[Mo
                 whole.append(caption)
                 continue
             part = features[int(start * fps) : int(end * fps)]
-            if MIN_FRAMES <= len(part):
+            if len(part) >= MIN_FRAMES:
                 items.append(MotionText(f"{motion_id}#{start:g}-{end:g}", part[:MAX_FRAMES], [caption]))
         if whole and len(features) >= MIN_FRAMES:
             items.append(MotionText(motion_id, features[:MAX_FRAMES], whole))

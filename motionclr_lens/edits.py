@@ -35,7 +35,9 @@ class EditRun:
 
     def check_row(self, row: int, role: str = "row") -> int:
         if not isinstance(row, int) or not 0 <= row < len(self.prompts):
-            raise ValueError(f"{role} {row!r} is out of range for {len(self.prompts)} prompts (valid: 0..{len(self.prompts) - 1})")
+            raise ValueError(
+                f"{role} {row!r} is out of range for {len(self.prompts)} prompts (valid: 0..{len(self.prompts) - 1})"
+            )
         return row
 
     def check_steps(self, steps: Collection[int] | None, edit: str) -> frozenset[int] | None:
@@ -44,7 +46,10 @@ class EditRun:
         steps = frozenset(int(s) for s in steps)
         bad = sorted(s for s in steps if not 0 <= s < self.plan.steps)
         if bad:
-            raise ValueError(f"{edit}: steps {bad} are past the schedule of {self.plan.steps} steps (valid: 0..{self.plan.steps - 1})")
+            raise ValueError(
+                f"{edit}: steps {bad} are past the schedule of {self.plan.steps} steps "
+                f"(valid: 0..{self.plan.steps - 1})"
+            )
         return steps
 
     def check_layers(self, layers: Collection[int] | None, edit: str) -> frozenset[int] | None:
@@ -76,7 +81,8 @@ class EditRun:
         duration = self.lengths[row] / self.fps
         if not (0 <= start < end <= duration + 1e-9):
             raise ValueError(
-                f"{edit}: window {seconds} s is outside prompt {row}'s motion of {duration:.2f} s (need 0 <= start < end <= {duration:.2f})"
+                f"{edit}: window {seconds} s is outside prompt {row}'s motion of {duration:.2f} s "
+                f"(need 0 <= start < end <= {duration:.2f})"
             )
         return int(round(start * self.fps)), int(round(end * self.fps))
 
@@ -99,10 +105,6 @@ class Edit:
         raise NotImplementedError
 
 
-def _rows(ctx: HookContext, prompts: Sequence[int]) -> list[int]:
-    return [r for p in prompts for r in ctx.rows(p, "cond")]
-
-
 @dataclass(frozen=True)
 class Reweight(Edit):
     """(De-)emphasis: add `alpha` to a word's cross-attention weights (post-softmax, not renormalised).
@@ -118,18 +120,19 @@ class Reweight(Edit):
     def hooks(self, run: EditRun) -> list[Hook]:
         name = type(self).__name__
         targets = {run.check_row(r): run.token_positions(r, self.word, self.tokens, name) for r in self.rows}
+        layers, steps = run.check_layers(self.layers, name), run.check_steps(self.steps, name)
         alpha = float(self.alpha)
+        if alpha == 0.0:
+            return []  # nothing to do: the run keeps its fused attention
 
         def fn(weights: Tensor, ctx: HookContext) -> Tensor | None:
-            if alpha == 0.0:
-                return None
             out = weights.clone()
             for prompt, cols in targets.items():
                 for r in ctx.rows(prompt, "cond"):
                     out[r, :, :, cols] += alpha
             return out
 
-        return [Hook(fn, ("weights",), ("cross",), run.check_layers(self.layers, name), run.check_steps(self.steps, name))]
+        return [Hook(fn, ("weights",), ("cross",), layers, steps)]
 
 
 @dataclass(frozen=True)
@@ -154,11 +157,12 @@ class Erase(Edit):
             raise ValueError(f"{name}: fraction {self.fraction} must satisfy 0 <= a < b <= 1")
         targets = {run.check_row(r): run.token_positions(r, self.word, self.tokens, name) for r in self.rows}
         windows = {r: run.frame_window(r, self.seconds, name) if self.seconds else None for r in targets}
+        layers, steps = run.check_layers(self.layers, name), run.check_steps(self.steps, name)
         factor = float(self.factor)
+        if factor == 1.0:
+            return []
 
         def fn(weights: Tensor, ctx: HookContext) -> Tensor | None:
-            if factor == 1.0:
-                return None
             out = weights.clone()
             for prompt, cols in targets.items():
                 window = windows[prompt]
@@ -172,7 +176,7 @@ class Erase(Edit):
                     out[r, :, frames, cols] *= factor
             return out
 
-        return [Hook(fn, ("weights",), ("cross",), run.check_layers(self.layers, name), run.check_steps(self.steps, name))]
+        return [Hook(fn, ("weights",), ("cross",), layers, steps)]
 
 
 @dataclass(frozen=True)
@@ -208,9 +212,14 @@ class Replace(Edit):
 
         return [
             Hook(lambda w, c: copy(w, c, None), ("weights",), ("self",), layers, run.check_steps(self.steps, name)),
-            Hook(lambda w, c: copy(w, c, copy_cols), ("weights",), ("cross",), layers,
-                 run.check_steps(self.steps if self.cross_steps is None else self.cross_steps, name)),
-        ]  # fmt: skip
+            Hook(
+                lambda w, c: copy(w, c, copy_cols),
+                ("weights",),
+                ("cross",),
+                layers,
+                run.check_steps(self.steps if self.cross_steps is None else self.cross_steps, name),
+            ),
+        ]
 
 
 @dataclass(frozen=True)
@@ -241,7 +250,9 @@ class TimeShift(Edit):
             out[dst[0]] = torch.roll(x[src[0]], shifts=T - front, dims=1)
             return out
 
-        return [Hook(fn, ("q", "k", "v"), ("self",), run.check_layers(self.layers, name), run.check_steps(self.steps, name))]
+        return [
+            Hook(fn, ("q", "k", "v"), ("self",), run.check_layers(self.layers, name), run.check_steps(self.steps, name))
+        ]
 
 
 @dataclass(frozen=True)
@@ -333,6 +344,9 @@ class Ground(Edit):
                 a, b = run.frame_window(r, (float(w[0]), float(w[1])), name)  # type: ignore[index]
                 mask[a:b] = True
             targets[r] = (cols, mask)
+        layers, steps = run.check_layers(self.layers, name), run.check_steps(self.steps, name)
+        if self.inside == 0.0 and self.outside == 0.0:
+            return []
 
         def fn(weights: Tensor, ctx: HookContext) -> Tensor:
             out = weights.clone()
@@ -346,4 +360,4 @@ class Ground(Edit):
                     out[r, :, :, cols] += add
             return out
 
-        return [Hook(fn, ("weights",), ("cross",), run.check_layers(self.layers, name), run.check_steps(self.steps, name))]
+        return [Hook(fn, ("weights",), ("cross",), layers, steps)]

@@ -26,7 +26,6 @@ from .config import MotionCLRConfig
 from .data import MotionText, feature_statistics
 from .model import MotionCLR
 from .pipeline import MotionCLRPipeline
-from .text import get_tokenizer
 from .train import TrainConfig, Trainer
 
 __all__ = ["EMBEDDED_FILES", "load_embedded", "train_on_world"]
@@ -44,8 +43,9 @@ def world_training_set(samples: int, seed: int = 0, workers: int = 2) -> list[Mo
     return [MotionText(f"train_{s.index:06d}", s.features, [c.text for c in s.captions]) for s in drawn]
 
 
-def train_on_world(out: str | Path, steps: int = 9000, samples: int = 12000, batch_size: int = 16, seed: int = 0,
-                   progress: bool = True) -> Trainer:  # fmt: skip
+def train_on_world(
+    out: str | Path, steps: int = 9000, samples: int = 12000, batch_size: int = 16, seed: int = 0, progress: bool = True
+) -> Trainer:
     """Train the embedded configuration on `samples` world motions for `steps` steps (resumable)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -73,8 +73,12 @@ def export(run: str | Path, to: str | Path) -> Path:
     weights = {k: v.contiguous() for k, v in weights.items() if not k.endswith("position_ids")}
     to.mkdir(parents=True, exist_ok=True)
     save_file(weights, str(to / "model.safetensors"))
-    meta = {"model": state["model_config"], "train": state["train_config"], "step": state["step"],
-            "history": state["history"][-1:] if state["history"] else []}  # fmt: skip
+    meta = {
+        "model": state["model_config"],
+        "train": state["train_config"],
+        "step": state["step"],
+        "history": state["history"][-1:] if state["history"] else [],
+    }
     (to / "config.json").write_text(json.dumps(meta, indent=2))
     np.save(to / "mean.npy", np.asarray(state["mean"], np.float32))
     np.save(to / "std.npy", np.asarray(state["std"], np.float32))
@@ -107,17 +111,18 @@ def load_embedded(folder: str | Path | None = None) -> MotionCLRPipeline:
     model.load_state_dict(weights, strict=True, assign=True)
     # Non-persistent buffers are not in the file: make them again off the meta device.
     embeddings = model.clip_model.embeddings
-    embeddings.register_buffer(
-        "position_ids", torch.arange(config.clip.context_length).unsqueeze(0), persistent=False
-    )
+    embeddings.register_buffer("position_ids", torch.arange(config.clip.context_length).unsqueeze(0), persistent=False)
     model.eval()
     info = {"source": "embedded", "weights": "ema", "steps": meta.get("step"), "vocabulary": set(vocabulary)}
     return MotionCLRPipeline(model, np.load(folder / "mean.npy"), np.load(folder / "std.npy"), info=info)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m motionclr_lens.embedded", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m motionclr_lens.embedded",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train")
     p.add_argument("--out", required=True)

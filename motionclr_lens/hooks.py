@@ -68,7 +68,9 @@ class HookContext:
 
     def rows(self, prompt: int, branch: str = "cond") -> list[int]:
         """Rows of this tensor that hold `prompt` in `branch`."""
-        return [i for i, (p, b) in enumerate(zip(self.prompts, self.branches, strict=True)) if p == prompt and b == branch]
+        return [
+            i for i, (p, b) in enumerate(zip(self.prompts, self.branches, strict=True)) if p == prompt and b == branch
+        ]
 
 
 HookFn = Callable[[Tensor, HookContext], Tensor | None]

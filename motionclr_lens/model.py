@@ -109,9 +109,13 @@ class MotionCLR(nn.Module):
         if guidance_scale == 1.0:
             return self(x, timesteps, text, n_cond=B, info=info)
         out = self(
-            torch.cat([x, x]), torch.cat([timesteps, timesteps]), text, n_cond=B, info=info,
+            torch.cat([x, x]),
+            torch.cat([timesteps, timesteps]),
+            text,
+            n_cond=B,
+            info=info,
             row_prompts=list(range(B)) * 2,
-        )  # fmt: skip
+        )
         cond, uncond = out[:B], out[B:]
         return uncond + guidance_scale * (cond - uncond)
 
@@ -388,10 +392,16 @@ class _Attention(nn.Module):
             out = F.scaled_dot_product_attention(qh, kh, vh, dropout_p=p)
             return out.transpose(1, 2).reshape(B, T, C)
         ctx = {
-            "layer": self.layer, "name": self.name, "kind": self.kind, "resolution": T, "level": self.level,
-            "step": call.step, "timestep": call.timestep,
-            "prompts": call.prompts[:n_rows], "branches": call.branches[:n_rows],
-        }  # fmt: skip
+            "layer": self.layer,
+            "name": self.name,
+            "kind": self.kind,
+            "resolution": T,
+            "level": self.level,
+            "step": call.step,
+            "timestep": call.timestep,
+            "prompts": call.prompts[:n_rows],
+            "branches": call.branches[:n_rows],
+        }
         if hooks:
             qh = run_hooks(hooks, "q", qh, ctx)
             kh = run_hooks(hooks, "k", kh, ctx)

@@ -7,8 +7,6 @@ velocity in x, z (root frame), [3] root height, [4:67] 21 root-relative joint po
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter1d
@@ -217,7 +215,7 @@ def inverse_kinematics(joints: np.ndarray, smooth_forward: bool = False) -> Tens
     u = _f32(np.broadcast_to(RAW_OFFSETS[children], (len(joints), len(children), 3)))
     v = _f32(_unit(joints[:, children] - joints[:, parents]))
     bone_rotation = qbetween(u, v)  # (T, 21, 4), bone c at index c - 1
-    quats = torch.zeros(joints.shape[:-1] + (4,))
+    quats = torch.zeros((*joints.shape[:-1], 4))
     quats[:, 0] = root
     R = root[:, None].repeat(1, len(KINEMATIC_CHAINS), 1)  # one accumulated rotation per chain
     for depth in range(1, _CHAIN_DEPTH):
@@ -283,7 +281,7 @@ def canonicalize(
     across = (first[r_hip] - first[l_hip]) + (first[shoulder_r] - first[shoulder_l])
     forward = _unit(np.cross(np.array([[0, 1, 0]]), _unit(across), axis=-1))
     turn = qbetween(_f32(forward), _f32(np.array([[0, 0, 1]])))
-    return qrot(turn.expand(positions.shape[:-1] + (4,)), _f32(positions)).numpy()
+    return qrot(turn.expand((*positions.shape[:-1], 4)), _f32(positions)).numpy()
 
 
 def canonical_joints_to_features(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,9 +22,13 @@ from .motion import FEATURE_DIM, features_to_joints
 from .sampling import SCHEDULERS, make_scheduler, sample_loop
 from .text import ClipTokenizer, get_tokenizer
 
-__all__ = ["Generation", "MotionCLRPipeline", "load_release"]
+__all__ = ["Generation", "MotionCLRPipeline", "UnknownWordWarning", "load_release"]
 
 logger = logging.getLogger(__name__)
+
+
+class UnknownWordWarning(UserWarning):
+    """A prompt has words the model was not trained on."""
 
 
 @dataclass
@@ -110,6 +115,24 @@ class MotionCLRPipeline:
                 )
         return frames
 
+    def unknown_words(self, prompt: str) -> list[str]:
+        """Words of a prompt with a token the model never saw in training (when its vocabulary is known)."""
+        vocabulary = self.info.get("vocabulary")
+        if not vocabulary:
+            return []
+        tokenized = self.tokenizer.tokenize_prompt(prompt)
+        return [w.text for w in tokenized.words if any(tokenized.ids[t] not in vocabulary for t in w.tokens)]
+
+    def warn_unknown_words(self, tokenized: Sequence) -> None:
+        for tp in tokenized:
+            unknown = self.unknown_words(tp.prompt)
+            if unknown:
+                warnings.warn(
+                    f"the model never saw {unknown} in training (prompt {tp.prompt!r}); it will read them as noise",
+                    UnknownWordWarning,
+                    stacklevel=3,
+                )
+
     def plan(self, batch: int, frames: int, steps: int, scheduler: str = "dpmsolver", guided: bool = True) -> RunPlan:
         """The shape of a sampling run: per-layer resolutions, and the scheduler's timesteps."""
         config = self.config
@@ -170,10 +193,12 @@ class MotionCLRPipeline:
         elif tuple(noise.shape) != shape:
             raise ValueError(f"noise has shape {tuple(noise.shape)}, expected {shape}")
         noise = noise.to(device, torch.float32)
+        tokenized = [self.tokenizer.tokenize_prompt(p) for p in prompts]
+        self.warn_unknown_words(tokenized)
         text = self.encode(prompts)
         model = self.model
         plan = self.plan(len(prompts), max(frames), steps, scheduler, guidance_scale != 1.0)
-        run = EditRun([self.tokenizer.tokenize_prompt(p) for p in prompts], frames, plan, self.config.fps)
+        run = EditRun(tokenized, frames, plan, self.config.fps)
         edit_hooks = [h for e in edits for h in _edit_hooks(e, run)]
         was_training = model.training
         model.eval()
@@ -206,7 +231,9 @@ class MotionCLRPipeline:
 
 def _edit_hooks(edit: Edit, run: EditRun) -> list:
     if not isinstance(edit, Edit):
-        raise TypeError(f"edits must be Edit values (Reweight, Erase, Replace, ...), got {type(edit).__name__}: {edit!r}")
+        raise TypeError(
+            f"edits must be Edit values (Reweight, Erase, Replace, ...), got {type(edit).__name__}: {edit!r}"
+        )
     return edit.hooks(run)
 
 

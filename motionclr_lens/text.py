@@ -19,7 +19,7 @@ from transformers import CLIPTextModel
 
 from .config import ClipTextConfig
 
-__all__ = ["ClipTokenizer", "TokenizedPrompt", "Word", "build_clip_text_model", "get_tokenizer"]
+__all__ = ["ClipTokenizer", "TokenizedPrompt", "UnknownWordError", "Word", "build_clip_text_model", "get_tokenizer"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,13 @@ def clean_text(text: str) -> str:
     return text.lower()
 
 
+class UnknownWordError(ValueError, KeyError):
+    """A word asked of a prompt that does not have it (a ValueError and a KeyError)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 @dataclass(frozen=True)
 class Word:
     """A word of a prompt and the context positions of its tokens (`tokens` includes the start token's offset)."""
@@ -100,7 +107,9 @@ class TokenizedPrompt:
         for w in self.words:
             if w.text == wanted:
                 return w
-        raise KeyError(f"word {query!r} is not in prompt {self.prompt!r}; its words are {[w.text for w in self.words]}")
+        raise UnknownWordError(
+            f"word {query!r} is not in prompt {self.prompt!r}; its words are {[w.text for w in self.words]}"
+        )
 
 
 class ClipTokenizer:

@@ -17,7 +17,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .config import MotionCLRConfig
 from .data import MotionText
 from .model import MotionCLR
 from .text import ClipTokenizer, get_tokenizer
@@ -128,7 +127,9 @@ class Trainer:
         noise = torch.randn(x0.shape, generator=self.generator)
         ab = self.alphas_cumprod[t].view(B, 1, 1)
         xt = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
-        text = self.model.encode_text(ids[:n_cond]) if n_cond else x0.new_zeros(0, 77, self.model.config.text_latent_dim)
+        text = (
+            self.model.encode_text(ids[:n_cond]) if n_cond else x0.new_zeros(0, 77, self.model.config.text_latent_dim)
+        )
         pred = self.model(xt, t, text, n_cond=n_cond)
         mask = (torch.arange(T)[None, :] < lengths[:, None]).float().unsqueeze(-1)  # (B, T, 1)
         return (F.mse_loss(pred, x0, reduction="none") * mask).sum() / (mask.sum() * x0.shape[-1])
@@ -209,7 +210,12 @@ class Trainer:
                 bar.set_postfix(loss=f"{running:.4f}")
             if self.step % 50 == 0:
                 self.history.append(
-                    {"step": self.step, "loss": running, "seconds": time.perf_counter() - start, "lr": self.lr_at(self.step)}
+                    {
+                        "step": self.step,
+                        "loss": running,
+                        "seconds": time.perf_counter() - start,
+                        "lr": self.lr_at(self.step),
+                    }
                 )
             if self.step % self.config.checkpoint_every == 0 or self.step == self.config.steps:
                 self.save()

@@ -7,13 +7,13 @@ from collections.abc import Sequence
 import matplotlib
 
 matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
 
-from ..motion import KINEMATIC_CHAINS  # noqa: E402
+from ..motion import KINEMATIC_CHAINS
 
-__all__ = ["keyframe_strip"]
+__all__ = ["keyframe_strip", "word_curves"]
 
 # One colour per kinematic chain: right leg, left leg, spine, right arm, left arm.
 CHAIN_COLORS = ("#d62728", "#1f77b4", "#2b2b2b", "#ff7f0e", "#2ca02c")
@@ -66,4 +66,34 @@ def keyframe_strip(
     ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize=9, loc="left")
+    return fig
+
+
+def word_curves(
+    curves: np.ndarray,
+    words: Sequence[str],
+    fps: float = 20.0,
+    title: str | None = None,
+    ax: plt.Axes | None = None,
+) -> Figure:
+    """Per-word attention over time: curves (W, T), one line per word, frames on the x axis in seconds."""
+    curves = np.asarray(curves, dtype=np.float64)
+    if curves.ndim != 2 or curves.shape[0] != len(words):
+        raise ValueError(f"curves must have shape (len(words)={len(words)}, T), got {curves.shape}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7.5, 2.8))
+    else:
+        fig = ax.figure
+    t = np.arange(curves.shape[1]) / fps
+    colors = plt.get_cmap("tab10")
+    for i, (word, curve) in enumerate(zip(words, curves, strict=True)):
+        ax.plot(t, curve, lw=1.8, color=colors(i % 10), label=word)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("cross-attention")
+    ax.set_xlim(0, t[-1] if len(t) > 1 else 1)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    if title:
+        ax.set_title(title, fontsize=9, loc="left")
+    fig.tight_layout()
     return fig

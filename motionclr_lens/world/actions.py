@@ -23,7 +23,6 @@ from .body import (
     STAND_PELVIS_HEIGHT,
     THIGH,
     Pose,
-    neutral_feet,
     neutral_pose,
     rot_y,
 )
@@ -274,10 +273,10 @@ def make_locomotion(gait: str, pattern: str) -> Callable[[np.random.Generator, i
         if pattern == "backward":
             step *= 0.7
         T = int(np.ceil(lead + (n_steps - 1) * period + swing + tail))
-        while T > budget and n_steps > 3:
+        while budget < T and n_steps > 3:
             n_steps -= 1
             T = int(np.ceil(lead + (n_steps - 1) * period + swing + tail))
-        if T > budget:
+        if budget < T:
             return None
         first = int(rng.integers(0, 2))
         if pattern == "sideways":
@@ -290,7 +289,9 @@ def make_locomotion(gait: str, pattern: str) -> Callable[[np.random.Generator, i
         path = _path_fn({"turning": "arc", "circle": "arc"}.get(pattern, pattern), sign, curvature)
         pose, stance, u_feet = _stepping_pose(T, plan, path, FOOT_LATERAL, g["lift"], smooth_root=period * 0.45)
         t = np.arange(T, dtype=np.float64)
-        moving = plateau(t, lead - 2, lead + period, lead + (n_steps - 1) * period, lead + (n_steps - 1) * period + swing + 2)
+        moving = plateau(
+            t, lead - 2, lead + period, lead + (n_steps - 1) * period, lead + (n_steps - 1) * period + swing + 2
+        )
         # Pelvis bob: lowest at double support, highest mid-swing.
         pose.root[:, 1] = STAND_PELVIS_HEIGHT - moving * g["drop"]
         if pattern in ("forward", "turning", "circle", "backward"):
@@ -349,11 +350,11 @@ def make_turn(full_turns: bool) -> Callable[[np.random.Generator, int], Clip | N
         swing = 0.8 * period
         lead, tail = 4.0, 5.0
         T = int(np.ceil(lead + (2 * pairs - 1) * period + swing + tail))
-        while full_turns and T > budget and n > 1:
+        while full_turns and budget < T and n > 1:
             n -= 1
             pairs = int(round(2 * np.pi * n / angle_per_pair))
             T = int(np.ceil(lead + (2 * pairs - 1) * period + swing + tail))
-        if T > budget:
+        if budget < T:
             return None
         first = 0 if sign > 0 else 1
         plan = _together_plan(pairs, angle_per_pair, period, swing, lead, first)
@@ -463,7 +464,7 @@ def make_jumping_jacks(rng: np.random.Generator, budget: int) -> Clip | None:
     wide = float(rng.uniform(0.24, 0.32))
     while n > 0:
         widths = [wide, FOOT_LATERAL] * n
-        pose, apexes, stance, flights = _jump_sequence(rng, 2 * n, speed, 0.0, 0.1, widths, lead=4.0, tail=5.0)
+        pose, _apexes, stance, flights = _jump_sequence(rng, 2 * n, speed, 0.0, 0.1, widths, lead=4.0, tail=5.0)
         if len(pose) <= budget:
             break
         n -= 1
@@ -491,7 +492,7 @@ def make_hop(rng: np.random.Generator, budget: int) -> Clip | None:
     free = 1 - support
     lead, tail = 9.0, 9.0
     while n > 0:
-        pose, apexes, stance, flights = _jump_sequence(rng, n, speed, 0.0, 0.09, lead=lead, tail=tail)
+        pose, apexes, stance, _flights = _jump_sequence(rng, n, speed, 0.0, 0.09, lead=lead, tail=tail)
         if len(pose) <= budget:
             break
         n -= 1
@@ -552,7 +553,7 @@ def make_crouch(rng: np.random.Generator, budget: int) -> Clip | None:
     speed = tempo(rng)
     down_f, hold = 14.0 / speed, float(rng.uniform(10, 30))
     T = int(np.ceil(5 + 2 * down_f + hold + 5))
-    if T > budget:
+    if budget < T:
         return None
     pose, t = _standing(T)
     depth = float(rng.uniform(0.4, 0.5))
@@ -581,7 +582,7 @@ def make_sit_down(rng: np.random.Generator, budget: int) -> Clip | None:
     speed = tempo(rng)
     move, hold = 22.0 / speed, float(rng.uniform(8, 20))
     T = int(np.ceil(4 + move + hold))
-    if T > budget:
+    if budget < T:
         return None
     pose, t = _standing(T)
     _seated(ramp(t, 4, 4 + move), pose)
@@ -592,11 +593,13 @@ def make_stand_up(rng: np.random.Generator, budget: int) -> Clip | None:
     speed = tempo(rng)
     hold, move = float(rng.uniform(4, 12)), 22.0 / speed
     T = int(np.ceil(hold + move + 5))
-    if T > budget:
+    if budget < T:
         return None
     pose, t = _standing(T)
     _seated(1 - ramp(t, hold, hold + move), pose)
-    return Clip("stand_up", pose, {"speed": speed, "manner": manner(speed)}, [int(round(hold + move))], start_state="sit")
+    return Clip(
+        "stand_up", pose, {"speed": speed, "manner": manner(speed)}, [int(round(hold + move))], start_state="sit"
+    )
 
 
 def make_bow(rng: np.random.Generator, budget: int) -> Clip | None:
@@ -623,7 +626,9 @@ def make_stand_still(rng: np.random.Generator, budget: int) -> Clip | None:
         return None
     pose, t = _standing(T)
     sway = float(rng.uniform(0.004, 0.012))
-    pose.root[:, 0] += sway * np.sin(2 * np.pi * t / float(rng.uniform(40, 80))) * ramp(t, 0, 10) * (1 - ramp(t, T - 10, T))
+    pose.root[:, 0] += (
+        sway * np.sin(2 * np.pi * t / float(rng.uniform(40, 80))) * ramp(t, 0, 10) * (1 - ramp(t, T - 10, T))
+    )
     pose.arms[:, :, 3] = float(rng.uniform(5, 15)) * DEG
     return Clip("stand_still", pose, {}, [])
 

@@ -51,7 +51,9 @@ FOOT_LATERAL = 0.095  # neutral stance: ankles this far left/right of the pelvis
 LEG_REACH = 0.993  # fraction of thigh + shin a standing leg spans (knees never lock)
 STAND_PELVIS_HEIGHT = float(
     ANKLE_HEIGHT
-    + np.sqrt((LEG_REACH * min(t + s for t, s in zip(THIGH, SHIN, strict=True))) ** 2 - (FOOT_LATERAL - HIP_OFFSET[0][0]) ** 2)
+    + np.sqrt(
+        (LEG_REACH * min(t + s for t, s in zip(THIGH, SHIN, strict=True))) ** 2 - (FOOT_LATERAL - HIP_OFFSET[0][0]) ** 2
+    )
     - HIP_OFFSET[0][1]
 )
 
@@ -99,7 +101,9 @@ class Pose:
         return len(self.yaw)
 
     def copy(self) -> Pose:
-        return Pose(**{k: np.array(v, copy=True) if isinstance(v, np.ndarray) else dict(v) for k, v in vars(self).items()})
+        return Pose(
+            **{k: np.array(v, copy=True) if isinstance(v, np.ndarray) else dict(v) for k, v in vars(self).items()}
+        )
 
     def concat(self, other: Pose) -> Pose:
         fields = ("root", "yaw", "spine", "neck", "arms", "ankles", "foot_yaw", "foot_pitch")
@@ -117,7 +121,9 @@ class Pose:
         return out
 
 
-def neutral_feet(root_xz: np.ndarray, yaw: np.ndarray, lateral: float = FOOT_LATERAL, forward: float = 0.0) -> np.ndarray:
+def neutral_feet(
+    root_xz: np.ndarray, yaw: np.ndarray, lateral: float = FOOT_LATERAL, forward: float = 0.0
+) -> np.ndarray:
     """(T, 2, 3) ankle positions of a standing stance under a root path (T, 2) with facing yaw (T,)."""
     T = len(yaw)
     local = np.array([[lateral, ANKLE_HEIGHT, forward], [-lateral, ANKLE_HEIGHT, forward]])

@@ -14,7 +14,28 @@ __all__ = ["FUNCTION_WORDS", "PHRASES", "CaptionPart", "count_phrase", "phrase_f
 
 NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 FUNCTION_WORDS = frozenset(
-    "a an the his her their its with to and then after that on in of at while as into".split()
+    [
+        "a",
+        "an",
+        "the",
+        "his",
+        "her",
+        "their",
+        "its",
+        "with",
+        "to",
+        "and",
+        "then",
+        "after",
+        "that",
+        "on",
+        "in",
+        "of",
+        "at",
+        "while",
+        "as",
+        "into",
+    ]
 )
 SUBJECTS = (("a person", "their"), ("a man", "his"), ("someone", "their"), ("the person", "their"),
             ("a woman", "her"), ("a human", "their"), ("the man", "his"))  # fmt: skip
@@ -30,7 +51,7 @@ class CaptionPart:
 
 
 def count_phrase(n: int, rng: np.random.Generator) -> str:
-    """"once", "twice", "three times", "4 times", ..."""
+    """ "once", "twice", "three times", "4 times", ..."""
     if n == 1:
         return str(rng.choice(["once", "one time"]))
     if n == 2:
@@ -39,7 +60,7 @@ def count_phrase(n: int, rng: np.random.Generator) -> str:
 
 
 def count_noun(n: int, noun: str, rng: np.random.Generator) -> str:
-    """"a bow", "three squats", "4 punches"."""
+    """ "a bow", "three squats", "4 punches"."""
     if n == 1:
         return f"{rng.choice(['a', 'one'])} {noun}"
     plural = noun + "es" if noun.endswith(("ch", "sh", "s", "x")) else noun + "s"
@@ -133,14 +154,22 @@ def phrase_for(kind: str, attrs: dict, pron: str, rng: np.random.Generator, spli
             text = text.replace(" {n}", "")
     text = text.replace("{side}", side).replace("{pron}", pron)
     family = kind.split("_")[0] if kind.split("_")[0] in ("walk", "jog", "run") else kind
-    if attrs.get("manner") and family in MANNER_OK and "slowly" not in text and "quickly" not in text and rng.random() < 0.8:
+    if (
+        attrs.get("manner")
+        and family in MANNER_OK
+        and "slowly" not in text
+        and "quickly" not in text
+        and rng.random() < 0.8
+    ):
         text = f"{attrs['manner']} {text}" if rng.random() < 0.3 else f"{text} {attrs['manner']}"
     if kind.endswith("circle") and "clockwise" in attrs and rng.random() < 0.4:
         text += " clockwise" if attrs["clockwise"] else " counterclockwise"
     return text, index, states_count
 
 
-def caption(kinds_attrs: list[tuple[str, dict]], rng: np.random.Generator, split: str) -> tuple[list[CaptionPart], list[int], list[bool]]:
+def caption(
+    kinds_attrs: list[tuple[str, dict]], rng: np.random.Generator, split: str
+) -> tuple[list[CaptionPart], list[int], list[bool]]:
     """Parts of one caption for a sequence of actions, with the template used and whether counts are stated."""
     subject, pron = SUBJECTS[int(rng.integers(len(SUBJECTS)))]
     parts = [CaptionPart(subject + " ", None)]

@@ -84,11 +84,17 @@ class WorldSample:
                 for s in self.segments
             ],
             "captions": [
-                {"text": c.text, "words": c.words, "word_frames": c.word_frames, "word_segments": c.word_segments,
-                 "templates": c.templates, "states_count": c.states_count}
+                {
+                    "text": c.text,
+                    "words": c.words,
+                    "word_frames": c.word_frames,
+                    "word_segments": c.word_segments,
+                    "templates": c.templates,
+                    "states_count": c.states_count,
+                }
                 for c in self.captions
             ],
-        }  # fmt: skip
+        }
 
 
 def _jsonable(attrs: dict) -> dict:
@@ -103,7 +109,7 @@ def combo_held_out(kinds: tuple[str, ...]) -> bool:
 def _choose_kinds(rng: np.random.Generator, n: int) -> tuple[str, ...]:
     kinds: list[str] = []
     state = "stand"
-    for i in range(n):
+    for _i in range(n):
         options = [
             name
             for name, spec in ACTIONS.items()
@@ -153,7 +159,9 @@ def make_sample(seed: int, split: str, index: int, captions_per_sample: int = 3)
         kinds_attrs = [(c.kind, c.attrs) for c in clips]
         raw_captions = [caption(kinds_attrs, cap_rng, split) for _ in range(captions_per_sample)]
         held_templates = any(
-            t == HELD_OUT_TEMPLATE and len(PHRASES[k]) > HELD_OUT_TEMPLATE for _, templates, _ in raw_captions for t, k in zip(templates, kinds, strict=True)
+            t == HELD_OUT_TEMPLATE and len(PHRASES[k]) > HELD_OUT_TEMPLATE
+            for _, templates, _ in raw_captions
+            for t, k in zip(templates, kinds, strict=True)
         )
         # The test split alternates: even indices hold out a combination of actions, odd ones a template.
         if split == "test" and not (held_combo if index % 2 == 0 else held_templates):

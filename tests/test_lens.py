@@ -1,0 +1,214 @@
+"""The lens: captured maps and edits against the original code, and the hygiene of hooks."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import torch
+
+from motionclr_lens.capture import CaptureBudgetError, CaptureSpec, capture
+from motionclr_lens.edits import Erase, ExampleBased, Ground, Replace, Reweight, StyleTransfer, TimeShift
+from motionclr_lens.hooks import Hook, active_hooks, use_hooks
+from motionclr_lens.text import get_tokenizer
+
+PARITY_EDITS = {
+    "none": [],
+    "reweight_plus": [Reweight(0.3, tokens=(1, 2), rows=(0,)), Reweight(0.3, tokens=(2, 3), rows=(1,))],
+    "reweight_minus": [Reweight(-0.3, tokens=(1, 2), rows=(0,)), Reweight(-0.3, tokens=(2, 3), rows=(1,))],
+    "erase": [Erase(tokens=(3, 4), rows=(1,), factor=0.1, fraction=(0.5, 1.0))],
+    "replace": [Replace(source=0, target=1, tokens=(3,), steps=range(3))],
+    "time_shift": [TimeShift(source=0, target=1, ratio=0.5, steps=range(4))],
+    "example_based": [ExampleBased(source=0, chunk=8, step=5, seed=200, seed_step=15)],
+    "style_transfer": [StyleTransfer(style=0, content=1, steps=range(5))],
+}
+UNTOUCHED_ROWS = {"none": [0, 1], "erase": [0], "replace": [0], "time_shift": [0], "style_transfer": [0]}
+
+
+@pytest.fixture(scope="module")
+def forward(parity_pipeline, fixtures):
+    fw = fixtures["forward"]
+    with torch.no_grad():
+        text = parity_pipeline.model.encode_text(get_tokenizer()(fw["texts"]))
+    return fw, text
+
+
+def test_captured_maps_equal_the_original(parity_pipeline, fixtures, forward):
+    fw, text = forward
+    with torch.no_grad(), capture(head_mean=True) as cache:
+        parity_pipeline.model.guided(fw["x"], fw["timesteps"], text)
+    expected = fixtures["captured_row0_headmean"]
+    assert len(cache.layers("self")) == len(cache.layers("cross")) == 18
+    for i in range(18):
+        torch.testing.assert_close(cache["self", i, None][0, 0].double(), expected["self"][i], atol=1e-5, rtol=0)
+        torch.testing.assert_close(
+            cache["cross", i, None][0, 0, :, 1:4].double(), expected["cross_words_1_to_3"][i], atol=1e-5, rtol=0
+        )
+
+
+@pytest.mark.parametrize("case", sorted(PARITY_EDITS))
+def test_sampling_with_edits_equals_the_original(parity_pipeline, fixtures, case):
+    data = fixtures["sampling"][case]
+    result = parity_pipeline.generate(
+        data["texts"], lengths=64, scheduler="ddim", steps=10, noise=data["x_T"], edits=PARITY_EDITS[case]
+    )
+    torch.testing.assert_close(result.sample, data["x_0"], atol=1e-3, rtol=0)
+    for row in UNTOUCHED_ROWS.get(case, []):
+        torch.testing.assert_close(result.sample[row], data["x_0_without_edit"][row], atol=1e-3, rtol=0)
+    if case != "none":  # the edit did something
+        assert (result.sample - data["x_0_without_edit"]).abs().max() > 0.1
+
+
+def test_attention_rows_sum_to_one(parity_pipeline):
+    with capture(kinds=("self", "cross"), branches=("cond", "uncond"), steps=[0, 4]) as cache:
+        parity_pipeline.generate(["a man jumps.", "a man waves."], lengths=40, steps=5)
+    assert len(cache) == 2 * 18 * 2
+    for key in cache:
+        sums = cache[key].sum(-1)
+        torch.testing.assert_close(sums, torch.ones_like(sums), atol=1e-5, rtol=0)
+    assert cache["self", 0, 0].shape == (4, 8, 48, 48)  # 2 prompts x 2 branches, 8 heads, padded frames
+    assert cache["cross", 0, 0].shape == (2, 8, 48, 77)  # cross-attention runs on conditional rows only
+    assert cache.rows[("self", 0)] == ((0, "cond"), (1, "cond"), (0, "uncond"), (1, "uncond"))
+
+
+def test_identity_hook_is_bit_identical(parity_pipeline, forward):
+    fw, text = forward
+    model = parity_pipeline.model
+    attentions = [m for pair in model.attention_layers() for m in pair]
+    with torch.no_grad():
+        try:
+            for m in attentions:
+                m.explicit = True
+            plain = model.guided(fw["x"], fw["timesteps"], text)
+        finally:
+            for m in attentions:
+                m.explicit = False
+        with use_hooks(Hook(lambda t, c: t, points=("q", "k", "v", "scores", "weights", "out"))):
+            hooked = model.guided(fw["x"], fw["timesteps"], text)
+        with use_hooks(Hook(lambda t, c: None)):
+            none_hook = model.guided(fw["x"], fw["timesteps"], text)
+    assert torch.equal(plain, hooked) and torch.equal(plain, none_hook)
+
+
+def test_zero_strength_edits_change_nothing(parity_pipeline):
+    noise = torch.randn(1, 40, 263, generator=torch.Generator().manual_seed(0))
+    base = parity_pipeline.generate("a man jumps.", lengths=40, noise=noise, scheduler="ddim")
+    for edit in (
+        Reweight(0.0, word="jumps"),
+        Erase(word="jumps", factor=1.0),
+        Ground(word="jumps", inside=0.0, outside=0.0),
+    ):
+        edited = parity_pipeline.generate("a man jumps.", lengths=40, noise=noise, scheduler="ddim", edits=[edit])
+        assert torch.equal(edited.sample, base.sample), edit
+
+
+def test_no_hook_survives_a_block_an_exception_or_an_interrupt(parity_pipeline):
+    assert active_hooks() == ()
+    with capture() as cache:
+        assert len(active_hooks()) == 1
+    assert active_hooks() == ()
+    with pytest.raises(RuntimeError), capture():
+        raise RuntimeError("boom")
+    assert active_hooks() == ()
+    try:
+        with use_hooks(Hook(lambda t, c: None)), use_hooks(Hook(lambda t, c: None)):
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    assert active_hooks() == ()
+    # A failing edit inside generate leaves nothing behind either.
+    with pytest.raises(ValueError):
+        parity_pipeline.generate("a man jumps.", lengths=20, edits=[Reweight(0.3, word="runs")])
+    assert active_hooks() == ()
+    assert len(cache) == 0
+
+
+def test_two_threads_do_not_mix(parity_pipeline):
+    noise = torch.randn(1, 32, 263, generator=torch.Generator().manual_seed(1))
+
+    def plain():
+        return parity_pipeline.generate(
+            "a man waves.", lengths=32, noise=noise, generator=torch.Generator().manual_seed(5)
+        )
+
+    solo = plain().sample
+    results: dict[str, object] = {}
+    barrier = threading.Barrier(2)
+
+    def captured() -> None:
+        with capture(kinds=("cross",), layers=[0]) as cache:
+            barrier.wait()
+            parity_pipeline.generate("a man jumps.", lengths=32, steps=7)
+        results["cache"] = cache
+
+    def edited_elsewhere() -> None:
+        barrier.wait()
+        results["plain"] = plain().sample
+
+    threads = [threading.Thread(target=captured), threading.Thread(target=edited_elsewhere)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    cache = results["cache"]
+    assert cache.keys() == [("cross", 0, s) for s in range(7)]  # only its own 7 steps, one prompt
+    assert cache["cross", 0, 0].shape[0] == 1
+    assert torch.equal(results["plain"], solo)
+
+
+@pytest.mark.parametrize("steps", [7, 10, 25])
+def test_any_number_of_steps_is_captured(parity_pipeline, steps):
+    with capture(kinds=("self",), layers=[17], head_mean=True) as cache:
+        parity_pipeline.generate("a man jumps.", lengths=24, steps=steps)
+    assert cache.steps("self", 17) == list(range(steps))
+    assert cache.stack_steps("self", 17).shape == (steps, 1, 1, 32, 32)
+
+
+def test_memory_estimate_and_budget(parity_pipeline):
+    spec = CaptureSpec(branches=("cond", "uncond"))
+    with capture(spec) as cache:
+        parity_pipeline.generate(["a man jumps.", "a man waves."], lengths=50, steps=3)
+    assert cache.estimated_bytes == cache.nbytes > 0
+    with capture(head_mean=True, step_mean=True) as small:
+        parity_pipeline.generate("a man jumps.", lengths=50, steps=3)
+    assert small.estimated_bytes == small.nbytes
+    assert small["self", 3, None].shape[1] == 1
+    with (
+        pytest.raises(CaptureBudgetError, match=r"MiB, over the budget of 0\.1 MiB"),
+        capture(budget_bytes=2**20 // 10) as c,
+    ):
+        parity_pipeline.generate("a man jumps.", lengths=50, steps=3)
+    assert len(c) == 0  # failed before the first step
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            Reweight(0.3, word="runs"),
+            r"word 'runs' is not in prompt 'a man jumps\.'; its words are \['a', 'man', 'jumps'\]",
+        ),
+        (Reweight(0.3, word="jumps", rows=(2,)), r"row 2 is out of range for 2 prompts \(valid: 0\.\.1\)"),
+        (Replace(source=0, target=5, word="waves"), r"target 5 is out of range"),
+        (StyleTransfer(steps=range(8, 12)), r"steps \[10, 11\] are past the schedule of 10 steps \(valid: 0\.\.9\)"),
+        (Erase(word="jumps", seconds=(1.0, 3.0)), r"window \(1\.0, 3\.0\) s is outside prompt 0's motion of 2\.00 s"),
+        (Ground(word="jumps", seconds=(-1.0, 1.0)), r"outside prompt 0's motion"),
+        (Reweight(0.3, word="jumps", layers=[18]), r"layers \[18\] do not exist \(valid: 0\.\.17\)"),
+    ],
+)
+def test_bad_edit_input(parity_pipeline, edit, message):
+    with pytest.raises((ValueError, KeyError), match=message):
+        parity_pipeline.generate(["a man jumps.", "a man waves."], lengths=40, edits=[edit])
+
+
+def test_word_edits_follow_the_tokenizer(parity_pipeline):
+    """A word of several tokens edits every one of them; the same edit by tokens gives the same motion."""
+    prompt = "a person's arms-circle"
+    noise = torch.randn(1, 32, 263, generator=torch.Generator().manual_seed(2))
+    by_word = parity_pipeline.generate(
+        prompt, lengths=32, noise=noise, scheduler="ddim", edits=[Reweight(0.5, word="arms-circle")]
+    )
+    by_tokens = parity_pipeline.generate(
+        prompt, lengths=32, noise=noise, scheduler="ddim", edits=[Reweight(0.5, tokens=(4, 5, 6))]
+    )
+    assert torch.equal(by_word.sample, by_tokens.sample)
