@@ -19,6 +19,7 @@ _EXPORTS = {
     "Generation": "pipeline",
     "MotionCLRPipeline": "pipeline",
     "load_release": "pipeline",
+    "load_embedded": "embedded",
     "read_release": "checkpoint",
     "make_scheduler": "sampling",
     "SCHEDULERS": "sampling",
@@ -37,6 +38,7 @@ __all__ = [
     "__version__",
     "features_to_joints",
     "get_tokenizer",
+    "load_embedded",
     "load_release",
     "make_scheduler",
     "read_release",
@@ -46,6 +48,7 @@ __all__ = [
 if TYPE_CHECKING:
     from .checkpoint import read_release
     from .config import ClipTextConfig, MotionCLRConfig
+    from .embedded import load_embedded
     from .model import MotionCLR
     from .motion import features_to_joints, recover_from_ric
     from .pipeline import Generation, MotionCLRPipeline, load_release

@@ -1,0 +1,53 @@
+"""The embedded model: shipped files, loading, warnings, and what it learned of the world."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from motionclr_lens.embedded import EMBEDDED_FILES, _embedded_folder, load_embedded
+from motionclr_lens.pipeline import UnknownWordWarning
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return load_embedded()
+
+
+def test_files_are_shipped_and_small():
+    folder = _embedded_folder()
+    sizes = {name: (folder / name).stat().st_size for name in EMBEDDED_FILES}
+    assert sum(sizes.values()) <= 25 * 2**20, sizes
+
+
+def test_architecture_is_the_release_class(pipe):
+    assert pipe.config.num_attention_layers == 18 and pipe.config.attention_heads == 8
+    assert len(pipe.model.hook_points()) == 36 * 6
+
+
+def test_unknown_words_are_named(pipe):
+    assert pipe.unknown_words("a person jumps three times") == []
+    with pytest.warns(UnknownWordWarning, match=r"never saw \['pirouettes', 'gracefully'\]"):
+        pipe.generate("a person pirouettes gracefully", seconds=2, steps=2)
+
+
+def _joints(pipe, prompt: str, seed: int, seconds: float = 4.0) -> np.ndarray:
+    out = pipe.generate(prompt, seconds=seconds, generator=torch.Generator().manual_seed(seed))
+    return out.joints[0]
+
+
+def test_walking_travels_and_jumping_stays(pipe):
+    walk = [_joints(pipe, "a person walks forward", s) for s in range(3)]
+    jump = [_joints(pipe, "a person jumps in place three times", s) for s in range(3)]
+    travel = lambda j: np.linalg.norm(j[-1, 0, [0, 2]] - j[0, 0, [0, 2]])  # noqa: E731
+    assert np.mean([travel(j) for j in walk]) > 1.0
+    assert np.mean([travel(j) for j in jump]) < 0.5
+    # Jumping lifts the pelvis well above its standing height; walking barely does.
+    lift = lambda j: j[:, 0, 1].max() - np.median(j[:, 0, 1])  # noqa: E731
+    assert np.mean([lift(j) for j in jump]) > np.mean([lift(j) for j in walk]) + 0.05
+
+
+def test_raising_the_arms_lifts_the_wrists_over_the_head(pipe):
+    j = _joints(pipe, "a person raises both arms above their head", 0)
+    assert (j[:, [20, 21], 1].min(axis=1) > j[:, 15, 1]).any()
