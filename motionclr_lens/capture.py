@@ -104,6 +104,9 @@ class AttentionCache:
     def __len__(self) -> int:
         return len(self.maps)
 
+    def __iter__(self) -> Iterator[tuple[str, int, int | None]]:
+        return iter(self.maps)
+
     def keys(self) -> list[tuple[str, int, int | None]]:
         return list(self.maps)
 

@@ -12,6 +12,7 @@ import argparse
 import time
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
@@ -35,10 +36,12 @@ def main() -> None:
         view = "front" if name in ("jumping_jacks", "wave", "clap", "arm_circles", "side_steps", "hop") else "side"
         fig = keyframe_strip(render(clip.pose), n=8, view=view, title=f"{name}  {clip.attrs.get('count', '')}")
         fig.savefig(out / f"{name}.png", dpi=80, bbox_inches="tight")
+        plt.close(fig)
     for i in range(3):
         sample = make_sample(0, "train", i)
         fig = keyframe_strip(sample.joints, n=10, title=sample.captions[0].text)
         fig.savefig(out / f"sample_{i}.png", dpi=80, bbox_inches="tight")
+        plt.close(fig)
 
     start = time.perf_counter()
     drawn = generate("val", args.samples, seed=0, workers=2)
