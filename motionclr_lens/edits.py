@@ -334,7 +334,7 @@ class Ground(Edit):
 
     def hooks(self, run: EditRun) -> list[Hook]:
         name = type(self).__name__
-        windows = [self.seconds] if isinstance(self.seconds[0], int | float) else list(self.seconds)  # type: ignore[list-item]
+        windows = [self.seconds] if isinstance(self.seconds[0], int | float) else list(self.seconds)
         targets = {}
         for r in self.rows:
             run.check_row(r)

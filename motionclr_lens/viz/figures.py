@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import matplotlib
 
@@ -47,7 +48,7 @@ def keyframe_strip(
     if ax is None:
         fig, ax = plt.subplots(figsize=(0.95 * len(frames) + 0.8, 2.6))
     else:
-        fig = ax.figure
+        fig = cast(Figure, ax.figure)
     lefts, rights = [], []
     for k, f in enumerate(frames):
         h = joints[f, :, across] - joints[frames[0], 0, across] + spread * k
@@ -83,7 +84,7 @@ def word_curves(
     if ax is None:
         fig, ax = plt.subplots(figsize=(7.5, 2.8))
     else:
-        fig = ax.figure
+        fig = cast(Figure, ax.figure)
     t = np.arange(curves.shape[1]) / fps
     colors = plt.get_cmap("tab10")
     for i, (word, curve) in enumerate(zip(words, curves, strict=True)):

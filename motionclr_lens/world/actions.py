@@ -538,7 +538,7 @@ def make_squat(rng: np.random.Generator, budget: int) -> Clip | None:
     arms_forward = bool(rng.random() < 0.6)
     T, cycles = _cycles(n, period, 5, 5)
     pose, t = _standing(T)
-    down = sum(bump(t, a, b) for a, b in cycles)
+    down = np.sum([bump(t, a, b) for a, b in cycles], axis=0)
     pose.root[:, 1] -= depth * down
     pose.root[:, 2] -= 0.28 * depth * down
     pose.spine[:, 0] = 70 * DEG * depth * down
@@ -611,7 +611,7 @@ def make_bow(rng: np.random.Generator, budget: int) -> Clip | None:
     T, cycles = _cycles(n, period, 5, 5)
     pose, t = _standing(T)
     depth = float(rng.uniform(45, 75)) * DEG
-    down = sum(plateau(t, a, a + period * 0.35, b - period * 0.35, b) for a, b in cycles)
+    down = np.sum([plateau(t, a, a + period * 0.35, b - period * 0.35, b) for a, b in cycles], axis=0)
     pose.spine[:, 0] = depth * down
     pose.neck = 10 * DEG * down
     pose.root[:, 2] -= 0.08 * down
@@ -699,7 +699,7 @@ def make_kick(rng: np.random.Generator, budget: int) -> Clip | None:
     pose, t = _standing(T)
     height = float(rng.uniform(0.25, 0.5))
     reach = float(rng.uniform(0.45, 0.6))
-    kick = sum(bump(t, a + 0.1 * period, b - 0.1 * period) for a, b in cycles)
+    kick = np.sum([bump(t, a + 0.1 * period, b - 0.1 * period) for a, b in cycles], axis=0)
     shift = plateau(t, 1, 6, T - 6, T - 1)
     sgn = -1.0 if leg == 0 else 1.0  # shift toward the supporting foot
     pose.root[:, 0] += sgn * 0.05 * shift
@@ -729,7 +729,7 @@ def make_punch(rng: np.random.Generator, budget: int) -> Clip | None:
     pose, t = _standing(T)
     guard = _raise(t, lead, rise, T, tail)
     start = lead + rise
-    out = sum(bump(t, start + k * period, start + k * period + 0.7 * period) for k in range(n))
+    out = np.sum([bump(t, start + k * period, start + k * period + 0.7 * period) for k in range(n)], axis=0)
     pose.arms[:, :, 0] = (45 * DEG * guard)[:, None]
     pose.arms[:, :, 1] = 12 * DEG
     pose.arms[:, :, 3] = (115 * DEG * guard)[:, None]
@@ -750,7 +750,7 @@ def make_raise_arms(rng: np.random.Generator, budget: int) -> Clip | None:
     sideways = bool(rng.random() < 0.35)
     T, cycles = _cycles(n, period, 4, 4)
     pose, t = _standing(T)
-    up = sum(plateau(t, a, a + 0.4 * period, b - 0.4 * period, b) for a, b in cycles)
+    up = np.sum([plateau(t, a, a + 0.4 * period, b - 0.4 * period, b) for a, b in cycles], axis=0)
     arms = [0, 1] if which == "both" else [0 if which == "left" else 1]
     for a in arms:
         if sideways:

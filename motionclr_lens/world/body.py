@@ -7,7 +7,7 @@ stays exactly where it was put. Coordinates: y up, metres; yaw 0 faces +z, and t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -95,15 +95,12 @@ class Pose:
     ankles: np.ndarray
     foot_yaw: np.ndarray
     foot_pitch: np.ndarray
-    meta: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.yaw)
 
     def copy(self) -> Pose:
-        return Pose(
-            **{k: np.array(v, copy=True) if isinstance(v, np.ndarray) else dict(v) for k, v in vars(self).items()}
-        )
+        return Pose(**{k: np.array(v, copy=True) for k, v in vars(self).items()})
 
     def concat(self, other: Pose) -> Pose:
         fields = ("root", "yaw", "spine", "neck", "arms", "ankles", "foot_yaw", "foot_pitch")
