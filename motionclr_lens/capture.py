@@ -89,12 +89,9 @@ class AttentionCache:
     def __getitem__(self, key: tuple[str, int, int | None]) -> Tensor:
         if key not in self.maps:
             kind, layer, step = key
-            steps = sorted(
-                {k[2] for k in self.maps if k[0] == kind and k[1] == layer}, key=lambda s: -1 if s is None else s
-            )
             raise KeyError(
                 f"no map for kind={kind!r}, layer={layer}, step={step}; captured layers "
-                f"{self.layers(kind)} of that kind, steps {steps} of that layer"
+                f"{self.layers(kind)} of that kind, steps {self.steps(kind, layer)} of that layer"
             )
         return self.maps[key]
 

@@ -20,7 +20,7 @@ from .hooks import DenoiseInfo, RunPlan, announce_run, use_hooks
 from .model import MotionCLR
 from .motion import FEATURE_DIM, features_to_joints
 from .sampling import SCHEDULERS, make_scheduler, sample_loop
-from .text import ClipTokenizer, get_tokenizer
+from .text import ClipTokenizer, TokenizedPrompt, get_tokenizer
 
 __all__ = ["Generation", "MotionCLRPipeline", "UnknownWordWarning", "load_release"]
 
@@ -80,11 +80,14 @@ class MotionCLRPipeline:
         self.model.to(device)
         return self
 
-    def encode(self, prompts: Sequence[str]) -> Tensor:
-        """(B, 77, text_latent_dim) text features of prompts, on the model's device."""
-        ids = self.tokenizer(list(prompts)).to(self.device)
+    def encode(self, prompts: Sequence[str] | Sequence[TokenizedPrompt]) -> Tensor:
+        """(B, 77, text_latent_dim) text features of prompts (strings or tokenized), on the model's device."""
+        tokenized = [p if isinstance(p, TokenizedPrompt) else self.tokenizer.tokenize_prompt(p) for p in prompts]
+        ids = torch.zeros(len(tokenized), self.tokenizer.context_length, dtype=torch.long)
+        for row, tp in enumerate(tokenized):
+            ids[row, : len(tp.ids)] = torch.tensor(tp.ids, dtype=torch.long)
         with torch.no_grad():
-            return self.model.encode_text(ids)
+            return self.model.encode_text(ids.to(self.device))
 
     def normalize(self, features: Tensor | np.ndarray) -> Tensor:
         f = torch.as_tensor(np.asarray(features, dtype=np.float32))
@@ -115,17 +118,17 @@ class MotionCLRPipeline:
                 )
         return frames
 
-    def unknown_words(self, prompt: str) -> list[str]:
+    def unknown_words(self, prompt: str | TokenizedPrompt) -> list[str]:
         """Words of a prompt with a token the model never saw in training (when its vocabulary is known)."""
         vocabulary = self.info.get("vocabulary")
         if not vocabulary:
             return []
-        tokenized = self.tokenizer.tokenize_prompt(prompt)
+        tokenized = prompt if isinstance(prompt, TokenizedPrompt) else self.tokenizer.tokenize_prompt(prompt)
         return [w.text for w in tokenized.words if any(tokenized.ids[t] not in vocabulary for t in w.tokens)]
 
-    def warn_unknown_words(self, tokenized: Sequence) -> None:
+    def warn_unknown_words(self, tokenized: Sequence[TokenizedPrompt]) -> None:
         for tp in tokenized:
-            unknown = self.unknown_words(tp.prompt)
+            unknown = self.unknown_words(tp)
             if unknown:
                 warnings.warn(
                     f"the model never saw {unknown} in training (prompt {tp.prompt!r}); it will read them as noise",
@@ -195,7 +198,7 @@ class MotionCLRPipeline:
         noise = noise.to(device, torch.float32)
         tokenized = [self.tokenizer.tokenize_prompt(p) for p in prompts]
         self.warn_unknown_words(tokenized)
-        text = self.encode(prompts)
+        text = self.encode(tokenized)
         model = self.model
         plan = self.plan(len(prompts), max(frames), steps, scheduler, guidance_scale != 1.0)
         run = EditRun(tokenized, frames, plan, self.config.fps)

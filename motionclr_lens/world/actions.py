@@ -97,10 +97,6 @@ def count_choice(rng: np.random.Generator, low: int = 1, high: int = 5) -> int:
     return int(rng.integers(low, high + 1))
 
 
-def _arms_rest(T: int) -> np.ndarray:
-    return np.zeros((T, 2, 4))
-
-
 def _standing(T: int) -> tuple[Pose, np.ndarray]:
     pose = neutral_pose(T)
     return pose, np.arange(T, dtype=np.float64)
