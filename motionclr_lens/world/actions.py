@@ -24,6 +24,7 @@ from .body import (
     THIGH,
     Pose,
     neutral_pose,
+    rot_x,
     rot_y,
 )
 
@@ -684,6 +685,7 @@ def make_clap(rng: np.random.Generator, budget: int) -> Clip | None:
 
 
 def make_kick(rng: np.random.Generator, budget: int) -> Clip | None:
+    """A front kick: the knee chambers, the leg extends nearly straight forward and up, then returns."""
     speed = tempo(rng)
     period = 24.0 / speed
     n = _fit(count_choice(rng, 1, 4), period, 6, 6, budget)
@@ -693,20 +695,29 @@ def make_kick(rng: np.random.Generator, budget: int) -> Clip | None:
     leg = 0 if side == "left" else 1
     T, cycles = _cycles(n, period, 6, 6)
     pose, t = _standing(T)
-    height = float(rng.uniform(0.25, 0.5))
-    reach = float(rng.uniform(0.45, 0.6))
-    kick = np.sum([bump(t, a + 0.1 * period, b - 0.1 * period) for a, b in cycles], axis=0)
+    top = float(rng.uniform(60, 85)) * DEG  # how far the leg swings up from vertical
     shift = plateau(t, 1, 6, T - 6, T - 1)
     sgn = -1.0 if leg == 0 else 1.0  # shift toward the supporting foot
     pose.root[:, 0] += sgn * 0.05 * shift
-    pose.ankles[:, leg, 1] += height * kick
-    pose.ankles[:, leg, 2] += reach * kick
-    pose.foot_pitch[:, leg] = 0.5 * kick
-    pose.spine[:, 0] = -12 * DEG * kick
-    pose.arms[:, :, 1] = (12 * DEG + 18 * DEG * kick)[:, None]
+    # Swing angle over each kick, and the chamber (knee bent, leg shortened) early in the swing.
+    swing = np.sum([bump(t, a + 0.18 * period, b - 0.12 * period) for a, b in cycles], axis=0)
+    chamber = np.sum(
+        [bump(t, a + 0.08 * period, a + 0.52 * period) + bump(t, a + 0.56 * period, b - 0.04 * period) for a, b in cycles],
+        axis=0,
+    )
+    hip = pose.root + HIP_OFFSET[leg]
+    rest = pose.ankles[:, leg] - hip
+    d0 = np.linalg.norm(rest, axis=-1)
+    reach = THIGH[leg] + SHIN[leg]
+    d = d0 - (d0 - 0.62 * reach) * chamber
+    direction = np.einsum("tij,tj->ti", rot_x(-top * swing), rest / d0[:, None])
+    pose.ankles[:, leg] = hip + d[:, None] * direction
+    pose.foot_pitch[:, leg] = 0.4 * swing
+    pose.spine[:, 0] = -14 * DEG * swing
+    pose.arms[:, :, 1] = (12 * DEG + 18 * DEG * swing)[:, None]
     pose.arms[:, :, 3] = 30 * DEG
     stance = np.ones((T, 2), dtype=bool)
-    stance[:, leg] = kick < 1e-3
+    stance[:, leg] = (swing < 1e-3) & (chamber < 1e-3)
     _limit_pelvis(pose, stance)
     reps = [int(round((a + b) / 2)) for a, b in cycles]
     return Clip("kick", pose, {"count": n, "side": side, "speed": speed, "manner": manner(speed)}, reps)
@@ -805,8 +816,6 @@ def _register() -> dict[str, ActionSpec]:
     ]
     for gait in GAITS:
         for pattern in ("forward", "backward", "sideways", "turning", "circle"):
-            if gait == "run" and pattern in ("backward", "sideways"):
-                continue  # nobody runs backward or sideways in this world
             specs.append(ActionSpec(f"{gait}_{pattern}", make_locomotion(gait, pattern), False))
     return {s.name: s for s in specs}
 
