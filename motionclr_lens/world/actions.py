@@ -24,6 +24,7 @@ from .body import (
     THIGH,
     Pose,
     neutral_pose,
+    render,
     rot_x,
     rot_y,
 )
@@ -663,6 +664,23 @@ def make_wave(rng: np.random.Generator, budget: int) -> Clip | None:
     return Clip("wave", pose, {"count": n, "side": side, "speed": speed, "manner": manner(speed)}, reps)
 
 
+CLAP_TWIST, CLAP_ABDUCTION = -75 * DEG, 15 * DEG
+
+
+def _clap_bend(flex: float, gap: float = 0.035) -> float:
+    """The elbow bend that brings both wrists to `gap` metres from the midline (palms meeting), with the upper
+    arms raised forward by `flex` and turned in so that the forearms fold toward each other."""
+    candidates = np.linspace(20, 110, 91) * DEG
+    pose = neutral_pose(len(candidates))
+    pose.arms[:, :, 0] = flex
+    pose.arms[:, :, 1] = CLAP_ABDUCTION
+    pose.arms[:, :, 2] = CLAP_TWIST
+    pose.arms[:, :, 3] = candidates[:, None]
+    wrist_x = render(pose)[:, 20, 0]  # left wrist; the body is symmetric
+    order = np.argsort(wrist_x)
+    return float(np.interp(gap, wrist_x[order], candidates[order]))
+
+
 def make_clap(rng: np.random.Generator, budget: int) -> Clip | None:
     speed = tempo(rng)
     period = 10.0 / speed
@@ -676,10 +694,12 @@ def make_clap(rng: np.random.Generator, budget: int) -> Clip | None:
     start = lead + rise
     phase = np.clip((t - start) / period, 0, n)
     apart = 0.5 + 0.5 * np.cos(2 * np.pi * phase)  # 1 apart, 0 together (mid-cycle)
-    flex = float(rng.uniform(65, 85)) * DEG
+    flex = float(rng.uniform(40, 60)) * DEG
+    closed = _clap_bend(flex)
     pose.arms[:, :, 0] = (flex * up)[:, None]
-    pose.arms[:, :, 1] = ((-14 * DEG + 40 * DEG * apart) * up)[:, None]
-    pose.arms[:, :, 3] = (45 * DEG * up)[:, None]
+    pose.arms[:, :, 1] = (CLAP_ABDUCTION * up)[:, None]
+    pose.arms[:, :, 2] = (CLAP_TWIST * up)[:, None]
+    pose.arms[:, :, 3] = ((closed - 40 * DEG * apart) * up)[:, None]
     reps = [int(round(start + (k + 0.5) * period)) for k in range(n)]
     return Clip("clap", pose, {"count": n, "speed": speed, "manner": manner(speed)}, reps)
 
