@@ -7,6 +7,9 @@ velocity in x, z (root frame), [3] root height, [4:67] 21 root-relative joint po
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TypeVar
+
 import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter1d
@@ -62,16 +65,39 @@ LOWER_LEGS = (5, 8)
 FOOT_CONTACT_THRESHOLD = 0.002
 
 
-def qinv(q: Tensor) -> Tensor:
+Array = TypeVar("Array", Tensor, np.ndarray)
+
+
+def _stack(parts: Sequence[Array], axis: int = -1) -> Array:
+    return torch.stack(list(parts), dim=axis) if isinstance(parts[0], Tensor) else np.stack(parts, axis=axis)
+
+
+def _cat(parts: Sequence[Array], axis: int = -1) -> Array:
+    return torch.cat(list(parts), dim=axis) if isinstance(parts[0], Tensor) else np.concatenate(parts, axis=axis)
+
+
+def _cross(a: Array, b: Array) -> Array:
+    if isinstance(a, Tensor):
+        return torch.linalg.cross(a, b, dim=-1)
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
+
+
+# Quaternion helpers take torch tensors (model outputs, batched, on any device) or numpy arrays (the
+# joints -> features path, where numpy's lower per-call cost on small arrays matters) alike.
+
+
+def qinv(q: Array) -> Array:
     """Inverse of unit quaternions (w, x, y, z)."""
-    return q * q.new_tensor([1.0, -1.0, -1.0, -1.0])
+    return _cat([q[..., :1], -q[..., 1:]])
 
 
-def qrot(q: Tensor, v: Tensor) -> Tensor:
+def qrot(q: Array, v: Array) -> Array:
     """Rotate vectors v (..., 3) by unit quaternions q (..., 4), broadcasting leading dimensions."""
     qvec = q[..., 1:]
-    uv = torch.linalg.cross(qvec, v, dim=-1)
-    uuv = torch.linalg.cross(qvec, uv, dim=-1)
+    uv = _cross(qvec, v)
+    uuv = _cross(qvec, uv)
     return v + 2 * (q[..., :1] * uv + uuv)
 
 
@@ -129,40 +155,39 @@ def features_to_joints(features: Tensor | np.ndarray, smooth_sigma: float | None
 # reproduces the official features to 1e-5.
 
 
-def _f32(x: np.ndarray | Tensor) -> Tensor:
-    return torch.from_numpy(np.array(x, dtype=np.float32))
+def _f32(x: np.ndarray | Tensor) -> np.ndarray:
+    return np.array(x, dtype=np.float32)
 
 
-def qmul(q: Tensor, r: Tensor) -> Tensor:
+def qmul(q: Array, r: Array) -> Array:
     """Hamilton product q * r of (..., 4) quaternions (w, x, y, z)."""
-    q0, q1, q2, q3 = q.unbind(-1)
-    r0, r1, r2, r3 = r.unbind(-1)
-    return torch.stack(
+    q0, q1, q2, q3 = (q[..., i] for i in range(4))
+    r0, r1, r2, r3 = (r[..., i] for i in range(4))
+    return _stack(
         (
             r0 * q0 - r1 * q1 - r2 * q2 - r3 * q3,
             r0 * q1 + r1 * q0 - r2 * q3 + r3 * q2,
             r0 * q2 + r1 * q3 + r2 * q0 - r3 * q1,
             r0 * q3 - r1 * q2 + r2 * q1 + r3 * q0,
-        ),
-        dim=-1,
+        )
     )
 
 
-def qbetween(v0: Tensor, v1: Tensor) -> Tensor:
+def qbetween(v0: Array, v1: Array) -> Array:
     """Unit quaternions rotating vectors v0 onto v1 (..., 3)."""
-    v = torch.linalg.cross(v0, v1, dim=-1)
-    w = torch.sqrt((v0**2).sum(-1, keepdim=True) * (v1**2).sum(-1, keepdim=True)) + (v0 * v1).sum(-1, keepdim=True)
-    q = torch.cat([w, v], dim=-1)
-    return q / torch.linalg.norm(q, dim=-1, keepdim=True)
+    v = _cross(v0, v1)
+    w = ((v0**2).sum(-1) * (v1**2).sum(-1)) ** 0.5 + (v0 * v1).sum(-1)
+    q = _cat([w[..., None], v])
+    return q / ((q**2).sum(-1) ** 0.5)[..., None]
 
 
-def quaternion_to_cont6d(q: Tensor) -> Tensor:
+def quaternion_to_cont6d(q: Array) -> Array:
     """(..., 4) quaternions -> (..., 6) continuous 6D rotations: the first two columns of the matrix."""
-    r, i, j, k = q.unbind(-1)
+    r, i, j, k = (q[..., n] for n in range(4))
     two_s = 2.0 / (q * q).sum(-1)
-    col0 = torch.stack((1 - two_s * (j * j + k * k), two_s * (i * j + k * r), two_s * (i * k - j * r)), -1)
-    col1 = torch.stack((two_s * (i * j - k * r), 1 - two_s * (i * i + k * k), two_s * (j * k + i * r)), -1)
-    return torch.cat([col0, col1], dim=-1)
+    col0 = _stack((1 - two_s * (j * j + k * k), two_s * (i * j + k * r), two_s * (i * k - j * r)))
+    col1 = _stack((two_s * (i * j - k * r), 1 - two_s * (i * i + k * k), two_s * (j * k + i * r)))
+    return _cat([col0, col1])
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -180,7 +205,7 @@ def bone_offsets(lengths: np.ndarray = TARGET_BONE_LENGTHS) -> np.ndarray:
     return RAW_OFFSETS * np.concatenate([[0.0], np.asarray(lengths)]).astype(np.float32)[:, None]
 
 
-def facing_quaternions(joints: np.ndarray, smooth_forward: bool = False) -> Tensor:
+def facing_quaternions(joints: np.ndarray, smooth_forward: bool = False) -> np.ndarray:
     """(T, 4) float32 rotations about y that turn each frame's facing direction to +z.
 
     HumanML3D's inverse kinematics reads FACE_JOINTS in the opposite hip order from `process_file`
@@ -200,7 +225,7 @@ def facing_quaternions(joints: np.ndarray, smooth_forward: bool = False) -> Tens
 _CHAIN_DEPTH = max(len(c) for c in KINEMATIC_CHAINS)
 
 
-def inverse_kinematics(joints: np.ndarray, smooth_forward: bool = False) -> Tensor:
+def inverse_kinematics(joints: np.ndarray, smooth_forward: bool = False) -> np.ndarray:
     """(T, 22, 3) joints -> (T, 22, 4) float32 rotations: the root's facing, and each bone's rotation from
     its rest direction, relative to the root rotation accumulated along its kinematic chain.
 
@@ -209,15 +234,15 @@ def inverse_kinematics(joints: np.ndarray, smooth_forward: bool = False) -> Tens
     root = facing_quaternions(joints, smooth_forward)
     # Quirk of the HumanML3D release: the first frame's root rotation is forced to identity. The official
     # features were computed so, and every bone hanging off the root or off spine3 carries it.
-    root[0] = root.new_tensor([1.0, 0.0, 0.0, 0.0])
+    root[0] = (1.0, 0.0, 0.0, 0.0)
     children = np.arange(1, NUM_JOINTS)
     parents = np.array([PARENTS[c] for c in children])
     u = _f32(np.broadcast_to(RAW_OFFSETS[children], (len(joints), len(children), 3)))
     v = _f32(_unit(joints[:, children] - joints[:, parents]))
     bone_rotation = qbetween(u, v)  # (T, 21, 4), bone c at index c - 1
-    quats = torch.zeros((*joints.shape[:-1], 4))
+    quats = np.zeros((*joints.shape[:-1], 4), dtype=np.float32)
     quats[:, 0] = root
-    R = root[:, None].repeat(1, len(KINEMATIC_CHAINS), 1)  # one accumulated rotation per chain
+    R = np.repeat(root[:, None], len(KINEMATIC_CHAINS), axis=1)  # one accumulated rotation per chain
     for depth in range(1, _CHAIN_DEPTH):
         active = [i for i, chain in enumerate(KINEMATIC_CHAINS) if len(chain) > depth]
         child = [KINEMATIC_CHAINS[i][depth] for i in active]
@@ -227,20 +252,20 @@ def inverse_kinematics(joints: np.ndarray, smooth_forward: bool = False) -> Tens
     return quats
 
 
-def forward_kinematics(quats: Tensor, root_position: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+def forward_kinematics(quats: np.ndarray, root_position: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """(T, 22, 4) rotations, (T, 3) root positions, (22, 3) bone offsets -> (T, 22, 3) float64 joints.
 
     Each chain starts again from the root rotation, as the rotations were solved (inverse_kinematics).
     """
     T = len(quats)
-    R = quats[:, 0:1].repeat(1, len(KINEMATIC_CHAINS), 1)
-    global_rotation = torch.zeros_like(quats)
+    R = np.repeat(quats[:, 0:1], len(KINEMATIC_CHAINS), axis=1)
+    global_rotation = np.zeros_like(quats)
     for depth in range(1, _CHAIN_DEPTH):
         active = [i for i, chain in enumerate(KINEMATIC_CHAINS) if len(chain) > depth]
         child = [KINEMATIC_CHAINS[i][depth] for i in active]
         R[:, active] = qmul(R[:, active], quats[:, child])
         global_rotation[:, child] = R[:, active]
-    steps = qrot(global_rotation[:, 1:], _f32(offsets)[1:].expand(T, NUM_JOINTS - 1, 3)).numpy()
+    steps = qrot(global_rotation[:, 1:], np.broadcast_to(_f32(offsets)[1:], (T, NUM_JOINTS - 1, 3)))
     joints = np.zeros((T, NUM_JOINTS, 3))
     joints[:, 0] = root_position
     for c in range(1, NUM_JOINTS):  # parents come before children in HumanML3D's joint order
@@ -281,7 +306,7 @@ def canonicalize(
     across = (first[r_hip] - first[l_hip]) + (first[shoulder_r] - first[shoulder_l])
     forward = _unit(np.cross(np.array([[0, 1, 0]]), _unit(across), axis=-1))
     turn = qbetween(_f32(forward), _f32(np.array([[0, 0, 1]])))
-    return qrot(turn.expand((*positions.shape[:-1], 4)), _f32(positions)).numpy()
+    return qrot(np.broadcast_to(turn, (*positions.shape[:-1], 4)), _f32(positions))
 
 
 def canonical_joints_to_features(
@@ -300,23 +325,25 @@ def canonical_joints_to_features(
         raise ValueError(f"joints must have shape (T >= 2, {NUM_JOINTS}, 3), got {positions.shape}")
     feet_l, feet_r = foot_contacts(positions, feet_threshold)
     quats = inverse_kinematics(positions, smooth_forward=True)
-    cont6d = quaternion_to_cont6d(quats).numpy()
+    cont6d = quaternion_to_cont6d(quats)
     r_rot = quats[:, 0]
     if continuous_heading:
-        flips = ((r_rot[1:] * r_rot[:-1]).sum(-1) < 0).long().cumsum(0) % 2
-        r_rot = torch.cat([r_rot[:1], r_rot[1:] * (1 - 2 * flips[:, None].float())])
-    velocity = qrot(r_rot[1:], _f32(positions[1:, 0] - positions[:-1, 0])).numpy()
-    r_velocity = qmul(r_rot[1:], qinv(r_rot[:-1])).numpy()
+        flips = np.cumsum((r_rot[1:] * r_rot[:-1]).sum(-1) < 0) % 2
+        r_rot = np.concatenate([r_rot[:1], r_rot[1:] * (1 - 2 * flips[:, None]).astype(np.float32)])
+    velocity = qrot(r_rot[1:], _f32(positions[1:, 0] - positions[:-1, 0]))
+    r_velocity = qmul(r_rot[1:], qinv(r_rot[:-1]))
     local = positions.copy()
     local[..., 0] -= local[:, 0:1, 0]
     local[..., 2] -= local[:, 0:1, 2]
-    local = qrot(r_rot[:, None].expand(-1, NUM_JOINTS, 4), _f32(local)).numpy()
+    local = qrot(np.broadcast_to(r_rot[:, None], (len(r_rot), NUM_JOINTS, 4)), _f32(local))
     root_data = np.concatenate([np.arcsin(r_velocity[:, 2:3]), velocity[:, [0, 2]], local[:-1, 0, 1:2]], axis=-1)
     ric = local[:-1, 1:].reshape(len(local) - 1, -1)
     rot = cont6d[:-1, 1:].reshape(len(cont6d) - 1, -1)
-    joint_velocity = qrot(r_rot[:-1, None].expand(-1, NUM_JOINTS, 4), _f32(positions[1:] - positions[:-1]))
+    joint_velocity = qrot(
+        np.broadcast_to(r_rot[:-1, None], (len(r_rot) - 1, NUM_JOINTS, 4)), _f32(positions[1:] - positions[:-1])
+    )
     features = np.concatenate(
-        [root_data, ric, rot, joint_velocity.reshape(len(positions) - 1, -1).numpy(), feet_l, feet_r], axis=-1
+        [root_data, ric, rot, joint_velocity.reshape(len(positions) - 1, -1), feet_l, feet_r], axis=-1
     )
     return features.astype(np.float32)
 

@@ -10,8 +10,11 @@ never on generated ones.
 
 from __future__ import annotations
 
+import argparse
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -181,17 +184,55 @@ class ActionRecogniser:
         return self.classes[int(np.bincount(labels, minlength=len(self.classes)).argmax())]
 
     # --- persistence -------------------------------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(
-            {"classes": self.classes, "state": self.net.state_dict(), "mean": self.mean, "std": self.std}, path
-        )
-        return path
+    def save(self, folder: str | Path) -> Path:
+        """Write `recogniser.safetensors` (weights, feature mean and std) and `recogniser.json` (classes)."""
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        tensors = {f"net.{k}": v.detach().contiguous() for k, v in self.net.state_dict().items()}
+        tensors["mean"] = torch.from_numpy(self.mean)
+        tensors["std"] = torch.from_numpy(self.std)
+        save_file(tensors, str(folder / "recogniser.safetensors"))
+        (folder / "recogniser.json").write_text(json.dumps({"classes": self.classes}, indent=1))
+        return folder
 
     @classmethod
-    def load(cls, path: str | Path) -> ActionRecogniser:
-        blob = torch.load(Path(path), weights_only=False)
-        net = _Net(len(blob["classes"]))
-        net.load_state_dict(blob["state"])
-        return cls(blob["classes"], net, blob["mean"], blob["std"])
+    def load(cls, folder: str | Path) -> ActionRecogniser:
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        classes = json.loads((folder / "recogniser.json").read_text())["classes"]
+        tensors = load_file(str(folder / "recogniser.safetensors"))
+        net = _Net(len(classes))
+        net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+        return cls(classes, net, tensors["mean"].numpy(), tensors["std"].numpy())
+
+    @classmethod
+    def default(cls) -> ActionRecogniser:
+        """The recogniser shipped with the package, trained on the motion world's training split
+        (`python -m motionclr_lens.analysis.recognition --out FOLDER` retrains it)."""
+        return cls.load(Path(str(resources.files("motionclr_lens.assets").joinpath("recogniser"))))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m motionclr_lens.analysis.recognition",
+        description="Train the action recogniser on the motion world's training split.",
+    )
+    parser.add_argument("--out", required=True, help="folder to write the recogniser to")
+    parser.add_argument("--samples", type=int, default=4000)
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    from ..world import generate
+
+    torch.set_num_threads(1)
+    samples = generate("train", args.samples, seed=args.seed, workers=2)
+    recogniser = ActionRecogniser.fit(samples, epochs=args.epochs, seed=args.seed, progress=True)
+    print(f"saved to {recogniser.save(args.out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

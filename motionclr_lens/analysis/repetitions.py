@@ -31,8 +31,9 @@ def _local(joints: np.ndarray) -> np.ndarray:
     return to_heading_frame(centred, heading(joints))
 
 
-def _pelvis_height(j: np.ndarray) -> np.ndarray:
-    return j[:, PELVIS, 1]
+def _flight(j: np.ndarray) -> np.ndarray:
+    # the lower ankle: both feet leave the floor only in the air
+    return np.minimum(j[:, L_ANKLE, 1], j[:, R_ANKLE, 1])
 
 
 def _pelvis_depth(j: np.ndarray) -> np.ndarray:
@@ -57,10 +58,12 @@ def _raise_arms(j: np.ndarray) -> np.ndarray:
 
 
 def _wave(j: np.ndarray) -> np.ndarray:
+    # the raised upper arm rocks in the frontal plane: its angle from hanging straight down, in radians
     local = _local(j)
     side = int(np.argmax([local[:, L_WRIST, 1].mean(), local[:, R_WRIST, 1].mean()]))
-    wrist, elbow = (L_WRIST, L_ELBOW) if side == 0 else (R_WRIST, R_ELBOW)
-    return local[:, wrist, 0] - local[:, elbow, 0]
+    elbow, shoulder, outward = (L_ELBOW, L_SHOULDER, 1.0) if side == 0 else (R_ELBOW, R_SHOULDER, -1.0)
+    upper = local[:, elbow] - local[:, shoulder]
+    return np.arctan2(outward * upper[:, 0], -upper[:, 1])
 
 
 def _arm_circles(j: np.ndarray) -> np.ndarray:
@@ -74,11 +77,8 @@ def _bow(j: np.ndarray) -> np.ndarray:
 
 
 def _side_steps(j: np.ndarray) -> np.ndarray:
-    # lateral speed of the pelvis in the heading frame at the start: one burst per step pair
-    yaw0 = heading(j)[0]
-    velocity = np.diff(j[:, PELVIS], axis=0, prepend=j[:1, PELVIS])
-    lateral = to_heading_frame(velocity[:, None], np.full(len(j), yaw0))[:, 0, 0]
-    return np.abs(gaussian_filter1d(lateral, 2.0))
+    # the feet part at every step out and close at every step in
+    return np.linalg.norm(j[:, L_ANKLE, [0, 2]] - j[:, R_ANKLE, [0, 2]], axis=-1)
 
 
 @dataclass(frozen=True)
@@ -87,22 +87,24 @@ class _Counter:
     prominence: float  # absolute, in the signal's units
     relative: float  # and at least this fraction of the signal's range
     distance: int = 4  # frames between repetitions at least
+    of_best: float = 0.0  # and at least this fraction of the most prominent peak's prominence
+    window: int | None = None  # frames around a peak its prominence is measured in (None: the whole signal)
 
 
 _COUNTERS: dict[str, _Counter] = {
-    "jump": _Counter(_pelvis_height, 0.05, 0.3),
-    "jump_forward": _Counter(_pelvis_height, 0.05, 0.3),
-    "hop": _Counter(_pelvis_height, 0.03, 0.3),
-    "jumping_jacks": _Counter(_pelvis_height, 0.03, 0.3),
+    "jump": _Counter(_flight, 0.03, 0.3),
+    "jump_forward": _Counter(_flight, 0.03, 0.3),
+    "hop": _Counter(_flight, 0.03, 0.3),
+    "jumping_jacks": _Counter(_raise_arms, 0.25, 0.4),
     "squat": _Counter(_pelvis_depth, 0.08, 0.4),
     "kick": _Counter(_kick, 0.12, 0.4),
     "clap": _Counter(_clap, 0.1, 0.4),
     "punch": _Counter(_punch, 0.12, 0.4),
     "raise_arms": _Counter(_raise_arms, 0.25, 0.4),
-    "wave": _Counter(_wave, 0.06, 0.35),
+    "wave": _Counter(_wave, 0.1, 0.0, of_best=0.6, window=17),
     "arm_circles": _Counter(_arm_circles, 0.05, 0.35),
     "bow": _Counter(_bow, 0.1, 0.4),
-    "side_steps": _Counter(_side_steps, 0.004, 0.35),
+    "side_steps": _Counter(_side_steps, 0.08, 0.35),
 }
 COUNTABLE = tuple(sorted([*_COUNTERS, "spin"]))
 
@@ -120,7 +122,23 @@ def repetition_signal(joints: np.ndarray, action: str) -> np.ndarray:
         return np.abs(heading(joints) - heading(joints)[0])
     if action not in _COUNTERS:
         raise ValueError(f"cannot count {action!r}; countable actions: {list(COUNTABLE)}")
-    return gaussian_filter1d(_COUNTERS[action].signal(np.asarray(joints, dtype=np.float64)), 1.0)
+    signal = _COUNTERS[action].signal(np.asarray(joints, dtype=np.float64))
+    window = _longest_finite_run(signal)
+    out = np.full(len(signal), np.nan)
+    if window.stop - window.start >= 2:
+        out[window] = gaussian_filter1d(signal[window], 1.0, mode="nearest")
+    return out
+
+
+def _longest_finite_run(signal: np.ndarray) -> slice:
+    """The longest stretch of finite values (signals are undefined where their action cannot happen)."""
+    finite = np.concatenate([[False], np.isfinite(signal), [False]])
+    edges = np.flatnonzero(np.diff(finite.astype(np.int8)))
+    if len(edges) == 0:
+        return slice(0, 0)
+    starts, ends = edges[::2], edges[1::2]
+    k = int(np.argmax(ends - starts))
+    return slice(int(starts[k]), int(ends[k]))
 
 
 def count_repetitions(joints: np.ndarray, action: str, start: int = 0, end: int | None = None) -> RepetitionCount:
@@ -136,7 +154,14 @@ def count_repetitions(joints: np.ndarray, action: str, start: int = 0, end: int 
         frames = [start + int(np.argmax(signal >= 2 * np.pi * (k + 1) - 0.5)) for k in range(turns)]
         return RepetitionCount(action, turns, frames)
     counter = _COUNTERS[action]
-    span = float(signal.max() - signal.min())
-    peaks, _ = find_peaks(signal, prominence=max(counter.prominence, counter.relative * span), distance=counter.distance)
-    frames = [start + int(p) for p in peaks]
+    window = _longest_finite_run(signal)
+    part_signal = signal[window]
+    if len(part_signal) < 3:
+        return RepetitionCount(action, 0, [])
+    span = float(part_signal.max() - part_signal.min())
+    prominence = max(counter.prominence, counter.relative * span)
+    peaks, props = find_peaks(part_signal, prominence=prominence, distance=counter.distance, wlen=counter.window)
+    if counter.of_best and len(peaks):
+        peaks = peaks[props["prominences"] >= counter.of_best * props["prominences"].max()]
+    frames = [start + window.start + int(p) for p in peaks]
     return RepetitionCount(action, len(frames), frames)

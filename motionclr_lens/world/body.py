@@ -58,22 +58,30 @@ STAND_PELVIS_HEIGHT = float(
 )
 
 
-def rot_x(a: np.ndarray) -> np.ndarray:
+def _rotation(a: np.ndarray, i: int, j: int) -> np.ndarray:
+    """(..., 3, 3) rotations by angles `a` in the plane of axes i -> j."""
+    a = np.asarray(a, dtype=np.float64)
     c, s = np.cos(a), np.sin(a)
-    z, o = np.zeros_like(a), np.ones_like(a)
-    return np.stack([np.stack([o, z, z], -1), np.stack([z, c, -s], -1), np.stack([z, s, c], -1)], -2)
+    R = np.zeros((*a.shape, 3, 3))
+    k = 3 - i - j
+    R[..., k, k] = 1.0
+    R[..., i, i] = c
+    R[..., j, j] = c
+    R[..., i, j] = -s
+    R[..., j, i] = s
+    return R
+
+
+def rot_x(a: np.ndarray) -> np.ndarray:
+    return _rotation(a, 1, 2)
 
 
 def rot_y(a: np.ndarray) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    z, o = np.zeros_like(a), np.ones_like(a)
-    return np.stack([np.stack([c, z, s], -1), np.stack([z, o, z], -1), np.stack([-s, z, c], -1)], -2)
+    return _rotation(a, 2, 0)
 
 
 def rot_z(a: np.ndarray) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    z, o = np.zeros_like(a), np.ones_like(a)
-    return np.stack([np.stack([c, -s, z], -1), np.stack([s, c, z], -1), np.stack([z, z, o], -1)], -2)
+    return _rotation(a, 0, 1)
 
 
 @dataclass
