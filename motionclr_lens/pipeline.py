@@ -138,22 +138,70 @@ class MotionCLRPipeline:
 
     def plan(self, batch: int, frames: int, steps: int, scheduler: str = "dpmsolver", guided: bool = True) -> RunPlan:
         """The shape of a sampling run: per-layer resolutions, and the scheduler's timesteps."""
+        sched = make_scheduler(scheduler)
+        sched.set_timesteps(steps)
+        return self._plan(batch, frames, tuple(int(t) for t in sched.timesteps), guided)
+
+    def _plan(self, batch: int, frames: int, timesteps: tuple[int, ...], guided: bool) -> RunPlan:
         config = self.config
         padded = frames + (-frames) % config.downsampling
         levels = [b.clr_attn.self_attention.level for b in self.model.unet.clr_blocks()]
-        sched = make_scheduler(scheduler)
-        sched.set_timesteps(steps)
         return RunPlan(
             batch=batch,
             frames=frames,
-            steps=len(sched.timesteps),
+            steps=len(timesteps),
             guided=guided,
             resolutions=tuple(padded // 2**lv for lv in levels),
             valid=tuple(-(-frames // 2**lv) for lv in levels),
             heads=config.attention_heads,
             text_tokens=config.clip.context_length,
-            timesteps=tuple(int(t) for t in sched.timesteps),
+            timesteps=timesteps,
         )
+
+    def probe(
+        self,
+        features: np.ndarray | Tensor,
+        prompt: str,
+        timestep: int = 500,
+        guidance_scale: float = 2.5,
+        generator: torch.Generator | None = None,
+        edits: Sequence[Edit] = (),
+    ) -> np.ndarray:
+        """One guided denoiser pass over a given motion noised to `timestep` (0-999), so that hooks in scope
+        (a capture, say) see the attention the model pays to a motion it did not make, under `prompt`.
+
+        `features` are (T, 263) in HumanML3D units (not normalised). Returns the model's (T, 263) estimate
+        of the clean motion. The run has one step (step index 0) at `timestep`.
+        """
+        f = torch.as_tensor(np.asarray(features, dtype=np.float32))
+        if f.dim() != 2 or f.shape[1] != self.config.input_dim:
+            raise ValueError(f"features must have shape (T, {self.config.input_dim}), got {tuple(f.shape)}")
+        frames = self.lengths_in_frames(1, len(f), None)[0]
+        if not isinstance(timestep, int) or not 0 <= timestep < 1000:
+            raise ValueError(f"timestep must be an int in [0, 999], got {timestep!r}")
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise ValueError(f"prompt must be a non-empty string, got {prompt!r}")
+        x0 = self.normalize(f)[None].to(self.device)
+        alpha_bar = make_scheduler("ddpm").alphas_cumprod[timestep].to(self.device, torch.float32)
+        noise = torch.randn(x0.shape, generator=generator, device=generator.device if generator else self.device)
+        xt = alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise.to(self.device)
+        tokenized = [self.tokenizer.tokenize_prompt(prompt)]
+        self.warn_unknown_words(tokenized)
+        text = self.encode(tokenized)
+        plan = self._plan(1, frames, (timestep,), guidance_scale != 1.0)
+        run = EditRun(tokenized, [frames], plan, self.config.fps)
+        edit_hooks = [h for e in edits for h in _edit_hooks(e, run)]
+        model = self.model
+        was_training = model.training
+        model.eval()
+        try:
+            with use_hooks(*edit_hooks), torch.no_grad():
+                announce_run(plan)
+                t = torch.full((1,), timestep, device=self.device, dtype=torch.long)
+                estimate = model.guided(xt, t, text, guidance_scale, info=DenoiseInfo(0, timestep))
+        finally:
+            model.train(was_training)
+        return self.denormalize(estimate[0])
 
     def generate(
         self,
@@ -200,7 +248,9 @@ class MotionCLRPipeline:
         self.warn_unknown_words(tokenized)
         text = self.encode(tokenized)
         model = self.model
-        plan = self.plan(len(prompts), max(frames), steps, scheduler, guidance_scale != 1.0)
+        sampler = make_scheduler(scheduler)
+        sampler.set_timesteps(steps)
+        plan = self._plan(len(prompts), max(frames), tuple(int(t) for t in sampler.timesteps), guidance_scale != 1.0)
         run = EditRun(tokenized, frames, plan, self.config.fps)
         edit_hooks = [h for e in edits for h in _edit_hooks(e, run)]
         was_training = model.training
@@ -211,7 +261,7 @@ class MotionCLRPipeline:
                 sample = sample_loop(
                     lambda x, t, step: model.guided(x, t, text, guidance_scale, info=DenoiseInfo(step, int(t[0]))),
                     noise,
-                    make_scheduler(scheduler),
+                    sampler,
                     steps,
                     generator=generator,
                     autocast_dtype=autocast_dtype,

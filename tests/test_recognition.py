@@ -50,7 +50,7 @@ def test_counts_match_the_world(val_samples):
 
 def test_count_repetitions_rejects_bad_input(val_samples):
     joints = joints_of(val_samples[0].features)
-    with pytest.raises(ValueError, match="walk_forward.*countable actions"):
+    with pytest.raises(ValueError, match=r"walk_forward.*countable actions"):
         count_repetitions(joints, "walk_forward")
     with pytest.raises(ValueError, match="bad frame range"):
         count_repetitions(joints, "jump", 10, 5)

@@ -1,11 +1,12 @@
 """Score the embedded model on held-out world captions and combinations (docs/embedded.md).
 
-    python docs/scripts/evaluate_embedded.py [--samples 400] [--model embedded|FOLDER] [--json OUT.json]
-                                             [--gallery docs/images/embedded]
+    python docs/scripts/evaluate_embedded.py [--single 200] [--multi 200] [--model embedded|FOLDER]
+                                             [--json OUT.json] [--gallery docs/images/embedded]
 
-For each test-split sample of the motion world (whole action combinations and caption templates held out
-of training), one of its captions is generated at the sample's length (10 DPM-Solver++ steps, guidance
-2.5, seeded). Then, on the joints decoded from the generated features (no smoothing, no re-flooring):
+The first `--single` single-action and `--multi` 2- and 3-action samples of the motion world's test split
+(whole action combinations and caption templates held out of training) are taken; for each, one of its
+captions is generated at the sample's length (10 DPM-Solver++ steps, guidance 2.5, seeded). Then, on the
+joints decoded from the generated features (no smoothing, no re-flooring):
 
 - actions: the shipped recogniser (trained on world motions only) names the captioned action of
   single-action samples, and finds every action in order for 2- and 3-action samples;
@@ -35,9 +36,10 @@ from motionclr_lens.world.captions import HELD_OUT_TEMPLATE, PHRASES
 
 def pick_caption(sample) -> int:
     """A caption using a held-out template where the sample holds one out, else the first."""
+    kinds = [s.kind for s in sample.segments]
     for i, c in enumerate(sample.captions):
-        kinds = [s.kind for s in sample.segments]
-        if any(t == HELD_OUT_TEMPLATE and len(PHRASES[k]) > HELD_OUT_TEMPLATE for t, k in zip(c.templates, kinds)):
+        pairs = zip(c.templates, kinds, strict=True)
+        if any(t == HELD_OUT_TEMPLATE and len(PHRASES[k]) > HELD_OUT_TEMPLATE for t, k in pairs):
             return i
     return 0
 
@@ -83,9 +85,25 @@ def score(joints: list[np.ndarray], samples: list, captions: list[int], recognis
     }
 
 
+def test_samples(single: int, multi: int, seed: int) -> list:
+    """The first `single` one-action and `multi` several-action samples of the test split."""
+    chosen, start, n_single, n_multi = [], 0, 0, 0
+    while n_single < single or n_multi < multi:
+        for s in generate("test", 512, seed=seed, start=start, workers=2):
+            if len(s.segments) == 1 and n_single < single:
+                chosen.append(s)
+                n_single += 1
+            elif len(s.segments) > 1 and n_multi < multi:
+                chosen.append(s)
+                n_multi += 1
+        start += 512
+    return chosen
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--samples", type=int, default=400)
+    parser.add_argument("--single", type=int, default=200)
+    parser.add_argument("--multi", type=int, default=200)
     parser.add_argument("--model", default="embedded")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=16)
@@ -98,7 +116,7 @@ def main() -> None:
 
     pipe = load_embedded() if args.model == "embedded" else load_folder(args.model)
     recogniser = ActionRecogniser.default()
-    samples = generate("test", args.samples, seed=args.seed, workers=2)
+    samples = test_samples(args.single, args.multi, args.seed)
     captions = [pick_caption(s) for s in samples]
     prompts = [s.captions[c].text for s, c in zip(samples, captions, strict=True)]
     generated: list[np.ndarray | None] = [None] * len(samples)
@@ -130,8 +148,10 @@ def main() -> None:
         ("count exact", "count_exact", "{:.1%}"),
         ("count within 1", "count_within_1", "{:.1%}"),
     ]
-    print(f"{len(samples)} test samples ({g['single_action_n']} single, {g['multi_action_n']} multi, "
-          f"{g['count_n']} with counts), generated in {seconds:.0f} s\n")
+    print(
+        f"{len(samples)} test samples ({g['single_action_n']} single, {g['multi_action_n']} multi, "
+        f"{g['count_n']} with counts), generated in {seconds:.0f} s\n"
+    )
     print("| measure | generated | world |\n|---|---|---|")
     for name, key, fmt in rows:
         print(f"| {name} | {fmt.format(g[key])} | {fmt.format(w[key])} |")

@@ -11,7 +11,16 @@ import torch
 from ..capture import AttentionCache
 from ..text import TokenizedPrompt
 
-__all__ = ["WordCurves", "word_curves"]
+__all__ = [
+    "GroundingScores",
+    "WordCurves",
+    "activation_mask",
+    "random_curve",
+    "root_speed_curve",
+    "score_grounding",
+    "temporal_iou",
+    "word_curves",
+]
 
 
 @dataclass
@@ -74,3 +83,136 @@ def _scale(cache: AttentionCache, layer: int, resolution: int) -> int:
         return plan.resolutions[0] // plan.resolutions[layer]
     full = max(cache["cross", lay, cache.steps("cross", lay)[0]].shape[2] for lay in cache.layers("cross"))
     return full // resolution
+
+
+# --- scoring against ground truth ---------------------------------------------------------------------
+
+
+def activation_mask(curve: np.ndarray, threshold: float = 0.8) -> np.ndarray:
+    """Frames where a curve exceeds `threshold` times its maximum (the paper's rule at 0.8)."""
+    curve = np.asarray(curve, dtype=np.float64)
+    if curve.ndim != 1 or len(curve) == 0:
+        raise ValueError(f"a curve must be 1-D and non-empty, got shape {curve.shape}")
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+    top = curve.max()
+    return curve >= threshold * top if top > 0 else np.zeros(len(curve), dtype=bool)
+
+
+def temporal_iou(mask: np.ndarray, start: int, end: int) -> float:
+    """Intersection over union of a frame mask and the frames [start, end)."""
+    mask = np.asarray(mask, dtype=bool)
+    truth = np.zeros(len(mask), dtype=bool)
+    truth[max(start, 0) : min(end, len(mask))] = True
+    union = (mask | truth).sum()
+    return float((mask & truth).sum() / union) if union else 0.0
+
+
+def root_speed_curve(joints: np.ndarray, fps: float = 20.0) -> np.ndarray:
+    """(T,) horizontal speed of the pelvis, the paper's word-agnostic baseline for where action happens."""
+    joints = np.asarray(joints, dtype=np.float64)
+    speed = np.linalg.norm(np.diff(joints[:, 0, [0, 2]], axis=0), axis=-1) * fps
+    return np.concatenate([speed[:1], speed])
+
+
+def random_curve(frames: int, rng: np.random.Generator, smooth: float = 4.0) -> np.ndarray:
+    """A smooth random positive curve: the chance baseline."""
+    from scipy.ndimage import gaussian_filter1d
+
+    return gaussian_filter1d(rng.random(frames), smooth, mode="wrap") + 1e-6
+
+
+@dataclass
+class GroundingScores:
+    """One row per (motion, word, method): temporal IoU of the activated frames with the word's frames,
+    whether the curve's peak falls inside them, and for motions of several actions whether the action
+    words' attention centroids come in the captioned order."""
+
+    rows: list[dict]
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.rows)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """Mean IoU, pointing accuracy and order accuracy per method."""
+        out: dict[str, dict[str, float]] = {}
+        for method in sorted({r["method"] for r in self.rows}):
+            mine = [r for r in self.rows if r["method"] == method]
+            words = [r for r in mine if r["kind"] == "word"]
+            orders = [r for r in mine if r["kind"] == "order"]
+            out[method] = {
+                "iou": float(np.mean([r["iou"] for r in words])) if words else float("nan"),
+                "pointing": float(np.mean([r["hit"] for r in words])) if words else float("nan"),
+                "order": float(np.mean([r["correct"] for r in orders])) if orders else float("nan"),
+                "words": len(words),
+                "orders": len(orders),
+            }
+        return out
+
+    def plot(self, title: str | None = None):
+        """Bar chart of IoU, pointing and order accuracy per method (matplotlib)."""
+        import matplotlib.pyplot as plt
+
+        summary = self.summary()
+        methods = list(summary)
+        measures = ["iou", "pointing", "order"]
+        fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(methods), 3.0))
+        width = 0.8 / len(measures)
+        for k, m in enumerate(measures):
+            ax.bar(np.arange(len(methods)) + (k - 1) * width, [summary[x][m] for x in methods], width, label=m)
+        ax.set_xticks(np.arange(len(methods)), methods)
+        ax.set_ylim(0, 1)
+        ax.legend(frameon=False, ncols=3, loc="upper center", bbox_to_anchor=(0.5, 1.18))
+        if title:
+            ax.set_title(title, pad=24)
+        fig.tight_layout()
+        return fig
+
+
+def score_grounding(
+    curves_by_method: dict[str, np.ndarray],
+    words: list[str],
+    word_frames: list[tuple[int, int] | None],
+    word_segments: list[int | None],
+    threshold: float = 0.8,
+    motion: int = 0,
+) -> list[dict]:
+    """Score per-word curves of one caption against its ground truth.
+
+    `curves_by_method[name]` is (words, T) (a word-agnostic baseline may give (T,), used for every word);
+    `word_frames[i]` the frames word i refers to (None for function words), `word_segments[i]` its action.
+    """
+    rows: list[dict] = []
+    for method, curves in curves_by_method.items():
+        curves = np.asarray(curves, dtype=np.float64)
+        per_word = curves if curves.ndim == 2 else np.broadcast_to(curves, (len(words), len(curves)))
+        if len(per_word) != len(words):
+            raise ValueError(f"method {method!r} gives {len(per_word)} curves for {len(words)} words")
+        for i, (word, frames) in enumerate(zip(words, word_frames, strict=True)):
+            if frames is None:
+                continue
+            curve = per_word[i]
+            start, end = frames
+            rows.append(
+                {
+                    "motion": motion,
+                    "method": method,
+                    "kind": "word",
+                    "word": word,
+                    "iou": temporal_iou(activation_mask(curve, threshold), start, end),
+                    "hit": bool(start <= int(np.argmax(curve)) < end),
+                }
+            )
+        segments = sorted({s for s in word_segments if s is not None})
+        if len(segments) >= 2 and curves.ndim == 2:
+            t = np.arange(per_word.shape[1])
+            centroids = []
+            for seg in segments:
+                c = per_word[[i for i, s in enumerate(word_segments) if s == seg]].sum(0)
+                centroids.append(float((c * t).sum() / max(c.sum(), 1e-12)))
+            rows.append(
+                {"motion": motion, "method": method, "kind": "order", "correct": bool(np.all(np.diff(centroids) > 0))}
+            )
+    return rows

@@ -144,6 +144,8 @@ def _longest_finite_run(signal: np.ndarray) -> slice:
 def count_repetitions(joints: np.ndarray, action: str, start: int = 0, end: int | None = None) -> RepetitionCount:
     """How many times `action` repeats in frames [start, end) of a (T, 22, 3) joint motion."""
     joints = np.asarray(joints, dtype=np.float64)
+    if joints.ndim != 3 or joints.shape[1:] != (22, 3):
+        raise ValueError(f"joints must have shape (T, 22, 3), got {joints.shape}")
     end = len(joints) if end is None else end
     if not 0 <= start < end <= len(joints) or end - start < 2:
         raise ValueError(f"bad frame range [{start}, {end}) for a motion of {len(joints)} frames")

@@ -722,7 +722,10 @@ def make_kick(rng: np.random.Generator, budget: int) -> Clip | None:
     # Swing angle over each kick, and the chamber (knee bent, leg shortened) early in the swing.
     swing = np.sum([bump(t, a + 0.18 * period, b - 0.12 * period) for a, b in cycles], axis=0)
     chamber = np.sum(
-        [bump(t, a + 0.08 * period, a + 0.52 * period) + bump(t, a + 0.56 * period, b - 0.04 * period) for a, b in cycles],
+        [
+            bump(t, a + 0.08 * period, a + 0.52 * period) + bump(t, a + 0.56 * period, b - 0.04 * period)
+            for a, b in cycles
+        ],
         axis=0,
     )
     hip = pose.root + HIP_OFFSET[leg]
