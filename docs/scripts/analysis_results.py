@@ -49,7 +49,6 @@ from motionclr_lens.edits import Ground
 from motionclr_lens.pipeline import UnknownWordWarning
 from motionclr_lens.world import generate
 
-
 COUNT_WORDS = {2: "twice", 3: "three times", 4: "four times", 5: "five times"}
 
 
