@@ -79,9 +79,20 @@ def _cat(parts: Sequence[Array], axis: int = -1) -> Array:
 def _cross(a: Array, b: Array) -> Array:
     if isinstance(a, Tensor):
         return torch.linalg.cross(a, b, dim=-1)
-    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
-    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
-    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
+    return a[..., _YZX] * b[..., _ZXY] - a[..., _ZXY] * b[..., _YZX]
+
+
+_YZX, _ZXY = [1, 2, 0], [2, 0, 1]
+# Hamilton product as one matrix product: (q outer r) flattened (..., 16) @ _QMUL (16, 4).
+_QMUL = np.zeros((4, 4, 4), dtype=np.float32)
+for _i, _j, _k, _sign in (
+    (0, 0, 0, 1), (1, 1, 0, -1), (2, 2, 0, -1), (3, 3, 0, -1),
+    (1, 0, 1, 1), (0, 1, 1, 1), (3, 2, 1, -1), (2, 3, 1, 1),
+    (2, 0, 2, 1), (3, 1, 2, 1), (0, 2, 2, 1), (1, 3, 2, -1),
+    (3, 0, 3, 1), (2, 1, 3, -1), (1, 2, 3, 1), (0, 3, 3, 1),
+):  # fmt: skip
+    _QMUL[_i, _j, _k] = _sign
+_QMUL = _QMUL.reshape(16, 4)
 
 
 # Quaternion helpers take torch tensors (model outputs, batched, on any device) or numpy arrays (the
@@ -161,6 +172,9 @@ def _f32(x: np.ndarray | Tensor) -> np.ndarray:
 
 def qmul(q: Array, r: Array) -> Array:
     """Hamilton product q * r of (..., 4) quaternions (w, x, y, z)."""
+    if not isinstance(q, Tensor):
+        q, r = np.broadcast_arrays(q, r)
+        return (q[..., :, None] * r[..., None, :]).reshape(*q.shape[:-1], 16) @ _QMUL
     q0, q1, q2, q3 = (q[..., i] for i in range(4))
     r0, r1, r2, r3 = (r[..., i] for i in range(4))
     return _stack(
