@@ -174,7 +174,7 @@ def qmul(q: Array, r: Array) -> Array:
     """Hamilton product q * r of (..., 4) quaternions (w, x, y, z)."""
     if not isinstance(q, Tensor):
         q, r = np.broadcast_arrays(q, r)
-        return (q[..., :, None] * r[..., None, :]).reshape(*q.shape[:-1], 16) @ _QMUL
+        return ((q[..., :, None] * r[..., None, :]).reshape(-1, 16) @ _QMUL).reshape(q.shape)
     q0, q1, q2, q3 = (q[..., i] for i in range(4))
     r0, r1, r2, r3 = (r[..., i] for i in range(4))
     return _stack(

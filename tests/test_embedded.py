@@ -51,3 +51,26 @@ def test_walking_travels_and_jumping_stays(pipe):
 def test_raising_the_arms_lifts_the_wrists_over_the_head(pipe):
     j = _joints(pipe, "a person raises both arms above their head", 0)
     assert (j[:, [20, 21], 1].min(axis=1) > j[:, 15, 1]).any()
+
+
+def test_the_recogniser_names_what_was_asked(pipe):
+    """Ten distinct actions, one motion each: the recogniser (trained on world motions only) names most."""
+    from motionclr_lens.analysis import ActionRecogniser, joints_of
+
+    asked = {
+        "walk_forward": "a person walks forward",
+        "jump": "a person jumps in place three times",
+        "squat": "a person squats twice",
+        "wave": "a person waves the right hand three times",
+        "kick": "a person kicks with the left leg twice",
+        "sit_down": "a person sits down",
+        "jumping_jacks": "a person does jumping jacks three times",
+        "walk_backward": "a person walks backward",
+        "spin": "a person spins two times",
+        "bow": "a person bows once",
+    }
+    recogniser = ActionRecogniser.default()
+    out = pipe.generate(list(asked.values()), seconds=5.0, generator=torch.Generator().manual_seed(0))
+    named = [recogniser.main_action(joints_of(f)) for f in out.features]
+    hits = sum(n == kind for n, kind in zip(named, asked, strict=True))
+    assert hits >= 7, dict(zip(asked, named, strict=True))
