@@ -1,6 +1,6 @@
 """The embedded model: a small MotionCLR trained on the procedural motion world, shipped in the package.
 
-    python -m motionclr_lens.embedded train --out RUN_FOLDER [--steps N] [--samples N]
+    python -m motionclr_lens.embedded train --out RUN_FOLDER [--steps N] [--until N] [--samples N]
     python -m motionclr_lens.embedded export --run RUN_FOLDER [--to motionclr_lens/assets/embedded]
 
 `train` draws the world's training split, trains (resuming from RUN_FOLDER/checkpoint.pt if present),
@@ -44,9 +44,16 @@ def world_training_set(samples: int, seed: int = 0, workers: int = 2) -> list[Mo
 
 
 def train_on_world(
-    out: str | Path, steps: int = 9000, samples: int = 12000, batch_size: int = 16, seed: int = 0, progress: bool = True
+    out: str | Path,
+    steps: int = 5400,
+    samples: int = 20000,
+    batch_size: int = 16,
+    seed: int = 0,
+    progress: bool = True,
+    until: int | None = None,
 ) -> Trainer:
-    """Train the embedded configuration on `samples` world motions for `steps` steps (resumable)."""
+    """Train the embedded configuration on `samples` world motions for `steps` steps (resumable); `until`
+    stops earlier, with the learning-rate schedule still that of `steps` steps."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     data = world_training_set(samples, seed=seed)
@@ -57,7 +64,7 @@ def train_on_world(
     trainer = Trainer(model, data, mean, std, config, out)
     vocabulary = sorted({int(i) for ids in trainer.token_ids for i in ids.flatten().tolist()})
     (out / "vocabulary.json").write_text(json.dumps(vocabulary))
-    trainer.run(progress=progress)
+    trainer.run(progress=progress, until=until)
     return trainer
 
 
@@ -126,8 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train")
     p.add_argument("--out", required=True)
-    p.add_argument("--steps", type=int, default=9000)
-    p.add_argument("--samples", type=int, default=12000)
+    p.add_argument("--steps", type=int, default=5400, help="length of the learning-rate schedule")
+    p.add_argument("--until", type=int, default=None, help="stop after this step (resumable later)")
+    p.add_argument("--samples", type=int, default=20000)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
     p = sub.add_parser("export")
@@ -137,7 +145,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     warnings.filterwarnings("ignore", category=UserWarning)
     if args.command == "train":
-        train_on_world(args.out, steps=args.steps, samples=args.samples, batch_size=args.batch_size, seed=args.seed)
+        train_on_world(
+            args.out,
+            steps=args.steps,
+            samples=args.samples,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            until=args.until,
+        )
     else:
         print(export(args.run, args.to))
     return 0

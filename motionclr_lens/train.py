@@ -181,13 +181,18 @@ class Trainer:
         logger.info("resumed from %s at step %d", self.checkpoint_path, self.step)
         return True
 
-    def run(self, progress: bool = True) -> list[dict]:
-        """Train to `config.steps`, resuming if a checkpoint exists; returns the loss history."""
+    def run(self, progress: bool = True, until: int | None = None) -> list[dict]:
+        """Train to `config.steps` (or stop after step `until`: the learning-rate schedule still spans
+        `config.steps`, and a later run resumes from there), resuming if a checkpoint exists; returns the
+        loss history."""
+        if until is not None and not 0 < until <= self.config.steps:
+            raise ValueError(f"until must be in [1, {self.config.steps}] (the configured steps), got {until}")
+        last = self.config.steps if until is None else until
         if self.config.threads:
             torch.set_num_threads(self.config.threads)
         self.resume()
         self.model.train()
-        iterator = range(self.step, self.config.steps)
+        iterator = range(self.step, last)
         bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -205,7 +210,8 @@ class Trainer:
             self.optimizer.step()
             self.step += 1
             self.update_ema()
-            running = 0.98 * running + 0.02 * float(loss) if self.step > 1 else float(loss)
+            value = float(loss.detach())
+            running = 0.98 * running + 0.02 * value if self.step > 1 else value
             if bar is not None:
                 bar.set_postfix(loss=f"{running:.4f}")
             if self.step % 50 == 0:
@@ -217,7 +223,7 @@ class Trainer:
                         "lr": self.lr_at(self.step),
                     }
                 )
-            if self.step % self.config.checkpoint_every == 0 or self.step == self.config.steps:
+            if self.step % self.config.checkpoint_every == 0 or self.step == last:
                 self.save()
                 (self.folder / "history.json").write_text(json.dumps(self.history))
         return self.history
