@@ -106,3 +106,30 @@ def test_probe_a_given_motion():
         pipe.probe(sample.features, prompt, timestep=1000)
     with pytest.raises(ValueError, match="features must have shape"):
         pipe.probe(sample.features[:, :10], prompt)
+
+
+@pytest.mark.filterwarnings("ignore::motionclr_lens.pipeline.UnknownWordWarning")
+def test_head_statistics_and_taxonomy():
+    from motionclr_lens.analysis import head_statistics, taxonomy
+
+    pipe = load_embedded()
+    sample = make_sample(0, "test", 3)
+    caption = sample.captions[0]
+    tokenized = pipe.tokenizer.tokenize_prompt(caption.text)
+    with capture(kinds=("self", "cross")) as cache:
+        pipe.probe(sample.features, caption.text, timestep=300)
+    stats = head_statistics(cache, frames=sample.frames, prompt=tokenized, word_frames=caption.word_frames)
+    frame = stats.to_frame()
+    heads = pipe.config.attention_heads
+    assert len(frame) == 2 * 18 * heads
+    self_rows, cross_rows = frame[frame.kind == "self"], frame[frame.kind == "cross"]
+    for column in ("entropy", "locality", "periodicity"):
+        assert self_rows[column].between(0, 1).all(), column
+    assert cross_rows["grounding"].between(0, 1).all() and cross_rows["locality"].isna().all()
+    assert stats.matrix("self", "entropy").shape == (18, heads)
+    tax = taxonomy(stats, clusters=4)
+    assert {r["cluster"] for r in tax.rows} == {0, 1, 2, 3} and tax.measures == ["entropy", "locality", "periodicity"]
+    with capture(kinds=("self",), head_mean=True) as averaged:
+        pipe.probe(sample.features, caption.text, timestep=300)
+    with pytest.raises(ValueError, match="per-head maps"):
+        head_statistics(averaged)

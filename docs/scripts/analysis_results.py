@@ -38,12 +38,15 @@ from motionclr_lens.analysis import (
     count_by_period,
     count_paper,
     count_repetitions,
+    head_statistics,
     joints_of,
     random_curve,
     root_speed_curve,
     score_grounding,
+    taxonomy,
     word_curves,
 )
+from motionclr_lens.analysis.heads import MEASURES, HeadStatistics
 from motionclr_lens.capture import capture
 from motionclr_lens.edits import Ground
 from motionclr_lens.pipeline import UnknownWordWarning
@@ -73,7 +76,7 @@ def full_resolution_layers(cache) -> list[int]:
 
 
 def self_map(cache, layers: list[int], frames: int, step: int = 0) -> np.ndarray:
-    maps = [cache["self", layer, step][0, 0, :frames, :frames].numpy() for layer in layers]
+    maps = [cache["self", layer, step][0].mean(0)[:frames, :frames].numpy() for layer in layers]
     return np.mean(maps, axis=0)
 
 
@@ -95,6 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=200, help="motions for grounding")
     parser.add_argument("--counted", type=int, default=100, help="single-action motions with a stated count")
+    parser.add_argument("--heads", type=int, default=40, help="motions whose per-head statistics are averaged")
     parser.add_argument("--timestep", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None)
@@ -108,6 +112,7 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     rows: list[dict] = []
     counting: list[dict] = []
+    head_rows: list[list[dict]] = []
     sensitivity: list[dict] = []
     for k, s in enumerate(samples):
         caption = s.captions[0]
@@ -116,7 +121,7 @@ def main() -> None:
             continue
         joints = joints_of(s.features)
         generator = torch.Generator().manual_seed(args.seed * 7919 + k)
-        with capture(kinds=("cross", "self"), head_mean=True) as cache:
+        with capture(kinds=("cross", "self")) as cache:  # per head
             pipe.probe(s.features, caption.text, timestep=args.timestep, generator=generator)
         curves = word_curves(cache, tokenized, frames=s.frames)
         methods = {
@@ -126,6 +131,10 @@ def main() -> None:
         }
         if k < args.samples:
             rows += score_grounding(methods, caption.words, caption.word_frames, caption.word_segments, motion=k)
+        if k < args.heads:
+            head_rows.append(
+                head_statistics(cache, frames=s.frames, prompt=tokenized, word_frames=caption.word_frames).rows
+            )
 
         seg = s.segments[0]
         if countable(s):
@@ -214,6 +223,22 @@ def main() -> None:
     print("\ngrounded generation, 'a person jumps N times' (N = 2..5, 4 seeds each), exact count:")
     print(result["grounded_generation"])
 
+    # Heads: each measure averaged over the probed motions, then the strongest grounding heads.
+    mean_rows = []
+    for i, first in enumerate(head_rows[0] if head_rows else []):
+        row = dict(first)
+        for m in MEASURES:
+            values = [motion[i][m] for motion in head_rows if np.isfinite(motion[i][m])]
+            row[m] = float(np.mean(values)) if values else float("nan")
+        mean_rows.append(row)
+    heads = HeadStatistics(mean_rows)
+    cross = sorted((r for r in mean_rows if r["kind"] == "cross"), key=lambda r: -r["grounding"])
+    result["heads"] = {
+        "best_grounding_heads": [(r["layer"], r["head"], round(r["grounding"], 3)) for r in cross[:5]],
+        "mean_cross_grounding": float(np.nanmean([r["grounding"] for r in cross])) if cross else float("nan"),
+    }
+    print(f"\nheads over {len(head_rows)} motions: best grounding (layer, head, IoU):", result["heads"])
+
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     if args.figures:
@@ -239,6 +264,14 @@ def main() -> None:
         fig.tight_layout()
         fig.savefig(folder / "counting_by_layer.png", dpi=110)
         plt.close(fig)
+        if mean_rows:
+            for kind in ("self", "cross"):
+                fig = heads.plot(kind)
+                fig.savefig(folder / f"heads_{kind}.png", dpi=110)
+                plt.close(fig)
+            fig = taxonomy(heads, clusters=4).plot(title="Self-attention heads of the embedded model")
+            fig.savefig(folder / "head_taxonomy.png", dpi=110)
+            plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from .grounding import (
     temporal_iou,
     word_curves,
 )
+from .heads import HeadStatistics, HeadTaxonomy, head_statistics, taxonomy
 from .recognition import ActionRecogniser, RecognisedSegment, decode_segments, joints_of
 from .repetitions import COUNTABLE, RepetitionCount, count_repetitions, repetition_signal
 
@@ -20,6 +21,8 @@ __all__ = [
     "DESCRIPTOR_DIM",
     "ActionRecogniser",
     "GroundingScores",
+    "HeadStatistics",
+    "HeadTaxonomy",
     "PaperCount",
     "PeriodCount",
     "RecognisedSegment",
@@ -31,6 +34,7 @@ __all__ = [
     "count_repetitions",
     "decode_segments",
     "diagonal_profile",
+    "head_statistics",
     "heading",
     "joints_of",
     "motion_descriptor",
@@ -38,6 +42,7 @@ __all__ = [
     "repetition_signal",
     "root_speed_curve",
     "score_grounding",
+    "taxonomy",
     "temporal_iou",
     "word_curves",
 ]
