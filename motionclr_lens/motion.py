@@ -84,15 +84,15 @@ def _cross(a: Array, b: Array) -> Array:
 
 _YZX, _ZXY = [1, 2, 0], [2, 0, 1]
 # Hamilton product as one matrix product: (q outer r) flattened (..., 16) @ _QMUL (16, 4).
-_QMUL = np.zeros((4, 4, 4), dtype=np.float32)
+_QMUL_TABLE = np.zeros((4, 4, 4), dtype=np.float32)
 for _i, _j, _k, _sign in (
     (0, 0, 0, 1), (1, 1, 0, -1), (2, 2, 0, -1), (3, 3, 0, -1),
     (1, 0, 1, 1), (0, 1, 1, 1), (3, 2, 1, -1), (2, 3, 1, 1),
     (2, 0, 2, 1), (3, 1, 2, 1), (0, 2, 2, 1), (1, 3, 2, -1),
     (3, 0, 3, 1), (2, 1, 3, -1), (1, 2, 3, 1), (0, 3, 3, 1),
 ):  # fmt: skip
-    _QMUL[_i, _j, _k] = _sign
-_QMUL = _QMUL.reshape(16, 4)
+    _QMUL_TABLE[_i, _j, _k] = _sign
+_QMUL = _QMUL_TABLE.reshape(16, 4)
 
 
 # Quaternion helpers take torch tensors (model outputs, batched, on any device) or numpy arrays (the
