@@ -6,7 +6,7 @@ import numpy as np
 
 from ..motion import FACE_JOINTS, NUM_JOINTS
 
-__all__ = ["DESCRIPTOR_DIM", "heading", "motion_descriptor", "to_heading_frame"]
+__all__ = ["DESCRIPTOR_DIM", "heading", "local_joints", "motion_descriptor", "to_heading_frame"]
 
 DESCRIPTOR_DIM = 2 * NUM_JOINTS * 3 + 1
 
@@ -37,14 +37,21 @@ def to_heading_frame(vectors: np.ndarray, yaw: np.ndarray) -> np.ndarray:
     return np.stack([c * x - s * z, y, s * x + c * z], axis=-1)
 
 
+def local_joints(joints: np.ndarray, yaw: np.ndarray | None = None) -> np.ndarray:
+    """(T, 22, 3) joints relative to the pelvis on the floor, turned into the body's heading frame."""
+    joints = _check(joints)
+    yaw = heading(joints) if yaw is None else yaw
+    centred = joints.copy()
+    centred[..., [0, 2]] -= joints[:, :1, [0, 2]]
+    return to_heading_frame(centred, yaw)
+
+
 def motion_descriptor(joints: np.ndarray, fps: float = 20.0) -> np.ndarray:
     """(T, DESCRIPTOR_DIM) float32: joints relative to the pelvis on the floor, in the body's heading frame
     (66), joint velocities in that frame in m/s (66), and the turning rate in rad/s (1)."""
     joints = _check(joints)
     yaw = heading(joints)
-    centred = joints.copy()
-    centred[..., [0, 2]] -= joints[:, :1, [0, 2]]
-    local = to_heading_frame(centred, yaw)
+    local = local_joints(joints, yaw)
     velocity = np.diff(joints, axis=0) * fps
     velocity = to_heading_frame(velocity, yaw[:-1])
     velocity = np.concatenate([velocity[:1], velocity])

@@ -16,7 +16,7 @@ import numpy as np
 from ..capture import AttentionCache
 from ..text import TokenizedPrompt
 from .counting import diagonal_profile
-from .grounding import activation_mask, temporal_iou
+from .grounding import _scale, activation_mask, temporal_iou
 
 __all__ = ["HeadStatistics", "HeadTaxonomy", "head_statistics", "taxonomy"]
 
@@ -108,9 +108,7 @@ def head_statistics(
             r = cache.row(kind, layer, row, "cond")
             maps = np.mean([cache[kind, layer, s][r].float().numpy() for s in cache.steps(kind, layer)], axis=0)
             heads, Tq = maps.shape[0], maps.shape[1]
-            scale = 1
-            if plan is not None and total is not None:
-                scale = plan.resolutions[0] // plan.resolutions[layer]
+            scale = _scale(cache, layer, Tq)
             valid = Tq if total is None else min(Tq, -(-total // scale))
             for h in range(heads):
                 m = maps[h, :valid]

@@ -16,19 +16,13 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks
 
-from .descriptors import heading, to_heading_frame
+from ..motion import NUM_JOINTS
+from .descriptors import heading, local_joints
 
 __all__ = ["COUNTABLE", "RepetitionCount", "count_repetitions", "repetition_signal"]
 
 PELVIS, L_ANKLE, R_ANKLE, HEAD, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 0, 7, 8, 15, 18, 19, 20, 21
 L_SHOULDER, R_SHOULDER = 16, 17
-
-
-def _local(joints: np.ndarray) -> np.ndarray:
-    """Joints relative to the pelvis on the floor, in the heading frame of each frame."""
-    centred = joints.copy()
-    centred[..., [0, 2]] -= joints[:, :1, [0, 2]]
-    return to_heading_frame(centred, heading(joints))
 
 
 def _flight(j: np.ndarray) -> np.ndarray:
@@ -49,7 +43,7 @@ def _clap(j: np.ndarray) -> np.ndarray:
 
 
 def _punch(j: np.ndarray) -> np.ndarray:
-    local = _local(j)
+    local = local_joints(j)
     return np.maximum(local[:, L_WRIST, 2] - local[:, L_SHOULDER, 2], local[:, R_WRIST, 2] - local[:, R_SHOULDER, 2])
 
 
@@ -59,7 +53,7 @@ def _raise_arms(j: np.ndarray) -> np.ndarray:
 
 def _wave(j: np.ndarray) -> np.ndarray:
     # the raised upper arm rocks in the frontal plane: its angle from hanging straight down, in radians
-    local = _local(j)
+    local = local_joints(j)
     side = int(np.argmax([local[:, L_WRIST, 1].mean(), local[:, R_WRIST, 1].mean()]))
     elbow, shoulder, outward = (L_ELBOW, L_SHOULDER, 1.0) if side == 0 else (R_ELBOW, R_SHOULDER, -1.0)
     upper = local[:, elbow] - local[:, shoulder]
@@ -67,12 +61,12 @@ def _wave(j: np.ndarray) -> np.ndarray:
 
 
 def _arm_circles(j: np.ndarray) -> np.ndarray:
-    local = _local(j)
+    local = local_joints(j)
     return 0.5 * (local[:, L_WRIST, 1] + local[:, R_WRIST, 1])
 
 
 def _bow(j: np.ndarray) -> np.ndarray:
-    local = _local(j)
+    local = local_joints(j)
     return local[:, HEAD, 2] - j[:, HEAD, 1]
 
 
@@ -144,8 +138,8 @@ def _longest_finite_run(signal: np.ndarray) -> slice:
 def count_repetitions(joints: np.ndarray, action: str, start: int = 0, end: int | None = None) -> RepetitionCount:
     """How many times `action` repeats in frames [start, end) of a (T, 22, 3) joint motion."""
     joints = np.asarray(joints, dtype=np.float64)
-    if joints.ndim != 3 or joints.shape[1:] != (22, 3):
-        raise ValueError(f"joints must have shape (T, 22, 3), got {joints.shape}")
+    if joints.ndim != 3 or joints.shape[1:] != (NUM_JOINTS, 3):
+        raise ValueError(f"joints must have shape (T, {NUM_JOINTS}, 3), got {joints.shape}")
     end = len(joints) if end is None else end
     if not 0 <= start < end <= len(joints) or end - start < 2:
         raise ValueError(f"bad frame range [{start}, {end}) for a motion of {len(joints)} frames")
