@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -109,6 +111,20 @@ def test_splits_hold_out_combinations_and_templates():
         assert s.held_out
         if s.index % 2 == 0:
             assert combo_held_out(tuple(g.kind for g in s.segments))
+
+
+def test_held_out_templates_use_only_words_of_training_templates():
+    """The compositional test recombines known words: a text encoder trained from scratch cannot know a
+    word that only held-out templates use."""
+
+    def words(template: str) -> set[str]:
+        return set(re.sub(r"\{nn:([^}]*)\}", r"\1", re.sub(r"\{[a-z]+\}", " ", template)).split())
+
+    seen = {w for phrases in PHRASES.values() for i, t in enumerate(phrases) if i != HELD_OUT_TEMPLATE for w in words(t)}
+    held = [t for phrases in PHRASES.values() if len(phrases) > HELD_OUT_TEMPLATE for t in [phrases[HELD_OUT_TEMPLATE]]]
+    unseen = {t: sorted(words(t) - seen) for t in held if words(t) - seen}
+    assert len(held) > 25
+    assert not unseen, unseen
 
 
 def test_bad_split():

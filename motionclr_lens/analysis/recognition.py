@@ -2,7 +2,9 @@
 
 It reads joints only (never text), so it can judge whether a generated motion does what its caption says.
 It is trained on the world's own motions (joints decoded from their features, as generated motions are),
-never on generated ones.
+never on generated ones. During training, most motions are perturbed the way a generator's output departs
+from clean motion (`perturb_joints`: the heading wobbles about the pelvis, the body drifts over the floor,
+joints jitter, the floor height is off), so that such flaws do not read as other actions.
 
     recogniser = ActionRecogniser.fit(generate("train", 3000, workers=2))
     recogniser.segments(joints)   # [("jump", 0, 61), ("walk_forward", 61, 140)]
@@ -19,12 +21,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.ndimage import gaussian_filter1d
 from torch import Tensor, nn
 
 from ..motion import recover_from_ric
 from .descriptors import DESCRIPTOR_DIM, motion_descriptor
 
-__all__ = ["ActionRecogniser", "RecognisedSegment", "decode_segments", "joints_of"]
+__all__ = ["ActionRecogniser", "RecognisedSegment", "decode_segments", "joints_of", "perturb_joints"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,33 @@ class RecognisedSegment:
 def joints_of(features: np.ndarray) -> np.ndarray:
     """(T, 22, 3) joints decoded from (T, 263) features, the way generated motions are decoded."""
     return recover_from_ric(torch.as_tensor(np.asarray(features, dtype=np.float32))).numpy()
+
+
+def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], scale: float, width: float) -> np.ndarray:
+    """Gaussian noise along axis 0, smoothed over about `width` frames, with standard deviation `scale`."""
+    noise = gaussian_filter1d(rng.standard_normal(shape), width, axis=0, mode="nearest")
+    return noise * (scale / max(float(noise.std()), 1e-8))
+
+
+def perturb_joints(joints: np.ndarray, rng: np.random.Generator, strength: float = 1.0, fps: float = 20.0) -> np.ndarray:
+    """A copy of a (T, 22, 3) motion with a generator's typical flaws, each of a random size up to
+    `strength` times: the body turns back and forth about its pelvis (up to 0.3 rad), drifts over the
+    floor (up to 0.25 m/s), its joints jitter (up to 2.5 cm), and it floats or sinks (up to 5 cm)."""
+    joints = np.asarray(joints, dtype=np.float64)
+    T = len(joints)
+    out = joints.copy()
+    yaw = _smooth_noise(rng, (T,), strength * rng.uniform(0.0, 0.3), rng.uniform(2.0, 12.0))
+    pelvis = out[:, :1].copy()
+    pelvis[..., 1] = 0.0
+    c, s = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
+    x, z = out[..., 0] - pelvis[..., 0], out[..., 2] - pelvis[..., 2]
+    out[..., 0] = c * x + s * z + pelvis[..., 0]
+    out[..., 2] = -s * x + c * z + pelvis[..., 2]
+    velocity = _smooth_noise(rng, (T, 2), strength * rng.uniform(0.0, 0.25), rng.uniform(4.0, 20.0))
+    out[..., [0, 2]] += (np.cumsum(velocity, axis=0) / fps)[:, None, :]
+    out += _smooth_noise(rng, out.shape, strength * rng.uniform(0.0, 0.025), rng.uniform(0.5, 2.5))
+    out[..., 1] += strength * rng.uniform(-0.05, 0.05)
+    return out
 
 
 class _Block(nn.Module):
@@ -113,16 +143,21 @@ class ActionRecogniser:
         lr: float = 2e-3,
         seed: int = 0,
         progress: bool = False,
+        perturb: float = 0.75,
     ) -> ActionRecogniser:
         """Train on world samples (their features and per-frame segments). Frames outside every segment
-        are not scored."""
+        are not scored. In each epoch a share `perturb` of the motions is seen through `perturb_joints`
+        (0: clean motions only)."""
+        if not 0.0 <= perturb <= 1.0:
+            raise ValueError(f"perturb must be a share in [0, 1], got {perturb}")
         from ..world import ACTIONS
 
         classes = sorted(ACTIONS) if classes is None else list(classes)
         index = {c: i for i, c in enumerate(classes)}
-        xs, ys = [], []
+        joints, xs, ys = [], [], []
         for s in samples:
-            xs.append(motion_descriptor(joints_of(s.features)))
+            joints.append(joints_of(s.features))
+            xs.append(motion_descriptor(joints[-1]))
             y = np.full(s.frames, -100, dtype=np.int64)
             for seg in s.segments:
                 y[seg.start : seg.end] = index[seg.kind]
@@ -148,7 +183,8 @@ class ActionRecogniser:
                 y = np.full((len(idx), T), -100, np.int64)
                 for k, i in enumerate(idx):
                     n = len(xs[i])
-                    x[k, :n] = (xs[i] - mean) / std
+                    seen = xs[i] if rng.random() >= perturb else motion_descriptor(perturb_joints(joints[i], rng))
+                    x[k, :n] = (seen - mean) / std
                     y[k, :n] = ys[i]
                 logits = net(torch.from_numpy(x).transpose(1, 2))
                 loss = nn.functional.cross_entropy(logits, torch.from_numpy(y), ignore_index=-100)
@@ -223,13 +259,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="folder to write the recogniser to")
     parser.add_argument("--samples", type=int, default=4000)
     parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--perturb", type=float, default=0.75, help="share of motions perturbed in each epoch")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     from ..world import generate
 
     torch.set_num_threads(1)
     samples = generate("train", args.samples, seed=args.seed, workers=2)
-    recogniser = ActionRecogniser.fit(samples, epochs=args.epochs, seed=args.seed, progress=True)
+    recogniser = ActionRecogniser.fit(
+        samples, epochs=args.epochs, seed=args.seed, progress=True, perturb=args.perturb
+    )
     print(f"saved to {recogniser.save(args.out)}")
     return 0
 
