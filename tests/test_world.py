@@ -120,7 +120,9 @@ def test_held_out_templates_use_only_words_of_training_templates():
     def words(template: str) -> set[str]:
         return set(re.sub(r"\{nn:([^}]*)\}", r"\1", re.sub(r"\{[a-z]+\}", " ", template)).split())
 
-    seen = {w for phrases in PHRASES.values() for i, t in enumerate(phrases) if i != HELD_OUT_TEMPLATE for w in words(t)}
+    seen = {
+        w for phrases in PHRASES.values() for i, t in enumerate(phrases) if i != HELD_OUT_TEMPLATE for w in words(t)
+    }
     held = [t for phrases in PHRASES.values() if len(phrases) > HELD_OUT_TEMPLATE for t in [phrases[HELD_OUT_TEMPLATE]]]
     unseen = {t: sorted(words(t) - seen) for t in held if words(t) - seen}
     assert len(held) > 25

@@ -48,7 +48,9 @@ def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], scale: float
     return noise * (scale / max(float(noise.std()), 1e-8))
 
 
-def perturb_joints(joints: np.ndarray, rng: np.random.Generator, strength: float = 1.0, fps: float = 20.0) -> np.ndarray:
+def perturb_joints(
+    joints: np.ndarray, rng: np.random.Generator, strength: float = 1.0, fps: float = 20.0
+) -> np.ndarray:
     """A copy of a (T, 22, 3) motion with a generator's typical flaws, each of a random size up to
     `strength` times: the body turns back and forth about its pelvis (up to 0.3 rad), drifts over the
     floor (up to 0.25 m/s), its joints jitter (up to 2.5 cm), and it floats or sinks (up to 5 cm)."""
@@ -266,9 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     samples = generate("train", args.samples, seed=args.seed, workers=2)
-    recogniser = ActionRecogniser.fit(
-        samples, epochs=args.epochs, seed=args.seed, progress=True, perturb=args.perturb
-    )
+    recogniser = ActionRecogniser.fit(samples, epochs=args.epochs, seed=args.seed, progress=True, perturb=args.perturb)
     print(f"saved to {recogniser.save(args.out)}")
     return 0
 

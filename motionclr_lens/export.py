@@ -1,0 +1,312 @@
+"""Motions out of the library: BVH for Blender (rotations solved from the joints), GIF and MP4 of the
+skeleton, and .npy joints and features.
+
+    save_bvh(joints, "motion.bvh")      # import in Blender with File > Import > Motion Capture (.bvh)
+    save_animation(joints, "motion.gif")
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from .motion import FPS, JOINT_NAMES, NUM_JOINTS, PARENTS, RAW_OFFSETS, bone_offsets
+
+__all__ = ["BVH", "read_bvh", "save_animation", "save_bvh", "save_npy", "solve_rotations"]
+
+CHILDREN: tuple[tuple[int, ...], ...] = tuple(
+    tuple(c for c in range(NUM_JOINTS) if PARENTS[c] == j) for j in range(NUM_JOINTS)
+)
+
+
+def _check(joints: np.ndarray) -> np.ndarray:
+    joints = np.asarray(joints, dtype=np.float64)
+    if joints.ndim != 3 or joints.shape[1:] != (NUM_JOINTS, 3) or len(joints) < 1:
+        raise ValueError(f"joints must have shape (T >= 1, {NUM_JOINTS}, 3), got {joints.shape}")
+    if not np.isfinite(joints).all():
+        raise ValueError("joints hold NaN or Inf values")
+    return joints
+
+
+def rest_offsets(joints: np.ndarray) -> np.ndarray:
+    """(22, 3) bone offsets of the rest pose: HumanML3D's T-pose directions with the motion's mean bone
+    lengths, except around the joints with several children (pelvis, upper spine), whose children keep the
+    motion's own mean layout (hips below the pelvis, collars beside the neck), seen in the frame those
+    children span (x from the right child to the left one, y up along the middle one)."""
+    bones = np.linalg.norm(joints[:, 1:] - joints[:, list(PARENTS[1:])], axis=-1).mean(0)  # (21,)
+    offsets = bone_offsets(bones).astype(np.float64)
+    for j, kids in enumerate(CHILDREN):
+        if len(kids) < 3:
+            continue
+        left = next(k for k in kids if RAW_OFFSETS[k][0] > 0)
+        right = next(k for k in kids if RAW_OFFSETS[k][0] < 0)
+        middle = next(k for k in kids if k not in (left, right))
+        x = joints[:, left] - joints[:, right]
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        y = joints[:, middle] - joints[:, j]
+        y -= np.einsum("ti,ti->t", y, x)[:, None] * x
+        y /= np.linalg.norm(y, axis=1, keepdims=True)
+        frame = np.stack([x, y, np.cross(x, y)], axis=1)  # (T, 3, 3): rows are the frame's axes
+        for k in kids:
+            offsets[k] = np.einsum("tij,tj->ti", frame, joints[:, k] - joints[:, j]).mean(0)
+    return offsets
+
+
+def _minimal_rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(T, 3, 3) rotations taking unit vectors a[t] to b[t] by the shortest arc."""
+    v = np.cross(a, b)
+    c = np.einsum("ti,ti->t", a, b)
+    vx = np.zeros((len(a), 3, 3))
+    vx[:, 0, 1], vx[:, 0, 2], vx[:, 1, 2] = -v[:, 2], v[:, 1], -v[:, 0]
+    vx[:, 1, 0], vx[:, 2, 0], vx[:, 2, 1] = v[:, 2], -v[:, 1], v[:, 0]
+    R = np.eye(3)[None] + vx + vx @ vx / (1 + np.clip(c, -1 + 1e-9, None))[:, None, None]
+    # Opposite vectors: a half turn about any axis normal to a.
+    flip = c < -1 + 1e-6
+    if flip.any():
+        axis = np.cross(a[flip], np.array([1.0, 0.0, 0.0]))
+        small = np.linalg.norm(axis, axis=1) < 1e-6
+        axis[small] = np.cross(a[flip][small], np.array([0.0, 0.0, 1.0]))
+        R[flip] = Rotation.from_rotvec(np.pi * axis / np.linalg.norm(axis, axis=1, keepdims=True)).as_matrix()
+    return R
+
+
+def solve_rotations(joints: np.ndarray, offsets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Global rotations of every joint, (T, 22, 3, 3), that put the rest skeleton (`offsets`, default the
+    motion's own bone lengths) onto the joints, and those offsets.
+
+    A joint with several children (pelvis, upper spine) gets the rotation that best fits all its bones
+    (Kabsch); a joint with one child the shortest arc from its parent's frame, so bones do not twist; an end
+    joint (head, hands, toes) keeps its parent's rotation.
+    """
+    joints = _check(joints)
+    offsets = rest_offsets(joints) if offsets is None else np.asarray(offsets, dtype=np.float64)
+    T = len(joints)
+    R = np.zeros((T, NUM_JOINTS, 3, 3))
+    for j in range(NUM_JOINTS):  # parents come before children
+        parent = np.broadcast_to(np.eye(3), (T, 3, 3)) if PARENTS[j] < 0 else R[:, PARENTS[j]]
+        kids = CHILDREN[j]
+        if not kids:
+            R[:, j] = parent
+        elif len(kids) == 1:
+            k = kids[0]
+            rest = np.einsum("tij,j->ti", parent, offsets[k])
+            rest /= np.linalg.norm(rest, axis=1, keepdims=True)
+            bone = joints[:, k] - joints[:, j]
+            bone /= np.maximum(np.linalg.norm(bone, axis=1, keepdims=True), 1e-9)
+            R[:, j] = _minimal_rotation(rest, bone) @ parent
+        else:
+            A = offsets[list(kids)]  # (K, 3) rest
+            B = joints[:, list(kids)] - joints[:, j : j + 1]  # (T, K, 3) posed
+            H = np.einsum("ki,tkj->tij", A, B)
+            U, _, Vt = np.linalg.svd(H)
+            d = np.sign(np.linalg.det(np.swapaxes(Vt, 1, 2) @ np.swapaxes(U, 1, 2)))
+            D = np.zeros((T, 3, 3))
+            D[:, 0, 0], D[:, 1, 1], D[:, 2, 2] = 1.0, 1.0, d
+            R[:, j] = np.swapaxes(Vt, 1, 2) @ D @ np.swapaxes(U, 1, 2)
+    return R, offsets
+
+
+@dataclass
+class BVH:
+    """A BVH motion on the 22-joint skeleton: offsets (22, 3) in metres, root positions (T, 3), local
+    rotations (T, 22, 3, 3) (each joint's rotation relative to its parent's), frames per second."""
+
+    offsets: np.ndarray
+    positions: np.ndarray
+    local: np.ndarray
+    fps: float = FPS
+
+    def joints(self) -> np.ndarray:
+        """(T, 22, 3) joint positions by forward kinematics."""
+        T = len(self.positions)
+        glob = np.zeros((T, NUM_JOINTS, 3, 3))
+        out = np.zeros((T, NUM_JOINTS, 3))
+        for j in range(NUM_JOINTS):
+            p = PARENTS[j]
+            if p < 0:
+                glob[:, j] = self.local[:, j]
+                out[:, j] = self.positions
+            else:
+                glob[:, j] = glob[:, p] @ self.local[:, j]
+                out[:, j] = out[:, p] + np.einsum("tij,j->ti", glob[:, p], self.offsets[j])
+        return out
+
+
+ORDER = "ZXY"  # channel order of every joint: Zrotation Xrotation Yrotation, intrinsic, as most BVH files
+
+
+def to_bvh(joints: np.ndarray, fps: float = FPS) -> BVH:
+    """Solve a BVH (offsets and local rotations) from (T, 22, 3) joints."""
+    joints = _check(joints)
+    R, offsets = solve_rotations(joints)
+    local = R.copy()
+    for j in range(1, NUM_JOINTS):
+        local[:, j] = np.swapaxes(R[:, PARENTS[j]], 1, 2) @ R[:, j]
+    return BVH(offsets, joints[:, 0].copy(), local, fps)
+
+
+def save_bvh(joints: np.ndarray, path: str | Path, fps: float = FPS) -> Path:
+    """Write (T, 22, 3) joints (metres, y up) as a BVH file with HumanML3D's joint names; Blender imports
+    it as an armature whose bones follow the joints (metres, y up)."""
+    bvh = to_bvh(joints, fps)
+    path = Path(path)
+    lines = ["HIERARCHY"]
+
+    def write(j: int, depth: int) -> None:
+        pad = "  " * depth
+        head = "ROOT" if PARENTS[j] < 0 else "JOINT"
+        lines.append(f"{pad}{head} {JOINT_NAMES[j]}")
+        lines.append(pad + "{")
+        o = bvh.offsets[j]
+        lines.append(f"{pad}  OFFSET {o[0]:.6f} {o[1]:.6f} {o[2]:.6f}")
+        channels = "Xposition Yposition Zposition " if PARENTS[j] < 0 else ""
+        count = 6 if PARENTS[j] < 0 else 3
+        lines.append(f"{pad}  CHANNELS {count} {channels}Zrotation Xrotation Yrotation")
+        if CHILDREN[j]:
+            for k in CHILDREN[j]:
+                write(k, depth + 1)
+        else:
+            lines.append(f"{pad}  End Site")
+            lines.append(pad + "  {")
+            lines.append(f"{pad}    OFFSET 0.000000 0.000000 0.000000")
+            lines.append(pad + "  }")
+        lines.append(pad + "}")
+
+    write(0, 0)
+    T = len(bvh.positions)
+    lines += ["MOTION", f"Frames: {T}", f"Frame Time: {1.0 / fps:.6f}"]
+    euler = Rotation.from_matrix(bvh.local.reshape(-1, 3, 3)).as_euler(ORDER, degrees=True).reshape(T, NUM_JOINTS, 3)
+    order = _depth_first()
+    for t in range(T):
+        values = list(bvh.positions[t]) + [a for j in order for a in euler[t, j]]
+        lines.append(" ".join(f"{v:.6f}" for v in values))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _depth_first() -> list[int]:
+    order: list[int] = []
+
+    def visit(j: int) -> None:
+        order.append(j)
+        for k in CHILDREN[j]:
+            visit(k)
+
+    visit(0)
+    return order
+
+
+def read_bvh(path: str | Path) -> BVH:
+    """Read a BVH file written by `save_bvh` (the 22-joint skeleton, ZXY channels)."""
+    text = Path(path).read_text().split("\n")
+    offsets = np.zeros((NUM_JOINTS, 3))
+    names = {name: i for i, name in enumerate(JOINT_NAMES)}
+    stack: list[int] = []  # open blocks: a joint index, or -1 for an end site
+    pending = -1
+    i = 0
+    while i < len(text) and not text[i].startswith("MOTION"):
+        words = text[i].split()
+        if words and words[0] in ("ROOT", "JOINT"):
+            if len(words) < 2 or words[1] not in names:
+                raise ValueError(f"{path}: line {i + 1}: joint not one of the 22 joints {list(JOINT_NAMES)}")
+            pending = names[words[1]]
+        elif words[:2] == ["End", "Site"]:
+            pending = -1
+        elif words == ["{"]:
+            stack.append(pending)
+        elif words == ["}"]:
+            stack.pop()
+        elif words and words[0] == "OFFSET" and stack and stack[-1] >= 0:
+            offsets[stack[-1]] = [float(w) for w in words[1:4]]
+        i += 1
+    if i + 3 > len(text):
+        raise ValueError(f"{path}: no MOTION section")
+    frames = int(text[i + 1].split(":")[1])
+    frame_time = float(text[i + 2].split(":")[1])
+    data = np.array([[float(v) for v in line.split()] for line in text[i + 3 : i + 3 + frames]])
+    order = _depth_first()
+    if data.shape != (frames, 3 + 3 * NUM_JOINTS):
+        raise ValueError(f"{path}: expected {frames} frames of {3 + 3 * NUM_JOINTS} values, got {data.shape}")
+    euler = np.zeros((frames, NUM_JOINTS, 3))
+    euler[:, order] = data[:, 3:].reshape(frames, NUM_JOINTS, 3)
+    local = Rotation.from_euler(ORDER, euler.reshape(-1, 3), degrees=True).as_matrix().reshape(frames, NUM_JOINTS, 3, 3)
+    return BVH(offsets, data[:, :3], local, 1.0 / frame_time)
+
+
+def save_npy(
+    folder: str | Path, joints: np.ndarray, features: np.ndarray | None = None, name: str = "motion"
+) -> list[Path]:
+    """Write `{name}_joints.npy` (T, 22, 3) and, if given, `{name}_features.npy` (T, 263) into a folder."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [folder / f"{name}_joints.npy"]
+    np.save(written[0], _check(joints).astype(np.float32))
+    if features is not None:
+        written.append(folder / f"{name}_features.npy")
+        np.save(written[1], np.asarray(features, dtype=np.float32))
+    return written
+
+
+def save_animation(
+    joints: np.ndarray,
+    path: str | Path,
+    fps: float = FPS,
+    title: str | None = None,
+    size: tuple[float, float] = (4.0, 4.0),
+    dpi: int = 80,
+) -> Path:
+    """A GIF (Pillow) or MP4 (ffmpeg, which must be on PATH) of the skeleton seen from the side, with the
+    floor and the root's path; the format follows the file's suffix."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from matplotlib import animation
+
+    from .motion import KINEMATIC_CHAINS
+    from .viz.figures import CHAIN_COLORS
+
+    joints = _check(joints)
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".gif", ".mp4"):
+        raise ValueError(f"unknown animation format {path.suffix!r}; valid: '.gif', '.mp4'")
+    if suffix == ".mp4" and shutil.which("ffmpeg") is None:
+        raise RuntimeError("writing MP4 needs ffmpeg on PATH (for example `apt install ffmpeg`); GIF needs nothing")
+    fig = plt.figure(figsize=size, dpi=dpi)
+    ax = fig.add_subplot(projection="3d")
+    lo, hi = joints.min((0, 1)), joints.max((0, 1))
+    centre, half = (lo + hi) / 2, max(float((hi - lo)[[0, 2]].max()) / 2 + 0.3, 0.9)
+    ax.set_xlim(centre[0] - half, centre[0] + half)
+    ax.set_ylim(centre[2] - half, centre[2] + half)
+    ax.set_zlim(0, max(2.0, float(hi[1]) + 0.1))
+    ax.set_box_aspect((1, 1, max(2.0, float(hi[1]) + 0.1) / (2 * half)), zoom=1.25)
+    ax.set_position((0.0, 0.0, 1.0, 0.9 if title else 1.0))
+    ax.view_init(elev=15, azim=-60)
+    ax.set_axis_off()
+    ax.computed_zorder = False  # the floor stays behind the skeleton
+    xx, zz = np.meshgrid([centre[0] - half, centre[0] + half], [centre[2] - half, centre[2] + half])
+    ax.plot_surface(xx, zz, np.zeros_like(xx), color="#d9d4c7", alpha=0.5, shade=False, zorder=0)
+    ax.plot(joints[:, 0, 0], joints[:, 0, 2], np.zeros(len(joints)), color="#777777", lw=1, ls=":", zorder=1)
+    lines = [ax.plot([], [], [], color=c, lw=2.5, solid_capstyle="round", zorder=3)[0] for c in CHAIN_COLORS]
+    if title:
+        import textwrap
+
+        fig.suptitle("\n".join(textwrap.wrap(title, 48)), fontsize=8)
+
+    def draw(f: int) -> list:
+        for line, chain in zip(lines, KINEMATIC_CHAINS, strict=True):
+            p = joints[f, list(chain)]
+            line.set_data_3d(p[:, 0], p[:, 2], p[:, 1])
+        return lines
+
+    anim = animation.FuncAnimation(fig, draw, frames=len(joints), interval=1000 / fps, blit=False)
+    writer = animation.PillowWriter(fps=fps) if suffix == ".gif" else animation.FFMpegWriter(fps=fps)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    anim.save(str(path), writer=writer)
+    plt.close(fig)
+    return path
