@@ -43,15 +43,16 @@ def _out_dir(path: str, force: bool) -> Path:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from .analysis import word_curves
     from .capture import capture
+    from .export import save_animation, save_bvh
+    from .report import write_report
     from .viz import keyframe_strip
 
     pipe = _load(args.model, args.weights)
     out = _out_dir(args.out, args.force)
     generator = torch.Generator().manual_seed(args.seed)
     start = time.perf_counter()
-    with capture(kinds=("cross",), head_mean=True) as cache:
+    with capture(kinds=("self", "cross")) as cache:  # every layer, step and head of the conditional branch
         result = pipe.generate(
             args.prompt,
             seconds=args.seconds,
@@ -62,15 +63,6 @@ def _generate(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         )
     elapsed = time.perf_counter() - start
-    written = []
-    for i, (prompt, features, joints) in enumerate(zip(result.prompts, result.features, result.joints, strict=True)):
-        np.save(out / f"{i:02d}_features.npy", features)
-        np.save(out / f"{i:02d}_joints.npy", joints)
-        fig = keyframe_strip(joints, n=8, title=prompt)
-        fig.savefig(out / f"{i:02d}_keyframes.png", dpi=110, bbox_inches="tight")
-        curves = word_curves(cache, pipe.tokenizer.tokenize_prompt(prompt), row=i, frames=result.lengths[i])
-        curves.plot(title=f"cross-attention per word: {prompt}").savefig(out / f"{i:02d}_words.png", dpi=110)
-        written += [f"{i:02d}_features.npy", f"{i:02d}_joints.npy", f"{i:02d}_keyframes.png", f"{i:02d}_words.png"]
     record = {
         "prompts": result.prompts,
         "lengths": result.lengths,
@@ -80,8 +72,24 @@ def _generate(args: argparse.Namespace) -> int:
         "seconds_taken": round(elapsed, 3),
         **result.settings,
     }
+    written = []
+    for i, (prompt, features, joints) in enumerate(zip(result.prompts, result.features, result.joints, strict=True)):
+        stem = f"{i:02d}"
+        np.save(out / f"{stem}_features.npy", features)
+        np.save(out / f"{stem}_joints.npy", joints)
+        fig = keyframe_strip(joints, n=8, title=prompt)
+        fig.savefig(out / f"{stem}_keyframes.png", dpi=110, bbox_inches="tight")
+        save_bvh(joints, out / f"{stem}_motion.bvh", fps=result.fps)
+        if not args.no_gif:
+            save_animation(joints, out / f"{stem}_motion.gif", fps=result.fps, title=prompt)
+        write_report(out / f"{stem}_report.html", pipe, result, cache, row=i, record=record)
+        written += [f"{stem}_{name}" for name in ("report.html", "features.npy", "joints.npy", "keyframes.png")]
+        written += [f"{stem}_motion.bvh"] + ([] if args.no_gif else [f"{stem}_motion.gif"])
     (out / "record.json").write_text(json.dumps(record, indent=2))
-    print(f"wrote {len(result)} motion(s) to {out} in {elapsed:.2f} s: {', '.join([*written, 'record.json'])}")
+    print(
+        f"generated {len(result)} motion(s) in {elapsed:.2f} s; wrote to {out}: {', '.join([*written, 'record.json'])}"
+    )
+    print(f"open {(out / '00_report.html').resolve()} in a browser")
     return 0
 
 
@@ -124,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", default="motionclr_lens_out" if name == "demo" else "generated")
         p.add_argument("--force", action="store_true", help="write into an output folder that is not empty")
         p.add_argument("--quiet", action="store_true")
+        p.add_argument("--no-gif", action="store_true", help="skip the GIF (the slowest output)")
         p.set_defaults(func=_generate)
     p = sub.add_parser("inspect", help="print a model's sizes and attention layers")
     model_args(p)

@@ -151,7 +151,11 @@ def to_bvh(joints: np.ndarray, fps: float = FPS) -> BVH:
 
 def save_bvh(joints: np.ndarray, path: str | Path, fps: float = FPS) -> Path:
     """Write (T, 22, 3) joints (metres, y up) as a BVH file with HumanML3D's joint names; Blender imports
-    it as an armature whose bones follow the joints (metres, y up)."""
+    it as an armature whose bones follow the joints (metres, y up).
+
+    A BVH skeleton is rigid: its bones take the motion's mean lengths. Motions with constant bones (the
+    world's, HumanML3D's) come back exactly (`read_bvh(path).joints()`); a generated motion, whose bone
+    lengths drift by a few percent, comes back within that drift."""
     bvh = to_bvh(joints, fps)
     path = Path(path)
     lines = ["HIERARCHY"]

@@ -79,10 +79,11 @@ def _cat(parts: Sequence[Array], axis: int = -1) -> Array:
 def _cross(a: Array, b: Array) -> Array:
     if isinstance(a, Tensor):
         return torch.linalg.cross(a, b, dim=-1)
-    return a[..., _YZX] * b[..., _ZXY] - a[..., _ZXY] * b[..., _YZX]
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
 
 
-_YZX, _ZXY = [1, 2, 0], [2, 0, 1]
 # Hamilton product as one matrix product: (q outer r) flattened (..., 16) @ _QMUL (16, 4).
 _QMUL_TABLE = np.zeros((4, 4, 4), dtype=np.float32)
 for _i, _j, _k, _sign in (

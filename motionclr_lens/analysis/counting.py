@@ -87,6 +87,13 @@ class PeriodCount:
     profile: np.ndarray  # the diagonal profile the period was read from
     window: tuple[int, int]
 
+    def plot(self, truth: int | None = None, fps: float = 20.0, title: str | None = None):
+        """The diagonal profile with the period and its multiples marked (matplotlib)."""
+        from ..viz.figures import counting_figure
+
+        period = self.period if self.period < len(self.profile) else None
+        return counting_figure(self.profile, period, self.count, truth, fps=fps, title=title)
+
 
 def count_by_period(
     attention: np.ndarray,

@@ -10,6 +10,7 @@ import torch
 
 from ..capture import AttentionCache
 from ..text import TokenizedPrompt
+from ..viz.style import styled
 
 __all__ = [
     "GroundingScores",
@@ -32,6 +33,7 @@ class WordCurves:
     curves: np.ndarray
     fps: float = 20.0
 
+    @styled
     def plot(self, title: str | None = None):
         from ..viz.figures import word_curves as plot_word_curves
 
@@ -151,6 +153,7 @@ class GroundingScores:
             }
         return out
 
+    @styled
     def plot(self, title: str | None = None):
         """Bar chart of IoU, pointing and order accuracy per method (matplotlib)."""
         import matplotlib.pyplot as plt

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..capture import AttentionCache
 from ..text import TokenizedPrompt
+from ..viz.style import styled
 from .counting import diagonal_profile
 from .grounding import _scale, activation_mask, temporal_iou
 
@@ -71,6 +72,7 @@ class HeadStatistics:
             out[layers.index(r["layer"]), heads.index(r["head"])] = r[measure]
         return out
 
+    @styled
     def plot(self, kind: str = "self", measures: Sequence[str] | None = None):
         """Heatmaps, layer x head, of each measure of one kind of attention (matplotlib)."""
         import matplotlib.pyplot as plt
@@ -146,6 +148,7 @@ class HeadTaxonomy:
 
         return pd.DataFrame(self.rows)
 
+    @styled
     def plot(self, title: str | None = None):
         import matplotlib.pyplot as plt
 

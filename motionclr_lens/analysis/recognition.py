@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from ..motion import recover_from_ric
 from .descriptors import DESCRIPTOR_DIM, motion_descriptor
 
-__all__ = ["ActionRecogniser", "RecognisedSegment", "decode_segments", "joints_of", "perturb_joints"]
+__all__ = ["ActionRecogniser", "RecognisedSegment", "decode_segments", "joints_of", "perturb_joints", "smooth_labels"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,31 @@ class _Net(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:  # (B, D, T) -> (B, classes, T)
         return self.out(self.blocks(torch.relu(self.inp(x))))
+
+
+def smooth_labels(probabilities: np.ndarray, switch_penalty: float = 16.0) -> np.ndarray:
+    """(T,) labels maximising the summed log-probability of each frame's label minus `switch_penalty` for
+    every change of label (Viterbi): a brief flicker costs more than it gains, a real change of action
+    does not. 0 gives the per-frame argmax."""
+    logp = np.log(np.clip(np.asarray(probabilities, dtype=np.float64), 1e-12, None))
+    if logp.ndim != 2 or len(logp) == 0:
+        raise ValueError(f"probabilities must have shape (T >= 1, classes), got {logp.shape}")
+    if switch_penalty < 0:
+        raise ValueError(f"switch_penalty must be >= 0, got {switch_penalty}")
+    T, C = logp.shape
+    score = logp[0].copy()
+    back = np.zeros((T, C), dtype=np.int64)
+    for t in range(1, T):
+        best = int(score.argmax())
+        switch = score[best] - switch_penalty
+        stay = score >= switch
+        back[t] = np.where(stay, np.arange(C), best)
+        score = np.where(stay, score, switch) + logp[t]
+    labels = np.zeros(T, dtype=np.int64)
+    labels[-1] = int(score.argmax())
+    for t in range(T - 1, 0, -1):
+        labels[t - 1] = back[t, labels[t]]
+    return labels
 
 
 def decode_segments(labels: np.ndarray, classes: Sequence[str], min_frames: int = 10) -> list[RecognisedSegment]:
@@ -208,17 +233,17 @@ class ActionRecogniser:
         logits = self.net(torch.from_numpy(x.astype(np.float32)).T[None])[0].T
         return torch.softmax(logits, -1).numpy()
 
-    def frame_labels(self, joints: np.ndarray) -> np.ndarray:
-        """(T,) class index of each frame."""
-        return self.frame_probabilities(joints).argmax(-1)
+    def frame_labels(self, joints: np.ndarray, switch_penalty: float = 16.0) -> np.ndarray:
+        """(T,) class index of each frame, smoothed over time (`smooth_labels`; 0: per-frame argmax)."""
+        return smooth_labels(self.frame_probabilities(joints), switch_penalty)
 
-    def segments(self, joints: np.ndarray, min_frames: int = 10) -> list[RecognisedSegment]:
+    def segments(self, joints: np.ndarray, min_frames: int = 10, switch_penalty: float = 16.0) -> list[RecognisedSegment]:
         """The actions of a motion in order, each as (kind, start, end)."""
-        return decode_segments(self.frame_labels(joints), self.classes, min_frames)
+        return decode_segments(self.frame_labels(joints, switch_penalty), self.classes, min_frames)
 
     def main_action(self, joints: np.ndarray) -> str:
-        """The action the most frames are labelled with."""
-        labels = self.frame_labels(joints)
+        """The action the most frames are labelled with (per-frame, unsmoothed)."""
+        labels = self.frame_labels(joints, switch_penalty=0.0)
         return self.classes[int(np.bincount(labels, minlength=len(self.classes)).argmax())]
 
     # --- persistence -------------------------------------------------------------------------------------

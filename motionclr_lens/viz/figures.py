@@ -1,8 +1,14 @@
-"""Publication figures with matplotlib: every function returns a Figure (or draws on a given Axes)."""
+"""Publication figures with matplotlib: every function returns a Figure (or draws on a given Axes), drawn
+in one style (`PAPER_STYLE`); `save_figure` writes PDF, SVG and PNG at once.
+
+    fig = attention_map(self_map, kind="self")
+    save_figure(fig, "figures/self_map")        # self_map.pdf, self_map.svg, self_map.png
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import cast
 
 import matplotlib
@@ -13,13 +19,32 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..motion import KINEMATIC_CHAINS
+from .style import PAPER_STYLE, styled
 
-__all__ = ["keyframe_strip", "word_curves"]
+__all__ = ["PAPER_STYLE", "attention_map", "counting_figure", "keyframe_strip", "save_figure", "styled", "word_curves"]
 
 # One colour per kinematic chain: right leg, left leg, spine, right arm, left arm.
 CHAIN_COLORS = ("#d62728", "#1f77b4", "#2b2b2b", "#ff7f0e", "#2ca02c")
 
 
+def save_figure(fig: Figure, stem: str | Path, formats: Sequence[str] = ("pdf", "svg", "png")) -> list[Path]:
+    """Write `fig` as `stem.pdf`, `stem.svg` and `stem.png` (or the formats given); returns the paths."""
+    valid = ("pdf", "svg", "png", "eps", "jpg")
+    bad = [f for f in formats if f not in valid]
+    if bad:
+        raise ValueError(f"unknown figure formats {bad}; valid: {list(valid)}")
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    with plt.rc_context(PAPER_STYLE):
+        for fmt in formats:
+            path = stem.with_name(f"{stem.name}.{fmt}")
+            fig.savefig(path, format=fmt)
+            paths.append(path)
+    return paths
+
+
+@styled
 def keyframe_strip(
     joints: np.ndarray,
     frames: Sequence[int] | None = None,
@@ -70,6 +95,7 @@ def keyframe_strip(
     return fig
 
 
+@styled
 def word_curves(
     curves: np.ndarray,
     words: Sequence[str],
@@ -96,5 +122,81 @@ def word_curves(
     ax.spines[["top", "right"]].set_visible(False)
     if title:
         ax.set_title(title, fontsize=9, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+@styled
+def attention_map(
+    attention: np.ndarray,
+    kind: str = "self",
+    words: Sequence[str] | None = None,
+    fps: float = 20.0,
+    title: str | None = None,
+    ax: plt.Axes | None = None,
+) -> Figure:
+    """A self-attention map (T, T: query frames down, key frames across) or a word x frame map (W, T) of
+    cross-attention (rows named by `words`), time in seconds."""
+    a = np.asarray(attention, dtype=np.float64)
+    if kind not in ("self", "cross"):
+        raise ValueError(f"kind {kind!r}; valid: 'self', 'cross'")
+    if a.ndim != 2 or not np.isfinite(a).all():
+        raise ValueError(f"attention must be a finite 2-D map, got shape {a.shape}")
+    if kind == "self" and a.shape[0] != a.shape[1]:
+        raise ValueError(f"a self-attention map must be square (T, T), got {a.shape}")
+    if kind == "cross" and words is not None and len(words) != a.shape[0]:
+        raise ValueError(f"{len(words)} words for a map of {a.shape[0]} rows")
+    if ax is None:
+        size = (3.6, 3.3) if kind == "self" else (6.5, 0.3 * a.shape[0] + 1.1)
+        fig, ax = plt.subplots(figsize=size)
+    else:
+        fig = cast(Figure, ax.figure)
+    seconds = a.shape[1] / fps
+    if kind == "self":
+        im = ax.imshow(a, cmap="magma", extent=(0, seconds, seconds, 0), interpolation="nearest")
+        ax.set_xlabel("key (s)")
+        ax.set_ylabel("query (s)")
+    else:
+        im = ax.imshow(
+            a, cmap="viridis", aspect="auto", extent=(0, seconds, a.shape[0] - 0.5, -0.5), interpolation="nearest"
+        )
+        ax.set_yticks(range(a.shape[0]), list(words) if words is not None else [str(i) for i in range(a.shape[0])])
+        ax.set_xlabel("time (s)")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
+    if title:
+        ax.set_title(title, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+@styled
+def counting_figure(profile: np.ndarray, period: float | None = None, count: int | None = None,
+                    truth: int | None = None, fps: float = 20.0, title: str | None = None,
+                    ax: plt.Axes | None = None) -> Figure:  # fmt: skip
+    """The self-attention diagonal profile (mean attention at each lag, `analysis.diagonal_profile`) with
+    the period read off it and its multiples marked, and the count it gives (and the true count)."""
+    profile = np.asarray(profile, dtype=np.float64)
+    if profile.ndim != 1 or len(profile) < 2:
+        raise ValueError(f"profile must be 1-D with at least 2 lags, got shape {profile.shape}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.0, 2.6))
+    else:
+        fig = cast(Figure, ax.figure)
+    lags = np.arange(len(profile)) / fps
+    ax.plot(lags, profile, color="#2b2b2b")
+    if period is not None and period < len(profile):
+        for k in range(1, int(len(profile) // period) + 1):
+            ax.axvline(k * period / fps, color="#e4007c", lw=1.0, ls="--" if k > 1 else "-")
+    label = []
+    if count is not None:
+        label.append(f"counted {count}")
+    if truth is not None:
+        label.append(f"true {truth}")
+    if label:
+        ax.text(0.98, 0.92, ", ".join(label), transform=ax.transAxes, ha="right", va="top")
+    ax.set_xlabel("lag (s)")
+    ax.set_ylabel("mean attention")
+    if title:
+        ax.set_title(title, loc="left")
     fig.tight_layout()
     return fig

@@ -1,0 +1,189 @@
+"""A self-contained HTML report of one generated motion: the motion and its attention on one frame cursor,
+the capture by layer and step, word grounding and a repetition estimate, static figures and the settings.
+The page carries plotly.js inline, so it opens without network.
+
+    with capture(head_mean=True) as cache:
+        result = pipe.generate(prompt, seconds=4)
+    write_report("report.html", pipe, result, cache)
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .capture import AttentionCache
+    from .pipeline import Generation, MotionCLRPipeline
+
+__all__ = ["full_resolution_self_map", "report_analyses", "write_report"]
+
+STYLE = """
+body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 24px auto; max-width: 1320px;
+       color: #222; padding: 0 16px; }
+h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 17px; margin-top: 28px; border-bottom: 1px solid #ddd; }
+.prompt { font-size: 18px; color: #444; margin: 0 0 14px; }
+table { border-collapse: collapse; font-size: 13px; } td, th { padding: 3px 10px; border-bottom: 1px solid #eee;
+       text-align: left; } th { color: #666; font-weight: 600; }
+img { max-width: 100%; } .note { color: #666; font-size: 13px; }
+"""
+
+
+def full_resolution_self_map(cache: AttentionCache, row: int = 0, frames: int | None = None) -> np.ndarray:
+    """(T, T) mean self-attention of prompt `row` (conditional branch) over the captured layers at the full
+    frame resolution, their steps and heads."""
+    plan = cache.plan
+    layers = cache.layers("self")
+    if not layers:
+        raise ValueError("the capture holds no self-attention")
+    full = max(cache["self", layer, cache.steps("self", layer)[0]].shape[-1] for layer in layers)
+    acc, n = None, 0
+    for layer in layers:
+        for step in cache.steps("self", layer):
+            m = cache["self", layer, step][cache.row("self", layer, row, "cond")].float().mean(0)
+            if m.shape[-1] != full:
+                continue
+            acc = m if acc is None else acc + m
+            n += 1
+    assert acc is not None
+    out = (acc / n).numpy()
+    T = frames if frames is not None else (plan.frames if plan is not None else out.shape[0])
+    return out[:T, :T]
+
+
+def report_analyses(pipe: MotionCLRPipeline, result: Generation, cache: AttentionCache, row: int = 0) -> dict:
+    """What the report states about prompt `row`: each word's activation frames (the paper's 80% rule) and
+    peak, and repetitions read off self-attention (ours and the paper's Appendix G)."""
+    from .analysis import activation_mask, count_by_period, count_paper, word_curves
+
+    T = result.lengths[row]
+    tokenized = pipe.tokenizer.tokenize_prompt(result.prompts[row])
+    curves = word_curves(cache, tokenized, row=row, frames=T, fps=result.fps)
+    words = []
+    for word, curve in zip(curves.words, curves.curves, strict=True):
+        mask = activation_mask(curve)
+        on = np.flatnonzero(mask)
+        words.append(
+            {
+                "word": word,
+                "peak_frame": int(curve.argmax()),
+                "active_frames": [int(on.min()), int(on.max()) + 1] if len(on) else None,
+                "active_share": round(float(mask.mean()), 3),
+            }
+        )
+    self_map = full_resolution_self_map(cache, row, T)
+    ours = count_by_period(self_map)
+    paper = count_paper(self_map) if T >= 8 else None
+    return {
+        "words": words,
+        "repetitions": {
+            "by_period": ours.count,
+            "period_frames": round(ours.period, 2),
+            "paper_appendix_g": None if paper is None else round(paper.count, 3),
+        },
+        "curves": curves,
+        "self_map": self_map,
+    }
+
+
+def _png(fig: Any) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _table(rows: list[dict], columns: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td>{html.escape('' if r.get(c) is None else str(r.get(c)))}</td>" for c in columns)
+        + "</tr>"
+        for r in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def write_report(
+    path: str | Path,
+    pipe: MotionCLRPipeline,
+    result: Generation,
+    cache: AttentionCache,
+    row: int = 0,
+    record: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write the report of prompt `row` of a generation whose attention `cache` captured (self and cross,
+    any layers and steps; head means are enough)."""
+    from .viz import keyframe_strip
+    from .viz.interactive import attention_explorer, capture_explorer
+
+    if not 0 <= row < len(result):
+        raise ValueError(f"row {row} is out of range for a generation of {len(result)} prompts")
+    kinds = {k[0] for k in cache}
+    missing = {"self", "cross"} - kinds
+    if missing:
+        raise ValueError(f"the report needs self- and cross-attention captured; the capture lacks {sorted(missing)}")
+    prompt = result.prompts[row]
+    joints = result.joints[row]
+    analyses = report_analyses(pipe, result, cache, row)
+    tokenized = pipe.tokenizer.tokenize_prompt(prompt)
+    explorer = attention_explorer(joints, analyses["curves"], analyses["self_map"], fps=result.fps, title=prompt)
+    cross = capture_explorer(
+        cache,
+        "cross",
+        prompt=row,
+        words=[w.text for w in tokenized.words],
+        token_columns=[w.tokens for w in tokenized.words],
+        frames=result.lengths[row],
+        title="cross-attention",
+    )
+    self_view = capture_explorer(cache, "self", prompt=row, frames=result.lengths[row], title="self-attention")
+    parts = [
+        explorer.to_html(full_html=False, include_plotlyjs=True, auto_play=False),
+        cross.to_html(full_html=False, include_plotlyjs=False),
+        self_view.to_html(full_html=False, include_plotlyjs=False),
+    ]
+    strip = _png(keyframe_strip(joints, n=8, title=prompt))
+    curves_png = _png(analyses["curves"].plot(title="cross-attention per word"))
+    settings = {"prompt": prompt, "frames": result.lengths[row], "fps": result.fps, **result.settings}
+    if record:
+        settings.update({k: v for k, v in record.items() if k not in settings})
+    reps = analyses["repetitions"]
+    setting_rows = [{"setting": k, "value": v if isinstance(v, str) else json.dumps(v)} for k, v in settings.items()]
+    body = f"""<!doctype html><html><head><meta charset="utf-8"><title>motionclr_lens: {html.escape(prompt)}</title>
+<style>{STYLE}</style></head><body>
+<h1>motionclr_lens report</h1><p class="prompt">“{html.escape(prompt)}”</p>
+<h2>Motion and attention</h2>
+<p class="note">Play, pause or drag the slider: the skeleton, the word x frame map, the per-word curves and the
+frame x frame map (mean of the full-resolution self-attention layers over steps and heads) share one cursor.</p>
+{parts[0]}
+<h2>Word grounding</h2>
+<p class="note">Frames where each word's cross-attention exceeds 80% of its maximum (the paper's rule),
+and its peak.</p>
+{_table(analyses["words"], ["word", "peak_frame", "active_frames", "active_share"])}
+<img src="{curves_png}" alt="per-word curves">
+<h2>Repetitions read off self-attention</h2>
+{_table([reps], ["by_period", "period_frames", "paper_appendix_g"])}
+<p class="note">by_period: the motion's length over the period of the self-attention diagonal profile (ours);
+paper_appendix_g: the paper's peak count per row.</p>
+<h2>Keyframes</h2><img src="{strip}" alt="keyframes">
+<h2>Captured attention by layer and denoising step</h2>
+{parts[1]}
+{parts[2]}
+<h2>Settings</h2>
+{_table(setting_rows, ["setting", "value"])}
+</body></html>
+"""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body, encoding="utf-8")
+    return path
