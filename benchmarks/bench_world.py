@@ -1,6 +1,6 @@
 """Speed of the motion world: samples a second on 2 processes, and per sample on one.
 
-    python benchmarks/bench_world.py [--samples 2000]
+python benchmarks/bench_world.py [--samples 2000]
 """
 
 from __future__ import annotations

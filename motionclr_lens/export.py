@@ -265,9 +265,6 @@ def save_animation(
 ) -> Path:
     """A GIF (Pillow) or MP4 (ffmpeg, which must be on PATH) of the skeleton seen from the side, with the
     floor and the root's path; the format follows the file's suffix."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     from matplotlib import animation
 

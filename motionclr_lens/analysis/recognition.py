@@ -237,7 +237,9 @@ class ActionRecogniser:
         """(T,) class index of each frame, smoothed over time (`smooth_labels`; 0: per-frame argmax)."""
         return smooth_labels(self.frame_probabilities(joints), switch_penalty)
 
-    def segments(self, joints: np.ndarray, min_frames: int = 10, switch_penalty: float = 16.0) -> list[RecognisedSegment]:
+    def segments(
+        self, joints: np.ndarray, min_frames: int = 10, switch_penalty: float = 16.0
+    ) -> list[RecognisedSegment]:
         """The actions of a motion in order, each as (kind, start, end)."""
         return decode_segments(self.frame_labels(joints, switch_penalty), self.classes, min_frames)
 

@@ -11,9 +11,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
-import matplotlib
-
-matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure

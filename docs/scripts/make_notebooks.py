@@ -1,0 +1,211 @@
+"""Write the numbered notebooks of notebooks/ from the cell lists below, outputs stripped.
+
+    python docs/scripts/make_notebooks.py
+
+The notebooks are the source users open; this script keeps them uniform. `tests/test_notebooks.py` runs
+every one top to bottom on the embedded model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
+    "01_quickstart": [
+        ("md", "# Quickstart\n\nGenerate a motion with the embedded MotionCLR, look at it, and save it."),
+        (
+            "code",
+            "import torch\nfrom motionclr_lens import load_embedded\n\npipe = load_embedded()  # offline, about half a second",
+        ),
+        (
+            "code",
+            'result = pipe.generate("a person jumps three times, then walks forward", seconds=5,\n                       generator=torch.Generator().manual_seed(0))\njoints = result.joints[0]\njoints.shape  # (frames, 22 joints, xyz in metres, y up)',
+        ),
+        ("md", "The 3D player: play, pause, or drag the slider. The dotted line is the path of the pelvis."),
+        (
+            "code",
+            "from motionclr_lens.viz.interactive import skeleton_player\n\nskeleton_player(joints, title=result.prompts[0])",
+        ),
+        ("md", "A keyframe strip, for papers:"),
+        (
+            "code",
+            "from motionclr_lens.viz import keyframe_strip\n\nkeyframe_strip(joints, n=8, title=result.prompts[0]);",
+        ),
+        ("md", "Save the motion: `.npy` joints and features, a BVH for Blender, a GIF."),
+        (
+            "code",
+            'import tempfile, pathlib\nfrom motionclr_lens.export import save_animation, save_bvh, save_npy\n\nout = pathlib.Path(tempfile.mkdtemp())\nsave_npy(out, joints, result.features[0])\nsave_bvh(joints, out / "motion.bvh")\nsave_animation(joints, out / "motion.gif")\nsorted(p.name for p in out.iterdir())',
+        ),
+    ],
+    "02_attention_maps": [
+        (
+            "md",
+            "# Attention maps\n\nCapture every self- and cross-attention map of a generation, by layer, denoising step and head.",
+        ),
+        (
+            "code",
+            'import torch\nfrom motionclr_lens import load_embedded\nfrom motionclr_lens.capture import capture\n\npipe = load_embedded()\nprompt = "a person jumps three times, then walks forward"\nwith capture(kinds=("self", "cross"), head_mean=True) as cache:\n    result = pipe.generate(prompt, seconds=5, generator=torch.Generator().manual_seed(0))\nprint(len(cache), "maps,", cache.nbytes / 2**20, "MiB; estimated", cache.estimated_bytes / 2**20, "MiB")',
+        ),
+        ("md", "Browse the capture: the menu picks a layer, the slider a denoising step."),
+        (
+            "code",
+            'from motionclr_lens.viz.interactive import capture_explorer\n\ncapture_explorer(cache, "self", frames=result.lengths[0])',
+        ),
+        (
+            "code",
+            'tokenized = pipe.tokenizer.tokenize_prompt(prompt)\ncapture_explorer(cache, "cross", words=[w.text for w in tokenized.words],\n                 token_columns=[w.tokens for w in tokenized.words], frames=result.lengths[0])',
+        ),
+        ("md", "The motion and its maps on one frame cursor:"),
+        (
+            "code",
+            "from motionclr_lens.analysis import word_curves\nfrom motionclr_lens.report import full_resolution_self_map\nfrom motionclr_lens.viz.interactive import attention_explorer\n\ncurves = word_curves(cache, tokenized, frames=result.lengths[0])\nself_map = full_resolution_self_map(cache, 0, result.lengths[0])\nattention_explorer(result.joints[0], curves, self_map, title=prompt)",
+        ),
+        ("md", "Static versions for a paper (`save_figure` writes PDF, SVG and PNG):"),
+        (
+            "code",
+            'from motionclr_lens.viz import attention_map\n\nattention_map(self_map, "self", title="self-attention");\nattention_map(curves.curves, "cross", words=curves.words, title="word x frame");',
+        ),
+    ],
+    "03_grounding": [
+        (
+            "md",
+            "# Word-to-frame grounding\n\nWhich frames does each word attend to, and how well does that match the truth? The motion world knows\nwhich frames each word of a caption covers.",
+        ),
+        (
+            "code",
+            'import numpy as np\nfrom motionclr_lens import load_embedded\nfrom motionclr_lens.analysis import activation_mask, temporal_iou, word_curves\nfrom motionclr_lens.capture import capture\nfrom motionclr_lens.world import make_sample\n\npipe = load_embedded()\nsample = make_sample(0, "test", 4)\ncaption = sample.captions[0]\ncaption.text, [(s.kind, s.start, s.end) for s in sample.segments]',
+        ),
+        ("md", "Probe the world's own motion: noise it to t = 300 and run one guided pass with capture."),
+        (
+            "code",
+            'with capture(kinds=("cross",), head_mean=True) as cache:\n    pipe.probe(sample.features, caption.text, timestep=300)\ncurves = word_curves(cache, pipe.tokenizer.tokenize_prompt(caption.text), frames=sample.frames)\ncurves.plot(title=caption.text);',
+        ),
+        (
+            "code",
+            "rows = []\nfor word, curve, truth in zip(curves.words, curves.curves, caption.word_frames):\n    if truth is None:\n        continue  # function words and the subject refer to no frames\n    mask = activation_mask(curve)  # the paper's rule: above 80% of the maximum\n    rows.append((word, truth, round(temporal_iou(mask, *truth), 3), int(curve.argmax())))\nrows",
+        ),
+        (
+            "md",
+            "Scores over many motions, against the paper's root-velocity baseline and random curves, come from\n`score_grounding`; `docs/scripts/analysis_results.py` makes the table of docs/analysis.md.",
+        ),
+    ],
+    "04_counting": [
+        (
+            "md",
+            "# Counting repetitions from self-attention\n\nThe paper reads the number of repetitions off a self-attention map (Appendix G). Ours reads the period\nof the map's diagonal profile.",
+        ),
+        (
+            "code",
+            'from motionclr_lens import load_embedded\nfrom motionclr_lens.analysis import count_by_period, count_paper\nfrom motionclr_lens.capture import capture\nfrom motionclr_lens.report import full_resolution_self_map\nfrom motionclr_lens.world import make_sample\n\npipe = load_embedded()\ndrawn = (make_sample(0, "test", i) for i in range(400))\nsample = next(s for s in drawn if len(s.segments) == 1 and s.segments[0].kind == "jump" and s.segments[0].count > 1)\nseg = sample.segments[0]\nsample.captions[0].text, seg.count',
+        ),
+        (
+            "code",
+            'with capture(kinds=("self",)) as cache:\n    pipe.probe(sample.features, sample.captions[0].text, timestep=300)\nself_map = full_resolution_self_map(cache, 0, sample.frames)\nours = count_by_period(self_map, seg.start, seg.end)\npaper = count_paper(self_map[seg.start:seg.end, seg.start:seg.end])\nprint("true", seg.count, "| ours", ours.count, "| paper", round(paper.count, 2))',
+        ),
+        ("code", "ours.plot(truth=seg.count, title=sample.captions[0].text);"),
+        ("md", "From the joints, the repetition counter the embedded model is judged with:"),
+        (
+            "code",
+            "from motionclr_lens.analysis import count_repetitions, joints_of\n\ncount_repetitions(joints_of(sample.features), seg.kind, seg.start, seg.end).count",
+        ),
+    ],
+    "05_editing_gallery": [
+        (
+            "md",
+            "# Every edit of the paper\n\nEdits are values passed to `generate(..., edits=[...])`; they compose in one run.",
+        ),
+        (
+            "code",
+            "import torch\nfrom motionclr_lens import load_embedded\nfrom motionclr_lens.edits import Erase, ExampleBased, Ground, Reweight, Replace, StyleTransfer, TimeShift\nfrom motionclr_lens.viz import keyframe_strip\n\npipe = load_embedded()\n\ndef show(prompts, edits=(), row=-1, title=None, seconds=4):\n    out = pipe.generate(prompts, seconds=seconds, edits=list(edits), generator=torch.Generator().manual_seed(1))\n    keyframe_strip(out.joints[row], n=8, title=title or out.prompts[row])\n    return out",
+        ),
+        ("md", "**(De-)emphasis**: add alpha to a word's cross-attention."),
+        (
+            "code",
+            'p = "a person jumps and then walks forward"\nshow(p, title="plain")\nshow(p, [Reweight(0.5, word="jumps")], title="jumps emphasised")\nshow(p, [Reweight(-0.5, word="jumps")], title="jumps de-emphasised");',
+        ),
+        ("md", "**Erasing** a word inside a time window:"),
+        (
+            "code",
+            'show(p, [Erase(word="jumps", factor=0.0, seconds=(0.0, 2.0))], title="jumps erased in the first 2 s");',
+        ),
+        ("md", "**In-place replacement**: row 1 keeps row 0's self-attention (its timing) with another verb."),
+        (
+            "code",
+            'show(["a person jumps in place", "a person squats in place"], [Replace(source=0, target=1, word="squats")], row=1,\n     title="squats, in the timing of the jumps");',
+        ),
+        ("md", "**Sequence shifting**: row 1 is row 0's motion rolled in time."),
+        (
+            "code",
+            'show(["a person waves the right hand, then walks forward"] * 2, [TimeShift(source=0, target=1, ratio=0.5)], row=1,\n     title="shifted by half its length");',
+        ),
+        ("md", "**Example-based generation**: diverse motions sharing the example's structure."),
+        (
+            "code",
+            'out = show(["a person jumps three times"] * 3, [ExampleBased(source=0, chunk=8)], row=2, title="an example-based variant")',
+        ),
+        ("md", "**Style transfer**: the content row takes the style row's self-attention queries."),
+        (
+            "code",
+            'show(["a person walks forward slowly", "a person runs forward"], [StyleTransfer(style=0, content=1)], row=1,\n     title="running, in the style of a slow walk");',
+        ),
+        ("md", "**Grounded generation**: a word emphasised inside a window, weakened outside."),
+        (
+            "code",
+            'show("a person jumps", [Ground(word="jumps", seconds=(2.0, 4.0))], title="jumps grounded to 2-4 s");',
+        ),
+    ],
+    "06_live_editing": [
+        (
+            "md",
+            "# Live editing\n\nMove the controls: the source motion is generated once, the edited one anew (under a second and a half\non a laptop CPU).",
+        ),
+        (
+            "code",
+            'from motionclr_lens import load_embedded\nfrom motionclr_lens.widgets import LiveEditor\n\neditor = LiveEditor(load_embedded(), "a person jumps three times, then walks forward")\neditor',
+        ),
+        ("code", 'editor.strength.value = -0.8  # the same as moving the slider\neditor.last["seconds"]'),
+    ],
+    "07_release_checkpoint": [
+        (
+            "md",
+            "# The released checkpoint\n\n`load_release` reads the release layout (`EvanTHU/MotionCLR`: `opt.txt`, `meta/mean.npy`, `meta/std.npy`,\n`model/latest.tar`) from a folder, or from the hub where it is reachable. Set `MOTIONCLR_RELEASE` to the folder.",
+        ),
+        (
+            "code",
+            'import os, pathlib, torch\nfrom motionclr_lens import load_release\n\nfolder = pathlib.Path(os.environ.get("MOTIONCLR_RELEASE", "MotionCLR"))\nif not folder.is_dir():\n    raise SystemExit(f"set MOTIONCLR_RELEASE to a folder with the release (none at {folder})")\npipe = load_release(folder)\nconfig = pipe.config\nprint(config.channels, config.num_attention_layers, "attention layers")',
+        ),
+        (
+            "code",
+            'result = pipe.generate("a person walks forward", seconds=2, steps=5, generator=torch.Generator().manual_seed(0))\nresult.joints[0].shape',
+        ),
+        (
+            "code",
+            "from motionclr_lens.viz import keyframe_strip\n\nkeyframe_strip(result.joints[0], n=6, title=result.prompts[0]);",
+        ),
+    ],
+}
+
+
+def main() -> None:
+    folder = Path(__file__).resolve().parents[2] / "notebooks"
+    folder.mkdir(exist_ok=True)
+    for name, cells in NOTEBOOKS.items():
+        nb = new_notebook(
+            cells=[
+                (new_markdown_cell if kind == "md" else new_code_cell)(src, id=f"cell-{i:02d}")
+                for i, (kind, src) in enumerate(cells)
+            ],
+            metadata={
+                "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                "language_info": {"name": "python"},
+            },
+        )
+        nbformat.write(nb, folder / f"{name}.ipynb")
+    print(f"wrote {len(NOTEBOOKS)} notebooks to {folder}")
+
+
+if __name__ == "__main__":
+    main()
