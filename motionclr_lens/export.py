@@ -306,7 +306,7 @@ def save_animation(
         return lines
 
     anim = animation.FuncAnimation(fig, draw, frames=len(joints), interval=1000 / fps, blit=False)
-    writer = animation.PillowWriter(fps=fps) if suffix == ".gif" else animation.FFMpegWriter(fps=fps)
+    writer = animation.PillowWriter(fps=round(fps)) if suffix == ".gif" else animation.FFMpegWriter(fps=round(fps))
     path.parent.mkdir(parents=True, exist_ok=True)
     anim.save(str(path), writer=writer)
     plt.close(fig)

@@ -8,7 +8,7 @@ from typing import Any, TypeVar, cast
 
 __all__ = ["PAPER_STYLE", "styled"]
 
-PAPER_STYLE: dict[str, Any] = {
+PAPER_STYLE: dict[Any, Any] = {  # Any keys: matplotlib types rcParams names as literals
     "font.family": "DejaVu Sans",
     "font.size": 9,
     "axes.titlesize": 9,
