@@ -42,25 +42,103 @@ def _out_dir(path: str, force: bool) -> Path:
     return out
 
 
+def _versions() -> dict[str, str]:
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for package in ("motionclr_lens", "torch", "numpy", "diffusers", "transformers"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = "unknown"
+    return out
+
+
+def model_hash(pipe: MotionCLRPipeline) -> str:
+    """sha256 of the model's state dict (names, shapes, dtypes and bytes, in order) and its mean/std."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, tensor in pipe.model.state_dict().items():
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    digest.update(np.ascontiguousarray(pipe.mean, dtype=np.float32).tobytes())
+    digest.update(np.ascontiguousarray(pipe.std, dtype=np.float32).tobytes())
+    return digest.hexdigest()
+
+
+def _edits(args: argparse.Namespace) -> list:
+    from .edits import Erase, Reweight, read_edits
+
+    edits = list(read_edits(args.edits)) if getattr(args, "edits", None) else []
+    for word, alpha in getattr(args, "reweight", None) or []:
+        try:
+            edits.append(Reweight(alpha=float(alpha), word=word))
+        except ValueError:
+            raise ValueError(f"--reweight {word} {alpha}: the strength must be a number") from None
+    for word in getattr(args, "erase", None) or []:
+        edits.append(Erase(word=word))
+    return edits
+
+
+def _from_record(args: argparse.Namespace) -> None:
+    """Fill the run's settings from a record.json written by an earlier run."""
+    from .edits import edit_from_dict
+
+    path = Path(args.from_record)
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"cannot read the record {str(path)!r}: {error}") from None
+    needed = ("prompts", "lengths", "seed", "scheduler", "steps", "guidance_scale")
+    missing = [k for k in needed if k not in record]
+    if missing:
+        raise ValueError(f"the record {str(path)!r} lacks {missing}")
+    args.prompt, args.lengths, args.seed = record["prompts"], record["lengths"], record["seed"]
+    args.scheduler, args.steps, args.guidance = record["scheduler"], record["steps"], record["guidance_scale"]
+    args.smooth_sigma = record.get("smooth_sigma", 1.0)
+    args.edit_values = [edit_from_dict(e) for e in record.get("edit_values", [])]
+    if args.model == "embedded" and record.get("model") not in (None, "embedded"):
+        args.model = record["model"]
+    args.expected_hash = record.get("model_hash")
+
+
 def _generate(args: argparse.Namespace) -> int:
     from .capture import capture
+    from .edits import edit_to_dict
     from .export import save_animation, save_bvh
     from .report import write_report
     from .viz import keyframe_strip
 
+    args.lengths, args.smooth_sigma, args.expected_hash = None, 1.0, None
+    if getattr(args, "from_record", None):
+        _from_record(args)
+        edits = args.edit_values
+    else:
+        edits = _edits(args)
+    if not args.prompt:
+        raise ValueError("give at least one --prompt (or --from-record)")
     pipe = _load(args.model, args.weights)
+    digest = model_hash(pipe)
+    if args.expected_hash and args.expected_hash != digest:
+        logger.warning("the model differs from the recorded one (hash %s, recorded %s)", digest, args.expected_hash)
     out = _out_dir(args.out, args.force)
     generator = torch.Generator().manual_seed(args.seed)
     start = time.perf_counter()
     with capture(kinds=("self", "cross")) as cache:  # every layer, step and head of the conditional branch
         result = pipe.generate(
             args.prompt,
-            seconds=args.seconds,
+            lengths=args.lengths,
+            seconds=None if args.lengths else args.seconds,
             scheduler=args.scheduler,
             steps=args.steps,
             guidance_scale=args.guidance,
             generator=generator,
+            smooth_sigma=args.smooth_sigma,
             progress=not args.quiet,
+            edits=edits,
         )
     elapsed = time.perf_counter() - start
     record = {
@@ -69,8 +147,11 @@ def _generate(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "model": pipe.info.get("source"),
         "weights": pipe.info.get("weights"),
+        "model_hash": digest,
         "seconds_taken": round(elapsed, 3),
         **result.settings,
+        "edit_values": [edit_to_dict(e) for e in edits],
+        "versions": _versions(),
     }
     written = []
     for i, (prompt, features, joints) in enumerate(zip(result.prompts, result.features, result.joints, strict=True)):
@@ -90,6 +171,99 @@ def _generate(args: argparse.Namespace) -> int:
         f"generated {len(result)} motion(s) in {elapsed:.2f} s; wrote to {out}: {', '.join([*written, 'record.json'])}"
     )
     print(f"open {(out / '00_report.html').resolve()} in a browser")
+    return 0
+
+
+def _motion_or_generated(args: argparse.Namespace, pipe: MotionCLRPipeline, kinds: tuple[str, ...]):
+    """Capture of a given motion probed at --timestep, or of a motion generated from the prompt."""
+    from .capture import capture
+
+    with capture(kinds=kinds, head_mean=True) as cache:
+        if args.motion:
+            features = np.load(args.motion)
+            if features.ndim != 2 or features.shape[1] != pipe.config.input_dim:
+                raise ValueError(
+                    f"--motion {args.motion}: expected (frames, {pipe.config.input_dim}) features, got {features.shape}"
+                )
+            pipe.probe(
+                features, args.prompt, timestep=args.timestep, generator=torch.Generator().manual_seed(args.seed)
+            )
+            frames = len(features)
+        else:
+            result = pipe.generate(
+                args.prompt, seconds=args.seconds, generator=torch.Generator().manual_seed(args.seed)
+            )
+            frames = result.lengths[0]
+    return cache, frames
+
+
+def _count(args: argparse.Namespace) -> int:
+    from .analysis import count_by_period, count_paper
+    from .report import full_resolution_self_map
+
+    pipe = _load(args.model, args.weights)
+    cache, frames = _motion_or_generated(args, pipe, ("self",))
+    self_map = full_resolution_self_map(cache, 0, frames)
+    start, end = args.frames if args.frames else (0, frames)
+    if not 0 <= start < end <= frames:
+        raise ValueError(f"--frames {start} {end} is outside the motion's frames [0, {frames}]")
+    ours = count_by_period(self_map, start, end)
+    paper = count_paper(self_map[start:end, start:end]) if end - start >= 8 else None
+    result = {
+        "prompt": args.prompt,
+        "frames": [start, end],
+        "by_period": ours.count,
+        "period_frames": round(ours.period, 2),
+        "paper_appendix_g": None if paper is None else round(paper.count, 3),
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _ground(args: argparse.Namespace) -> int:
+    from .analysis import activation_mask, word_curves
+
+    pipe = _load(args.model, args.weights)
+    cache, frames = _motion_or_generated(args, pipe, ("cross",))
+    curves = word_curves(cache, pipe.tokenizer.tokenize_prompt(args.prompt), frames=frames)
+    words = []
+    for word, curve in zip(curves.words, curves.curves, strict=True):
+        on = np.flatnonzero(activation_mask(curve, args.threshold))
+        words.append(
+            {
+                "word": word,
+                "peak_frame": int(curve.argmax()),
+                "active_frames": [int(on.min()), int(on.max()) + 1] if len(on) else None,
+            }
+        )
+    print(json.dumps({"prompt": args.prompt, "frames": frames, "threshold": args.threshold, "words": words}, indent=2))
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .embedded import train_on_world
+
+    trainer = train_on_world(
+        args.out, steps=args.steps, samples=args.samples, batch_size=args.batch_size, seed=args.seed, until=args.until
+    )
+    print(f"trained to step {trainer.step}; checkpoint in {trainer.checkpoint_path}")
+    return 0
+
+
+def _benchmark(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    pipe = _load(args.model, args.weights)
+    load = time.perf_counter() - start
+    times = []
+    for r in range(args.repeats + 1):
+        t = time.perf_counter()
+        pipe.generate("a person walks forward", seconds=args.seconds, generator=torch.Generator().manual_seed(r))
+        if r:  # the first run warms up
+            times.append(time.perf_counter() - t)
+    print(
+        f"load {load:.2f} s; a {args.seconds:g} s motion, 10 steps with guidance: "
+        f"{min(times):.2f} s best, {float(np.median(times)):.2f} s median of {args.repeats}"
+    )
     return 0
 
 
@@ -119,24 +293,64 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--weights", choices=["ema", "raw"], default="ema")
 
-    for name, help_text in (("demo", "generate the demo prompt"), ("generate", "generate motions from prompts")):
+    runs = (
+        ("demo", "generate the demo prompt with every attention map captured, and write its report"),
+        ("generate", "generate motions from prompts (or replay a record.json)"),
+        ("edit", "generate with edits, from an edit file (JSON or YAML) or flags"),
+    )
+    for name, help_text in runs:
         p = sub.add_parser(name, help=help_text)
         model_args(p)
         default_prompt = ["a person jumps three times, then walks forward"] if name == "demo" else None
-        p.add_argument("--prompt", nargs="+", default=default_prompt, required=name == "generate")
+        p.add_argument("--prompt", nargs="+", default=default_prompt)
         p.add_argument("--seconds", type=float, default=4.0)
         p.add_argument("--scheduler", choices=sorted(SCHEDULERS), default="dpmsolver")
         p.add_argument("--steps", type=int, default=10)
         p.add_argument("--guidance", type=float, default=2.5)
         p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--out", default="motionclr_lens_out" if name == "demo" else "generated")
+        p.add_argument("--out", default={"demo": "motionclr_lens_out", "generate": "generated", "edit": "edited"}[name])
         p.add_argument("--force", action="store_true", help="write into an output folder that is not empty")
         p.add_argument("--quiet", action="store_true")
         p.add_argument("--no-gif", action="store_true", help="skip the GIF (the slowest output)")
+        if name == "generate":
+            p.add_argument("--from-record", help="replay the run a record.json describes (same motion on CPU)")
+        if name == "edit":
+            p.add_argument("--edits", help="a JSON or YAML file: a list of {kind: Reweight, alpha: 0.5, word: jumps}")
+            p.add_argument("--reweight", nargs=2, action="append", metavar=("WORD", "ALPHA"), help="(de-)emphasise")
+            p.add_argument("--erase", action="append", metavar="WORD", help="erase a word everywhere")
         p.set_defaults(func=_generate)
+    for name, help_text, func in (
+        ("count", "count repetitions from self-attention (a generated motion, or --motion FEATURES.npy)", _count),
+        ("ground", "each word's frames from cross-attention (a generated motion, or --motion)", _ground),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        model_args(p)
+        p.add_argument("--prompt", required=True)
+        p.add_argument("--motion", help="a (frames, 263) features .npy to probe instead of generating")
+        p.add_argument("--timestep", type=int, default=300, help="noise level of the probe")
+        p.add_argument("--seconds", type=float, default=4.0)
+        p.add_argument("--seed", type=int, default=0)
+        if name == "count":
+            p.add_argument("--frames", type=int, nargs=2, metavar=("START", "END"), help="count in these frames")
+        else:
+            p.add_argument("--threshold", type=float, default=0.8, help="share of the maximum (the paper: 0.8)")
+        p.set_defaults(func=func)
     p = sub.add_parser("inspect", help="print a model's sizes and attention layers")
     model_args(p)
     p.set_defaults(func=_inspect)
+    p = sub.add_parser("train", help="train the embedded configuration on the motion world (resumable)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--steps", type=int, default=5400, help="length of the learning-rate schedule")
+    p.add_argument("--until", type=int, default=None, help="stop after this step (resumable later)")
+    p.add_argument("--samples", type=int, default=20000)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_train)
+    p = sub.add_parser("benchmark", help="time loading and sampling")
+    model_args(p)
+    p.add_argument("--seconds", type=float, default=4.0)
+    p.add_argument("--repeats", type=int, default=3)
+    p.set_defaults(func=_benchmark)
     return parser
 
 
@@ -145,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
         return int(args.func(args))
-    except (ValueError, KeyError, FileNotFoundError) as error:
+    except (ValueError, KeyError, FileNotFoundError, FloatingPointError, IndexError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

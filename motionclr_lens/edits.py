@@ -12,8 +12,10 @@ which cuts each layer's padded length.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -21,7 +23,21 @@ from torch import Tensor
 from .hooks import Hook, HookContext, RunPlan
 from .text import TokenizedPrompt
 
-__all__ = ["Edit", "EditRun", "Erase", "ExampleBased", "Ground", "Replace", "Reweight", "StyleTransfer", "TimeShift"]
+__all__ = [
+    "EDIT_TYPES",
+    "Edit",
+    "EditRun",
+    "Erase",
+    "ExampleBased",
+    "Ground",
+    "Replace",
+    "Reweight",
+    "StyleTransfer",
+    "TimeShift",
+    "edit_from_dict",
+    "edit_to_dict",
+    "read_edits",
+]
 
 
 @dataclass(frozen=True)
@@ -361,3 +377,77 @@ class Ground(Edit):
             return out
 
         return [Hook(fn, ("weights",), ("cross",), layers, steps)]
+
+
+# --- edits as data (records, edit files) ------------------------------------------------------------------
+
+EDIT_TYPES: dict[str, type[Edit]] = {
+    cls.__name__: cls for cls in (Reweight, Erase, Replace, TimeShift, ExampleBased, StyleTransfer, Ground)
+}
+_COLLECTIONS = ("steps", "cross_steps", "layers")  # any collection of ints: kept as a list
+
+
+def edit_to_dict(edit: Edit) -> dict[str, Any]:
+    """An edit as plain data: {"kind": "Reweight", "alpha": 0.5, "word": "jumps", ...} (JSON-ready)."""
+    if type(edit).__name__ not in EDIT_TYPES:
+        raise TypeError(f"not an edit of the lens: {edit!r}")
+    data: dict[str, Any] = {"kind": type(edit).__name__}
+    for f in fields(edit):  # type: ignore[arg-type]
+        value = getattr(edit, f.name)
+        if isinstance(value, range | list | tuple | set | frozenset):
+            value = [list(v) if isinstance(v, tuple | list) else v for v in value]
+        data[f.name] = value
+    return data
+
+
+def edit_from_dict(data: Mapping[str, Any]) -> Edit:
+    """The edit `edit_to_dict` wrote (or one written by hand): unknown kinds and fields are errors that
+    name the valid ones."""
+    if not isinstance(data, Mapping) or "kind" not in data:
+        raise ValueError(f"an edit must be a mapping with a 'kind' (one of {sorted(EDIT_TYPES)}), got {data!r}")
+    kind = data["kind"]
+    if kind not in EDIT_TYPES:
+        raise ValueError(f"unknown edit kind {kind!r}; valid: {sorted(EDIT_TYPES)}")
+    cls = EDIT_TYPES[kind]
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    unknown = sorted(set(data) - {"kind", *names})
+    if unknown:
+        raise ValueError(f"{kind}: unknown fields {unknown}; valid: {names}")
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        if name == "kind":
+            continue
+        if isinstance(value, list):
+            if name in _COLLECTIONS:
+                value = list(value)
+            else:
+                value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        values[name] = value
+    try:
+        return cls(**values)
+    except TypeError as error:
+        raise ValueError(f"{kind}: {error}") from None
+
+
+def read_edits(path: str | Path) -> list[Edit]:
+    """Edits from a JSON file (a list of edit mappings, or {"edits": [...]}) or a YAML file (needs PyYAML)."""
+    import json
+
+    path = Path(path)
+    text = path.read_text()
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError as error:
+            raise ValueError(f"{path}: reading YAML needs `pip install pyyaml` (or write the edits as JSON)") from error
+        data = yaml.safe_load(text)
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}: not valid JSON ({error})") from None
+    if isinstance(data, Mapping) and "edits" in data:
+        data = data["edits"]
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: expected a list of edits, got {type(data).__name__}")
+    return [edit_from_dict(d) for d in data]

@@ -269,6 +269,12 @@ class MotionCLRPipeline:
                 )
         finally:
             model.train(was_training)
+        bad = [i for i, n in enumerate(frames) if not torch.isfinite(sample[i, :n]).all()]
+        if bad:
+            raise FloatingPointError(
+                f"sampling gave NaN or Inf for prompts {bad} ({[prompts[i] for i in bad]}): check the edits' "
+                f"strengths, the guidance scale ({guidance_scale}) and, under autocast, the dtype"
+            )
         features = [self.denormalize(sample[i, :n]) for i, n in enumerate(frames)]
         joints = [features_to_joints(f, smooth_sigma) for f in features]
         settings = {

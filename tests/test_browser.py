@@ -123,3 +123,38 @@ def test_live_editing_notebook_in_a_browser(jupyterlab):
         finally:
             browser.close()
     assert "alpha=-0.8" in (before_status or "") and "alpha=0.3" in (after_status or "")
+
+
+def test_demo_report_opens_in_a_browser(tmp_path):
+    """`motionclr-lens demo` (the README's first command) writes a report that renders offline."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (/usr/bin/chromium)")
+    pytest.importorskip("playwright.sync_api")
+    from playwright.sync_api import sync_playwright
+
+    from motionclr_lens.cli import main
+
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--quiet", "--no-gif"]) == 0
+    errors: list[str] = []
+    requests: list[str] = []
+    SCREENSHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: requests.append(r.url))
+        try:
+            page.goto((out / "00_report.html").as_uri())
+            page.wait_for_function(
+                "document.querySelectorAll('.plotly-graph-div .main-svg').length >= 3", timeout=60_000
+            )
+            graphs = page.locator(".plotly-graph-div").count()
+            heatmaps = page.locator(".plotly-graph-div .heatmaplayer image, .plotly-graph-div .hm image").count()
+            words = page.locator("table").first.text_content() or ""
+            page.screenshot(path=str(SCREENSHOTS / "demo_report.png"), full_page=True)
+        finally:
+            browser.close()
+    assert graphs == 3 and heatmaps >= 2 and not errors, errors
+    assert "jumps" in words and "walks" in words
+    assert all(u.startswith(("file:", "data:", "blob:")) for u in requests), [u for u in requests if "file:" not in u]

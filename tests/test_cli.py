@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from motionclr_lens.cli import main
 from motionclr_lens.export import read_bvh
@@ -25,7 +26,7 @@ def test_demo_writes_motion_report_and_record(tmp_path, capsys):
     assert record["lengths"] == [60] and record["model"] == "embedded" and record["seed"] == 0
     page = (out / "00_report.html").read_text()
     assert "a person jumps three times, then walks forward" in page and "Word grounding" in page
-    assert "cdn.plot.ly" not in page and page.count("Plotly.newPlot") == 3  # plotly.js inline, three figures
+    assert "<script src=" not in page and page.count("Plotly.newPlot(") == 3  # plotly.js inline, three figures
     printed = capsys.readouterr().out
     assert "generated 1 motion(s)" in printed and "00_report.html" in printed
 
@@ -47,3 +48,84 @@ def test_inspect_lists_the_layers(capsys):
     assert main(["inspect"]) == 0
     text = capsys.readouterr().out
     assert "18 self- and cross-attention layers" in text and "layer 17" in text
+
+
+def test_generate_replays_a_record_bit_for_bit(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    edits = tmp_path / "edits.json"
+    edits.write_text(json.dumps([{"kind": "Reweight", "alpha": -0.4, "word": "jumps"}]))
+    args = ["--prompt", "a person jumps twice", "--seconds", "2", "--steps", "4", "--seed", "7", "--quiet", "--no-gif"]
+    assert main(["edit", *args, "--edits", str(edits), "--out", str(first)]) == 0
+    record = json.loads((first / "record.json").read_text())
+    assert record["edit_values"] == [
+        {"kind": "Reweight", "alpha": -0.4, "word": "jumps", "tokens": None, "rows": [0], "steps": None, "layers": None}
+    ]
+    assert len(record["model_hash"]) == 64 and {"torch", "numpy", "python"} <= set(record["versions"])
+    assert (
+        main(["generate", "--from-record", str(first / "record.json"), "--out", str(second), "--quiet", "--no-gif"])
+        == 0
+    )
+    a, b = np.load(first / "00_features.npy"), np.load(second / "00_features.npy")
+    assert a.shape == (40, 263) and np.array_equal(a, b)
+    plain = tmp_path / "plain"
+    assert main(["generate", *args, "--out", str(plain)]) == 0
+    assert not np.array_equal(np.load(plain / "00_features.npy"), a)  # the recorded edit was replayed
+
+
+def test_count_and_ground_print_json(tmp_path, capsys):
+    assert main(["count", "--prompt", "a person jumps three times", "--seconds", "3"]) == 0
+    counted = json.loads(capsys.readouterr().out)
+    assert counted["frames"] == [0, 60] and counted["by_period"] >= 1
+    features = tmp_path / "motion.npy"
+    from motionclr_lens.world import make_sample
+
+    np.save(features, make_sample(0, "test", 1).features)
+    assert main(["ground", "--prompt", "a person walks forward", "--motion", str(features)]) == 0
+    grounded = json.loads(capsys.readouterr().out)
+    assert [w["word"] for w in grounded["words"]] == ["a", "person", "walks", "forward"]
+    assert all(0 <= w["peak_frame"] < grounded["frames"] for w in grounded["words"])
+
+
+def test_bad_input_exits_non_zero_and_says_why(tmp_path, capsys, caplog):
+    out = str(tmp_path / "x")
+    cases = [
+        (["generate", "--prompt", "", "--out", out, "--quiet"], "prompts must be non-empty"),
+        (["generate", "--prompt", "a person walks", "--seconds", "12", "--out", out, "--quiet"], "outside [1, 196]"),
+        (
+            ["generate", "--prompt", "a person walks", "--steps", "0", "--out", out, "--quiet"],
+            "steps must be a positive",
+        ),
+        (["generate", "--out", out, "--quiet"], "give at least one --prompt"),
+        (
+            ["count", "--prompt", "a person jumps", "--seconds", "2", "--frames", "10", "90"],
+            "outside the motion's frames",
+        ),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        assert message in capsys.readouterr().err, argv
+    bad_edits = tmp_path / "bad.json"
+    bad_edits.write_text(json.dumps([{"kind": "Blur", "word": "walks"}]))
+    assert main(["edit", "--prompt", "a person walks", "--edits", str(bad_edits), "--out", out, "--quiet"]) == 2
+    assert "unknown edit kind 'Blur'; valid: ['Erase', 'ExampleBased'" in capsys.readouterr().err
+    bad_edits.write_text(json.dumps([{"kind": "Erase", "word": "jumps"}]))
+    assert main(["edit", "--prompt", "a person walks", "--edits", str(bad_edits), "--out", out, "--quiet"]) == 2
+    assert "'jumps'" in capsys.readouterr().err  # an unknown word names the prompt's words
+    with pytest.raises(SystemExit) as exit_info:
+        main(["generate", "--prompt", "a person walks", "--scheduler", "euler"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'euler'" in capsys.readouterr().err
+    long_prompt = " ".join(["a person walks forward and then jumps"] * 12)
+    assert (
+        main(
+            ["generate", "--prompt", long_prompt, "--seconds", "1", "--steps", "2", "--out", out, "--quiet", "--no-gif"]
+        )
+        == 0
+    )
+    assert "over the 77 of CLIP's context: kept" in caplog.text  # logged: on the terminal, stderr
+    release = tmp_path / "release"
+    (release / "model").mkdir(parents=True)
+    (release / "opt.txt").write_text("dim_pose: 263\n")
+    (release / "model" / "latest.tar").write_bytes(b"not a checkpoint")
+    assert main(["inspect", "--model", str(release)]) == 2
+    assert "error:" in capsys.readouterr().err
