@@ -95,8 +95,9 @@ def main() -> None:
     print(f"static figures: {sorted(figures)} in {out}")
 
     if args.screenshots:
-        html = out / "html"
-        html.mkdir(exist_ok=True)
+        import tempfile
+
+        html = Path(tempfile.mkdtemp())  # the pages carry plotly.js (several MB): kept out of the docs
         pages = {
             "player": skeleton_player(joints, title=prompt),
             "explorer": attention_explorer(joints, curves, self_map, title=prompt),
