@@ -105,17 +105,30 @@ def load_embedded(folder: str | Path | None = None) -> MotionCLRPipeline:
     missing = [f for f in EMBEDDED_FILES if not (folder / f).is_file()]
     if missing:
         raise FileNotFoundError(f"embedded model folder {folder} lacks {missing}")
-    meta = json.loads((folder / "config.json").read_text())
-    config = MotionCLRConfig.from_dict(meta["model"])
+    try:
+        meta = json.loads((folder / "config.json").read_text())
+        config = MotionCLRConfig.from_dict(meta["model"])
+        vocabulary = json.loads((folder / "vocabulary.json").read_text())
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise ValueError(
+            f"embedded model folder {folder}: unreadable config.json or vocabulary.json ({error})"
+        ) from None
     with torch.device("meta"):
         model = MotionCLR(config)
-    weights = {k: v.float() for k, v in load_file(str(folder / "model.safetensors")).items()}
-    vocabulary = json.loads((folder / "vocabulary.json").read_text())
+    try:
+        weights = {k: v.float() for k, v in load_file(str(folder / "model.safetensors")).items()}
+    except Exception as error:  # safetensors raises its own error types for truncated or foreign files
+        raise ValueError(f"cannot read {folder / 'model.safetensors'}: {error}") from None
+    if TOKEN_EMBEDDING not in weights:
+        raise ValueError(f"{folder / 'model.safetensors'} has no {TOKEN_EMBEDDING}: not an embedded MotionCLR")
     rows = weights[TOKEN_EMBEDDING]
     full = torch.zeros(config.clip.vocab_size, rows.shape[1])
     full[vocabulary] = rows
     weights[TOKEN_EMBEDDING] = full
-    model.load_state_dict(weights, strict=True, assign=True)
+    try:
+        model.load_state_dict(weights, strict=True, assign=True)
+    except RuntimeError as error:
+        raise ValueError(f"{folder / 'model.safetensors'} does not fit its config.json: {error}") from None
     # Non-persistent buffers are not in the file: make them again off the meta device.
     embeddings = model.clip_model.embeddings
     embeddings.register_buffer("position_ids", torch.arange(config.clip.context_length).unsqueeze(0), persistent=False)

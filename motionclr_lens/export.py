@@ -255,6 +255,25 @@ def save_npy(
     return written
 
 
+def _find_ffmpeg() -> str:
+    """ffmpeg on PATH, else the binary of the imageio-ffmpeg package; set for matplotlib's writer."""
+    import matplotlib
+
+    path = shutil.which("ffmpeg")
+    if path is None:
+        try:
+            import imageio_ffmpeg
+
+            path = imageio_ffmpeg.get_ffmpeg_exe()
+        except (ImportError, RuntimeError):
+            raise RuntimeError(
+                "writing MP4 needs ffmpeg: on PATH (`apt install ffmpeg`) or `pip install imageio-ffmpeg`; "
+                "GIF needs nothing"
+            ) from None
+    matplotlib.rcParams["animation.ffmpeg_path"] = path
+    return path
+
+
 def save_animation(
     joints: np.ndarray,
     path: str | Path,
@@ -276,8 +295,8 @@ def save_animation(
     suffix = path.suffix.lower()
     if suffix not in (".gif", ".mp4"):
         raise ValueError(f"unknown animation format {path.suffix!r}; valid: '.gif', '.mp4'")
-    if suffix == ".mp4" and shutil.which("ffmpeg") is None:
-        raise RuntimeError("writing MP4 needs ffmpeg on PATH (for example `apt install ffmpeg`); GIF needs nothing")
+    if suffix == ".mp4":
+        _find_ffmpeg()
     fig = plt.figure(figsize=size, dpi=dpi)
     ax = fig.add_subplot(projection="3d")
     lo, hi = joints.min((0, 1)), joints.max((0, 1))

@@ -129,3 +129,23 @@ def test_bad_input_exits_non_zero_and_says_why(tmp_path, capsys, caplog):
     (release / "model" / "latest.tar").write_bytes(b"not a checkpoint")
     assert main(["inspect", "--model", str(release)]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_nan_results_and_corrupt_models_are_errors(tmp_path, capsys):
+    out = str(tmp_path / "x")
+    argv = ["edit", "--prompt", "a person jumps", "--reweight", "jumps", "inf", "--seconds", "1", "--steps", "2"]
+    assert main([*argv, "--out", out, "--quiet", "--no-gif"]) == 2
+    assert "NaN or Inf" in capsys.readouterr().err
+    import shutil
+
+    from motionclr_lens.embedded import _embedded_folder, load_embedded
+
+    broken = tmp_path / "embedded"
+    shutil.copytree(_embedded_folder(), broken)
+    data = (broken / "model.safetensors").read_bytes()
+    (broken / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"cannot read .*model.safetensors"):
+        load_embedded(broken)
+    (broken / "model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match=r"lacks \['model.safetensors'\]"):
+        load_embedded(broken)

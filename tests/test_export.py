@@ -74,3 +74,20 @@ def test_gif_and_npy(tmp_path, motions):
     files = save_npy(tmp_path / "out", joints, np.zeros((12, 263)), name="take")
     assert [f.name for f in files] == ["take_joints.npy", "take_features.npy"]
     np.testing.assert_allclose(np.load(files[0]), joints, atol=1e-6)
+
+
+def test_mp4_where_ffmpeg_is_available(tmp_path, motions):
+    import shutil
+    import subprocess
+
+    from motionclr_lens.export import _find_ffmpeg
+
+    try:
+        ffmpeg = _find_ffmpeg()
+    except RuntimeError as error:
+        assert "pip install imageio-ffmpeg" in str(error)
+        pytest.skip("no ffmpeg here: MP4 cannot be written (the error says how to get it)")
+    path = save_animation(motions[2][:20], tmp_path / "m.mp4")
+    assert path.stat().st_size > 1000
+    probe = subprocess.run([ffmpeg, "-i", str(path)], capture_output=True, text=True)
+    assert "h264" in probe.stderr or "mpeg4" in probe.stderr or shutil.which("ffprobe") is None
