@@ -92,6 +92,11 @@ def _from_record(args: argparse.Namespace) -> None:
         record = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as error:
         raise ValueError(f"cannot read the record {str(path)!r}: {error}") from None
+    if "inverted_from" in record:
+        raise ValueError(
+            f"{str(path)!r} records an edit of a given motion ({record['inverted_from']}): run "
+            "`motionclr-lens edit --motion` on that motion again instead"
+        )
     needed = ("prompts", "lengths", "seed", "scheduler", "steps", "guidance_scale")
     missing = [k for k in needed if k not in record]
     if missing:
@@ -124,22 +129,39 @@ def _generate(args: argparse.Namespace) -> int:
     digest = model_hash(pipe)
     if args.expected_hash and args.expected_hash != digest:
         logger.warning("the model differs from the recorded one (hash %s, recorded %s)", digest, args.expected_hash)
+    motion = getattr(args, "motion", None)
+    features = _read_features(motion, pipe) if motion else None
     out = _out_dir(args.out, args.force)
     generator = torch.Generator().manual_seed(args.seed)
     start = time.perf_counter()
-    with capture(kinds=("self", "cross")) as cache:  # every layer, step and head of the conditional branch
-        result = pipe.generate(
-            args.prompt,
-            lengths=args.lengths,
-            seconds=None if args.lengths else args.seconds,
-            scheduler=args.scheduler,
-            steps=args.steps,
-            guidance_scale=args.guidance,
-            generator=generator,
-            smooth_sigma=args.smooth_sigma,
-            progress=not args.quiet,
-            edits=edits,
-        )
+    inversion_settings: dict = {}
+    if features is not None:
+        from .inversion import invert, regenerate
+
+        inv = invert(pipe, features, args.prompt[0], steps=args.steps, depth=args.depth, refine=args.refine)
+        with capture(kinds=("self", "cross")) as cache:
+            result = regenerate(pipe, inv, prompts=args.prompt, edits=edits, smooth_sigma=args.smooth_sigma)
+        np.save(out / "inverted_latent.npy", inv.latent[0].cpu().numpy())
+        inversion_settings = {
+            "inverted_from": str(motion),
+            "depth": args.depth,
+            "refine": args.refine,
+            "inversion_residuals": [round(r, 5) for r in inv.residuals],
+        }
+    else:
+        with capture(kinds=("self", "cross")) as cache:  # every layer, step and head of the conditional branch
+            result = pipe.generate(
+                args.prompt,
+                lengths=args.lengths,
+                seconds=None if args.lengths else args.seconds,
+                scheduler=args.scheduler,
+                steps=args.steps,
+                guidance_scale=args.guidance,
+                generator=generator,
+                smooth_sigma=args.smooth_sigma,
+                progress=not args.quiet,
+                edits=edits,
+            )
     elapsed = time.perf_counter() - start
     record = {
         "prompts": result.prompts,
@@ -151,6 +173,7 @@ def _generate(args: argparse.Namespace) -> int:
         "seconds_taken": round(elapsed, 3),
         **result.settings,
         "edit_values": [edit_to_dict(e) for e in edits],
+        **inversion_settings,
         "versions": _versions(),
     }
     written = []
@@ -174,17 +197,26 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_features(path: str, pipe: MotionCLRPipeline) -> np.ndarray:
+    """(frames, 263) features from a .npy file, with the error a user can act on."""
+    try:
+        features = np.load(path)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"cannot read the motion {path!r}: {error}") from None
+    if features.ndim != 2 or features.shape[1] != pipe.config.input_dim:
+        raise ValueError(f"--motion {path}: expected (frames, {pipe.config.input_dim}) features, got {features.shape}")
+    if not np.isfinite(features).all():
+        raise ValueError(f"--motion {path}: the features hold NaN or Inf")
+    return features.astype(np.float32)
+
+
 def _motion_or_generated(args: argparse.Namespace, pipe: MotionCLRPipeline, kinds: tuple[str, ...]):
     """Capture of a given motion probed at --timestep, or of a motion generated from the prompt."""
     from .capture import capture
 
     with capture(kinds=kinds, head_mean=True) as cache:
         if args.motion:
-            features = np.load(args.motion)
-            if features.ndim != 2 or features.shape[1] != pipe.config.input_dim:
-                raise ValueError(
-                    f"--motion {args.motion}: expected (frames, {pipe.config.input_dim}) features, got {features.shape}"
-                )
+            features = _read_features(args.motion, pipe)
             pipe.probe(
                 features, args.prompt, timestep=args.timestep, generator=torch.Generator().manual_seed(args.seed)
             )
@@ -296,7 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     runs = (
         ("demo", "generate the demo prompt with every attention map captured, and write its report"),
         ("generate", "generate motions from prompts (or replay a record.json)"),
-        ("edit", "generate with edits, from an edit file (JSON or YAML) or flags"),
+        ("edit", "generate with edits, from an edit file (JSON or YAML) or flags; --motion edits a given motion"),
+        ("invert", "invert a given motion (--motion FEATURES.npy) under its caption and regenerate it"),
     )
     for name, help_text in runs:
         p = sub.add_parser(name, help=help_text)
@@ -308,12 +341,21 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--steps", type=int, default=10)
         p.add_argument("--guidance", type=float, default=2.5)
         p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--out", default={"demo": "motionclr_lens_out", "generate": "generated", "edit": "edited"}[name])
+        outs = {"demo": "motionclr_lens_out", "generate": "generated", "edit": "edited", "invert": "inverted"}
+        p.add_argument("--out", default=outs[name])
         p.add_argument("--force", action="store_true", help="write into an output folder that is not empty")
         p.add_argument("--quiet", action="store_true")
         p.add_argument("--no-gif", action="store_true", help="skip the GIF (the slowest output)")
         if name == "generate":
             p.add_argument("--from-record", help="replay the run a record.json describes (same motion on CPU)")
+        if name in ("edit", "invert"):
+            p.add_argument(
+                "--motion",
+                required=name == "invert",
+                help="(frames, 263) features .npy: the first --prompt is its caption",
+            )
+            p.add_argument("--depth", type=float, default=1.0, help="share of the DDIM schedule to invert through")
+            p.add_argument("--refine", type=int, default=5, help="fixed-point iterations per inversion level")
         if name == "edit":
             p.add_argument("--edits", help="a JSON or YAML file: a list of {kind: Reweight, alpha: 0.5, word: jumps}")
             p.add_argument("--reweight", nargs=2, action="append", metavar=("WORD", "ALPHA"), help="(de-)emphasise")

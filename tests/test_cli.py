@@ -149,3 +149,30 @@ def test_nan_results_and_corrupt_models_are_errors(tmp_path, capsys):
     (broken / "model.safetensors").unlink()
     with pytest.raises(FileNotFoundError, match=r"lacks \['model.safetensors'\]"):
         load_embedded(broken)
+
+
+def test_invert_and_edit_a_given_motion(tmp_path, capsys):
+    from motionclr_lens.analysis import joints_of
+    from motionclr_lens.world import make_sample
+
+    sample = make_sample(0, "test", 2)
+    motion = tmp_path / "motion.npy"
+    np.save(motion, sample.features)
+    caption = sample.captions[0].text
+    out = tmp_path / "inverted"
+    common = ["--steps", "5", "--refine", "3", "--quiet", "--no-gif"]
+    assert main(["invert", "--motion", str(motion), "--prompt", caption, "--out", str(out), *common]) == 0
+    record = json.loads((out / "record.json").read_text())
+    assert record["inverted_from"] == str(motion) and len(record["inversion_residuals"]) == 5
+    error = np.linalg.norm(joints_of(np.load(out / "00_features.npy")) - joints_of(sample.features), axis=-1)
+    assert error.mean() < 0.01
+    edited = tmp_path / "edited"
+    word = next(w for w, f in zip(sample.captions[0].words, sample.captions[0].word_frames, strict=True) if f)
+    argv = ["edit", "--motion", str(motion), "--prompt", caption, "--reweight", word, "0.6", "--out", str(edited)]
+    assert main([*argv, *common]) == 0
+    assert not np.allclose(np.load(edited / "00_features.npy"), np.load(out / "00_features.npy"))
+    assert main(["generate", "--from-record", str(out / "record.json"), "--out", str(tmp_path / "r")]) == 2
+    assert "edit --motion" in capsys.readouterr().err
+    np.save(motion, sample.features[:, :50])
+    assert main(["invert", "--motion", str(motion), "--prompt", caption, "--out", str(tmp_path / "bad"), *common]) == 2
+    assert "expected (frames, 263) features" in capsys.readouterr().err
