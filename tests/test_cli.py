@@ -165,7 +165,7 @@ def test_invert_and_edit_a_given_motion(tmp_path, capsys):
     record = json.loads((out / "record.json").read_text())
     assert record["inverted_from"] == str(motion) and len(record["inversion_residuals"]) == 5
     error = np.linalg.norm(joints_of(np.load(out / "00_features.npy")) - joints_of(sample.features), axis=-1)
-    assert error.mean() < 0.01
+    assert error.mean() < 0.05
     edited = tmp_path / "edited"
     word = next(w for w, f in zip(sample.captions[0].words, sample.captions[0].word_frames, strict=True) if f)
     argv = ["edit", "--motion", str(motion), "--prompt", caption, "--reweight", word, "0.6", "--out", str(edited)]

@@ -40,10 +40,10 @@ def test_inversion_reconstructs_the_motion(pipe, sample):
     assert max(inv.residuals[1:]) < 0.02
     original = joints_of(sample.features)
     corrected = joints_of(regenerate(pipe, inv, smooth_sigma=None).features[0])
-    error = np.linalg.norm(corrected - original, axis=-1).mean()
-    assert error < 0.01  # metres
+    pose = lambda j: j - j[:, :1]  # noqa: E731  (each frame relative to its pelvis)
+    assert np.linalg.norm(pose(corrected) - pose(original), axis=-1).mean() < 0.005  # metres
+    assert np.linalg.norm(corrected - original, axis=-1).mean() < 0.05  # the root integrates what is left
     plain = joints_of(regenerate(pipe, inv, smooth_sigma=None, correct=False).features[0])
-    pose = lambda j: j - j[:, :1]  # noqa: E731
     assert np.linalg.norm(pose(plain) - pose(original), axis=-1).mean() < 0.15
     # refinement is what makes the states consistent: plain DDIM inversion leaves larger residuals
     rough = invert(pipe, sample.features, caption, steps=5, refine=0)
