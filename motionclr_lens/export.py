@@ -14,22 +14,13 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from .motion import FPS, JOINT_NAMES, NUM_JOINTS, PARENTS, RAW_OFFSETS, bone_offsets
+from .motion import FPS, JOINT_NAMES, NUM_JOINTS, PARENTS, RAW_OFFSETS, bone_offsets, check_joints
 
 __all__ = ["BVH", "read_bvh", "save_animation", "save_bvh", "save_npy", "solve_rotations"]
 
 CHILDREN: tuple[tuple[int, ...], ...] = tuple(
     tuple(c for c in range(NUM_JOINTS) if PARENTS[c] == j) for j in range(NUM_JOINTS)
 )
-
-
-def _check(joints: np.ndarray) -> np.ndarray:
-    joints = np.asarray(joints, dtype=np.float64)
-    if joints.ndim != 3 or joints.shape[1:] != (NUM_JOINTS, 3) or len(joints) < 1:
-        raise ValueError(f"joints must have shape (T >= 1, {NUM_JOINTS}, 3), got {joints.shape}")
-    if not np.isfinite(joints).all():
-        raise ValueError("joints hold NaN or Inf values")
-    return joints
 
 
 def rest_offsets(joints: np.ndarray) -> np.ndarray:
@@ -82,7 +73,7 @@ def solve_rotations(joints: np.ndarray, offsets: np.ndarray | None = None) -> tu
     (Kabsch); a joint with one child the shortest arc from its parent's frame, so bones do not twist; an end
     joint (head, hands, toes) keeps its parent's rotation.
     """
-    joints = _check(joints)
+    joints = check_joints(joints)
     offsets = rest_offsets(joints) if offsets is None else np.asarray(offsets, dtype=np.float64)
     T = len(joints)
     R = np.zeros((T, NUM_JOINTS, 3, 3))
@@ -141,7 +132,7 @@ ORDER = "ZXY"  # channel order of every joint: Zrotation Xrotation Yrotation, in
 
 def to_bvh(joints: np.ndarray, fps: float = FPS) -> BVH:
     """Solve a BVH (offsets and local rotations) from (T, 22, 3) joints."""
-    joints = _check(joints)
+    joints = check_joints(joints)
     R, offsets = solve_rotations(joints)
     local = R.copy()
     for j in range(1, NUM_JOINTS):
@@ -248,7 +239,7 @@ def save_npy(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = [folder / f"{name}_joints.npy"]
-    np.save(written[0], _check(joints).astype(np.float32))
+    np.save(written[0], check_joints(joints).astype(np.float32))
     if features is not None:
         written.append(folder / f"{name}_features.npy")
         np.save(written[1], np.asarray(features, dtype=np.float32))
@@ -290,7 +281,7 @@ def save_animation(
     from .motion import KINEMATIC_CHAINS
     from .viz.figures import CHAIN_COLORS
 
-    joints = _check(joints)
+    joints = check_joints(joints)
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".gif", ".mp4"):

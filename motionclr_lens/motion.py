@@ -21,6 +21,7 @@ __all__ = [
     "JOINT_NAMES",
     "KINEMATIC_CHAINS",
     "NUM_JOINTS",
+    "check_joints",
     "features_to_joints",
     "put_on_floor",
     "qinv",
@@ -207,6 +208,16 @@ def quaternion_to_cont6d(q: Array) -> Array:
 
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.sqrt((v**2).sum(axis=-1))[..., np.newaxis]
+
+
+def check_joints(joints: np.ndarray, min_frames: int = 1) -> np.ndarray:
+    """(T, 22, 3) joints as float64, or a ValueError naming the shape or the non-finite values."""
+    joints = np.asarray(joints, dtype=np.float64)
+    if joints.ndim != 3 or joints.shape[1:] != (NUM_JOINTS, 3) or len(joints) < min_frames:
+        raise ValueError(f"joints must have shape (T >= {min_frames}, {NUM_JOINTS}, 3), got {joints.shape}")
+    if not np.isfinite(joints).all():
+        raise ValueError("joints hold NaN or Inf values")
+    return joints
 
 
 def bone_lengths(joints: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..motion import KINEMATIC_CHAINS, NUM_JOINTS
+from ..motion import KINEMATIC_CHAINS, check_joints
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -33,15 +33,6 @@ def _go() -> Any:
     import plotly.graph_objects as go
 
     return go
-
-
-def _check_joints(joints: np.ndarray) -> np.ndarray:
-    joints = np.asarray(joints, dtype=np.float64)
-    if joints.ndim != 3 or joints.shape[1:] != (NUM_JOINTS, 3) or len(joints) < 1:
-        raise ValueError(f"joints must have shape (T >= 1, {NUM_JOINTS}, 3), got {joints.shape}")
-    if not np.isfinite(joints).all():
-        raise ValueError("joints hold NaN or Inf values")
-    return joints
 
 
 def _frame_indices(T: int, max_frames: int | None) -> list[int]:
@@ -193,7 +184,7 @@ def skeleton_player(
     Long motions step through at most `max_frames` evenly spaced frames (None: every frame).
     """
     go = _go()
-    joints = _check_joints(joints)
+    joints = check_joints(joints)
     frames = _frame_indices(len(joints), max_frames)
     static = _static_scene_traces(joints, floor, trajectory)
     first = _skeleton_traces(joints, frames[0])
@@ -260,7 +251,7 @@ def attention_explorer(
     go = _go()
     from plotly.subplots import make_subplots
 
-    joints = _check_joints(joints)
+    joints = check_joints(joints)
     T = len(joints)
     if curves is not None and curves.curves.shape[1] != T:
         raise ValueError(f"curves cover {curves.curves.shape[1]} frames but the motion has {T}")
