@@ -80,11 +80,24 @@ class AttentionCache:
     """
 
     spec: CaptureSpec
-    maps: dict[tuple[str, int, int | None], Tensor] = field(default_factory=dict)
     rows: dict[tuple[str, int], tuple[tuple[int, str], ...]] = field(default_factory=dict)
     plan: RunPlan | None = None
     estimated_bytes: int = 0
+    _maps: dict[tuple[str, int, int | None], Tensor] = field(default_factory=dict)
     _counts: dict[tuple[str, int], int] = field(default_factory=dict)
+    _pending: list[tuple[tuple[str, int, int | None], Tensor]] = field(default_factory=list)
+    _events: list[torch.cuda.Event] = field(default_factory=list)
+    _step: object = None
+
+    @property
+    def maps(self) -> dict[tuple[str, int, int | None], Tensor]:
+        """The stored maps, every transfer finished."""
+        self._flush()
+        if self._events:
+            for event in self._events:
+                event.synchronize()
+            self._events.clear()
+        return self._maps
 
     def __getitem__(self, key: tuple[str, int, int | None]) -> Tensor:
         if key not in self.maps:
@@ -148,10 +161,14 @@ class AttentionCache:
             )
 
     def _store(self, weights: Tensor, ctx: HookContext) -> None:
+        """Select and reduce on the model's device; hand the result over to the cache's device once per step."""
         spec = self.spec
         keep = [i for i, b in enumerate(ctx.branches) if b in spec.branches]
         if not keep:
             return
+        if ctx.step != self._step:
+            self._flush()
+            self._step = ctx.step
         maps = weights.detach()
         if len(keep) != maps.shape[0]:
             maps = maps[keep]
@@ -159,18 +176,43 @@ class AttentionCache:
             maps = maps[:, list(spec.heads)]
         if spec.head_mean:
             maps = maps.mean(dim=1, keepdim=True)
-        maps = maps.to(device=spec.device, dtype=spec.dtype, copy=True)
+        if maps.dtype != spec.dtype:
+            maps = maps.to(spec.dtype)
+        if maps.data_ptr() == weights.data_ptr():
+            maps = maps.clone()  # never keep the model's own tensor: a later hook may change it in place
         self.rows[(ctx.kind, ctx.layer)] = tuple((ctx.prompts[i], ctx.branches[i]) for i in keep)
         if spec.step_mean:
             key = (ctx.kind, ctx.layer, None)
             n = self._counts.get((ctx.kind, ctx.layer), 0)
             if n == 0:
-                self.maps[key] = maps
+                self._maps[key] = maps.to(spec.device)
             else:
-                self.maps[key].mul_(n / (n + 1)).add_(maps, alpha=1 / (n + 1))
+                self._maps[key].mul_(n / (n + 1)).add_(maps.to(spec.device), alpha=1 / (n + 1))
             self._counts[(ctx.kind, ctx.layer)] = n + 1
+        elif maps.device == torch.device(spec.device):
+            self._maps[(ctx.kind, ctx.layer, ctx.step)] = maps
         else:
-            self.maps[(ctx.kind, ctx.layer, ctx.step)] = maps
+            self._pending.append(((ctx.kind, ctx.layer, ctx.step), maps))
+
+    def _flush(self) -> None:
+        """Move the maps held on the model's device to the cache's device: one batch of copies per step,
+        into pinned memory without blocking when they come from a GPU."""
+        if not self._pending:
+            return
+        device = torch.device(self.spec.device)
+        cuda_to_host = device.type == "cpu" and self._pending[0][1].is_cuda
+        for key, maps in self._pending:
+            if cuda_to_host:
+                host = torch.empty(maps.shape, dtype=maps.dtype, pin_memory=True)
+                host.copy_(maps, non_blocking=True)
+                self._maps[key] = host
+            else:
+                self._maps[key] = maps.to(device)
+        if cuda_to_host:
+            event = torch.cuda.Event()
+            event.record()
+            self._events.append(event)
+        self._pending.clear()
 
     def hook(self) -> Hook:
         spec = self.spec

@@ -303,12 +303,44 @@ def framewise_group_norm(x: Tensor, norm: nn.GroupNorm) -> Tensor:
     return norm(x.transpose(1, 2).reshape(B * T, C)).reshape(B, T, C).transpose(1, 2)
 
 
+class TemporalConv1d(nn.Conv1d):
+    """A `nn.Conv1d` (same parameters and state-dict keys) that runs wide kernels as one matrix product.
+
+    oneDNN's direct convolution is slow for wide inputs over few frames (the U-Net's up path, where the
+    skip connection doubles the channels: 2048 x 5 taps at 20 frames runs at about 30 GFLOP/s on a
+    2-core CPU). There, and wherever `in_channels * kernel_size >= GEMM_MIN_WIDTH`, the frames are
+    unfolded into (B * T, C_in * k) and multiplied by the (C_out, C_in * k) weight: the same sum in
+    another order (about 1e-6 apart), at the matrix-product rate (see docs/performance.md).
+    """
+
+    GEMM_MIN_WIDTH = 8192
+
+    def forward(self, x: Tensor) -> Tensor:
+        c_out, c_in, k = self.weight.shape
+        if (
+            c_in * k < self.GEMM_MIN_WIDTH
+            or self.groups != 1
+            or self.dilation != (1,)
+            or not isinstance(self.padding, tuple)
+            or self.padding_mode != "zeros"
+        ):
+            return super().forward(x)
+        B = x.shape[0]
+        pad = self.padding[0]
+        cols = F.pad(x, (pad, pad)).unfold(2, k, self.stride[0])  # (B, C_in, T_out, k), a view
+        t_out = cols.shape[2]
+        cols = cols.permute(0, 2, 1, 3).reshape(B * t_out, c_in * k)
+        weight = self.weight.reshape(c_out, c_in * k).t()
+        out = cols @ weight if self.bias is None else torch.addmm(self.bias, cols, weight)
+        return out.view(B, t_out, c_out).transpose(1, 2)
+
+
 class AdaGNConvBlock(nn.Module):
     """Conv1d -> per-frame GroupNorm -> x * (1 + scale) + shift -> Mish."""
 
     def __init__(self, c_in: int, c_out: int, kernel_size: int, groups: int) -> None:
         super().__init__()
-        self.block = nn.Conv1d(c_in, c_out, kernel_size, padding=kernel_size // 2)
+        self.block = TemporalConv1d(c_in, c_out, kernel_size, padding=kernel_size // 2)
         self.group_norm = nn.GroupNorm(groups, c_out)
 
     def forward(self, x: Tensor, scale: Tensor, shift: Tensor) -> Tensor:
@@ -321,7 +353,7 @@ class ConvBlock(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, kernel_size: int, groups: int) -> None:
         super().__init__()
-        self.block = nn.Conv1d(c_in, c_out, kernel_size, padding=kernel_size // 2)
+        self.block = TemporalConv1d(c_in, c_out, kernel_size, padding=kernel_size // 2)
         self.norm = nn.GroupNorm(groups, c_out)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -212,3 +212,32 @@ def test_word_edits_follow_the_tokenizer(parity_pipeline):
         prompt, lengths=32, noise=noise, scheduler="ddim", edits=[Reweight(0.5, tokens=(4, 5, 6))]
     )
     assert torch.equal(by_word.sample, by_tokens.sample)
+
+
+def test_captured_maps_are_snapshots(parity_pipeline):
+    """A capture keeps its own copy: a hook after it that changes the weights in place changes the run,
+    not what was captured, and the stored maps still sum to one."""
+
+    def scale_in_place(weights, ctx):
+        weights.mul_(0.5)
+
+    with capture(kinds=("self",), layers=[0, 17]) as cache, use_hooks(Hook(scale_in_place, kinds=("self",))):
+        parity_pipeline.generate("a man jumps.", lengths=24, steps=2)
+    for key in cache:
+        torch.testing.assert_close(cache[key].sum(-1), torch.ones_like(cache[key].sum(-1)), atol=1e-5, rtol=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_maps_move_to_the_host_once_per_step(parity_pipeline):
+    """On a GPU, maps stay on the device during a step and land in pinned host memory after it."""
+    pipe = parity_pipeline.to("cuda")
+    try:
+        with capture(kinds=("self", "cross"), device="cpu") as cache:
+            pipe.generate("a man jumps.", lengths=24, steps=3)
+        assert all(t.device.type == "cpu" and t.is_pinned() for t in cache.maps.values())
+        with capture(kinds=("self", "cross"), device="cuda") as on_device:
+            pipe.generate("a man jumps.", lengths=24, steps=3)
+        for key in cache:
+            torch.testing.assert_close(cache[key], on_device[key].cpu(), atol=0, rtol=0)
+    finally:
+        parity_pipeline.to("cpu")

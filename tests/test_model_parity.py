@@ -76,12 +76,13 @@ def test_explicit_attention_path_matches_fused(model, forward_inputs):
 
 
 def test_rows_are_independent(model, forward_inputs):
-    """Each batch row is computed alone: a row's output does not depend on its neighbours."""
+    """Each batch row is computed alone: a row's output does not depend on its neighbours (up to float32
+    summation order: matrix products over B * T rows block their sums differently for other B)."""
     fw, text = forward_inputs
     with torch.no_grad():
         both = model.guided(fw["x"], fw["timesteps"], text)
         first = model.guided(fw["x"][:1], fw["timesteps"][:1], text[:1])
-    torch.testing.assert_close(first, both[:1], atol=1e-5, rtol=0)
+    torch.testing.assert_close(first, both[:1], atol=5e-5, rtol=0)
 
 
 def test_bad_n_cond(model, forward_inputs):

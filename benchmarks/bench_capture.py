@@ -1,0 +1,254 @@
+"""Sampling with and without attention capture, against a path that computes the way the original does.
+
+For each model (the release architecture with random weights, and the embedded model) and batch size,
+one 10-step DPM-Solver++ run with guidance 2.5 at T frames, float32 on the CPU, in four ways:
+
+  (a) reference: attention by einsum over (B, T, H, D) layouts with a softmax over dim 2, and at every
+      attention call the host copy of row 0's head-mean map as float64, kept for the run, as the
+      original code does;
+  (b) the library with no capture (fused attention, wide convolutions as one matrix product);
+  (c) capture of everything: all layers, steps, heads and both guidance branches;
+  (d) capture of the head mean: all layers, steps and both branches.
+
+Repeats are interleaved (a, b, c, d, a, b, ...) so that drift of the machine hits every way alike.
+The floor is the run's FLOPs (counted by torch's FlopCounterMode over the whole run of (b)) over the best
+float32 matmul rate measured in the same process. Peak memory is the process's resident set, sampled
+every 2 ms during a run, minus its size before the model was built.
+
+    python benchmarks/bench_capture.py [--models release embedded] [--batches 1 8] [--frames 160]
+                                       [--steps 10] [--repeats 3] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_sampling import matmul_rate, random_release_model
+
+from motionclr_lens import MotionCLRPipeline, load_embedded
+from motionclr_lens.capture import capture
+from motionclr_lens.model import _Attention
+from motionclr_lens.motion import FEATURE_DIM
+
+PROMPT = "a person walks forward then jumps three times"
+WAYS = ("a", "b", "c", "d")
+WAY_NAMES = {
+    "a": "reference (einsum, host copy per call)",
+    "b": "library, no capture",
+    "c": "capture everything",
+    "d": "capture head mean",
+}
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@contextmanager
+def peak_rss() -> Iterator[list[int]]:
+    """Sample the resident set every 2 ms in a thread; yields a list whose one item is the peak at exit."""
+    peak = [rss_bytes()]
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_bytes())
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        thread.join()
+        peak[0] = max(peak[0], rss_bytes())
+
+
+@contextmanager
+def reference_attention(host_maps: list[np.ndarray]) -> Iterator[None]:
+    """Swap every attention layer's computation for the original's: einsum over (B, T, H, D), softmax over
+    the keys at dim 2, and row 0's head mean copied to the host as float64 at every call."""
+    library_attend = _Attention.attend
+
+    def attend(self: _Attention, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, call: object, n_rows: int):
+        B, T, C = q.shape
+        S, H = k.shape[1], self.heads
+        query, key, value = q.view(B, T, H, -1), k.view(B, S, H, -1), v.view(B, S, H, -1)
+        attention = torch.einsum("bnhd,bmhd->bnmh", query, key) / math.sqrt(C // H)
+        weight = F.softmax(attention, dim=2)
+        host_maps.append(weight[0].mean(dim=-1).detach().cpu().numpy().astype(float))
+        return torch.einsum("bnmh,bmhd->bnhd", weight, value).reshape(B, T, C)
+
+    _Attention.attend = attend  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        _Attention.attend = library_attend  # type: ignore[method-assign]
+
+
+class Bench:
+    def __init__(self, name: str, pipe: MotionCLRPipeline, batch: int, frames: int, steps: int) -> None:
+        self.name, self.pipe, self.batch, self.frames, self.steps = name, pipe, batch, frames, steps
+        self.noise = torch.randn(batch, frames, FEATURE_DIM, generator=torch.Generator().manual_seed(0))
+        self.times: dict[str, list[float]] = {w: [] for w in WAYS}
+        self.peaks: dict[str, int] = dict.fromkeys(WAYS, 0)
+        self.capture_bytes: dict[str, tuple[int, int]] = {}
+        self.outputs: dict[str, torch.Tensor] = {}
+
+    def generate(self, steps: int | None = None) -> torch.Tensor:
+        out = self.pipe.generate(
+            [PROMPT] * self.batch,
+            lengths=self.frames,
+            steps=steps or self.steps,
+            noise=self.noise,
+            generator=torch.Generator().manual_seed(0),
+            smooth_sigma=None,
+        )
+        return out.sample
+
+    def scope(self, way: str, host_maps: list[np.ndarray]) -> AbstractContextManager:
+        if way == "a":
+            return reference_attention(host_maps)
+        if way == "c":
+            return capture(branches=("cond", "uncond"))
+        if way == "d":
+            return capture(branches=("cond", "uncond"), head_mean=True)
+        return nullcontext()
+
+    def run(self, way: str, baseline: int) -> None:
+        host_maps: list[np.ndarray] = []
+        gc.collect()
+        with peak_rss() as peak, self.scope(way, host_maps) as cache:
+            start = time.perf_counter()
+            self.outputs[way] = self.generate()
+            self.times[way].append(time.perf_counter() - start)
+        self.peaks[way] = max(self.peaks[way], peak[0] - baseline)
+        if cache is not None:
+            self.capture_bytes[way] = (cache.nbytes, cache.estimated_bytes)
+        elif way == "a":
+            self.capture_bytes[way] = (sum(m.nbytes for m in host_maps), 0)
+        del cache, host_maps
+
+    def flops(self) -> float:
+        with FlopCounterMode(display=False) as counter:
+            self.generate()
+        return counter.get_total_flops()
+
+
+def weights_bytes(pipe: MotionCLRPipeline) -> int:
+    return sum(t.numel() * t.element_size() for t in list(pipe.model.parameters()) + list(pipe.model.buffers()))
+
+
+def build(name: str) -> MotionCLRPipeline:
+    if name == "embedded":
+        return load_embedded()
+    model = random_release_model()
+    dim = model.config.input_dim
+    return MotionCLRPipeline(model, np.zeros(dim, np.float32), np.ones(dim, np.float32), info={"name": "release"})
+
+
+def measure(name: str, batches: list[int], frames: int, steps: int, repeats: int, rate: float) -> list[dict]:
+    gc.collect()
+    baseline = rss_bytes()
+    pipe = build(name)
+    rows = []
+    for batch in batches:
+        bench = Bench(name, pipe, batch, frames, steps)
+        for way in WAYS:  # warm-up: one step in each way builds every kernel for these shapes
+            with bench.scope(way, []):
+                bench.generate(steps=1)
+        flops = bench.flops()
+        for _ in range(repeats):
+            for way in WAYS:
+                bench.run(way, baseline)
+        floor = flops / (rate * 1e9)
+        weights = weights_bytes(pipe)
+        best_b = min(bench.times["b"])
+        for way in WAYS:
+            best, median = min(bench.times[way]), statistics.median(bench.times[way])
+            held, estimated = bench.capture_bytes.get(way, (0, 0))
+            diff = (bench.outputs[way] - bench.outputs["b"]).abs().max().item()
+            rows.append(
+                {
+                    "model": name,
+                    "batch": batch,
+                    "way": way,
+                    "best_s": best,
+                    "median_s": median,
+                    "floor_s": floor,
+                    "ratio_to_floor": best / floor,
+                    "ratio_to_b": best / best_b,
+                    "peak_bytes": bench.peaks[way],
+                    "weights_bytes": weights,
+                    "capture_bytes": held,
+                    "estimated_bytes": estimated,
+                    "max_abs_diff_to_b": diff,
+                }
+            )
+            print(format_row(rows[-1]), flush=True)
+        del bench
+    del pipe
+    return rows
+
+
+def format_row(r: dict) -> str:
+    mib = 2**20
+    estimate = f"{r['estimated_bytes'] / mib:.1f}" if r["estimated_bytes"] else "-"
+    return (
+        f"| {r['model']} | {r['batch']} | ({r['way']}) {WAY_NAMES[r['way']]} | {r['best_s']:.2f} | "
+        f"{r['median_s']:.2f} | {r['ratio_to_floor']:.2f} | {r['ratio_to_b']:.3f} | "
+        f"{r['peak_bytes'] / mib:.0f} | {r['weights_bytes'] / mib:.0f} | {r['capture_bytes'] / mib:.1f} | "
+        f"{estimate} | {r['max_abs_diff_to_b']:.1e} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=["release", "embedded"], choices=["release", "embedded"])
+    parser.add_argument("--batches", nargs="+", type=int, default=[1, 8])
+    parser.add_argument("--frames", type=int, default=160)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows to this file")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    rate = matmul_rate()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads; float32 matmul rate {rate:.1f} GFLOP/s"
+    )
+    print(f"T = {args.frames}, {args.steps} DPM-Solver++ steps, guidance 2.5, best and median of {args.repeats}\n")
+    print(
+        "| model | batch | way | best s | median s | / floor | / (b) | peak MiB | weights MiB | capture MiB | "
+        "estimate MiB | max diff to (b) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    rows: list[dict] = []
+    for name in args.models:
+        rows += measure(name, args.batches, args.frames, args.steps, args.repeats, rate)
+    if args.json:
+        args.json.write_text(json.dumps({"matmul_gflops": rate, "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,772 @@
+"""Sweeps: every cell of prompts x edit lists x seeds generated on its own, its captured attention streamed
+to a chunked zarr store as the run goes, resumable, and shared out over the processes of torch.distributed.
+
+    from motionclr_lens.capture import CaptureSpec
+    from motionclr_lens.edits import Reweight
+    from motionclr_lens.sweep import open_sweep, run_sweep
+
+    run_sweep(pipe, ["a man jumps.", "a man waves."], edits=[[], [Reweight(0.3, word="man")]], seeds=[0, 1],
+              out="sweep.zarr", capture=CaptureSpec(kinds=("cross",), head_mean=True), seconds=4.0)
+    sweep = open_sweep("sweep.zarr")
+    job = sweep.job(prompt=1, edit=1, seed=0)
+    sweep.maps(job, "cross", 17)          # zarr array (steps, rows, heads, Tq, Tk), read lazily
+    sweep.features(job), sweep.joints(job)
+
+A job is one cell (prompt index, edit-list index, seed); its id is its place in the grid, prompt-major:
+`id = (prompt * len(edits) + edit) * len(seeds) + seed_index`, whatever the number of processes. Each job
+samples one prompt (edits act on row 0) from `torch.Generator().manual_seed(seed)`, so a job's motion and
+maps are those of `pipe.generate([prompt], generator=...)` under `capture(spec)`, alone or in a sweep.
+
+The store (zarr format 3, a directory):
+
+    <out>/                      root attributes: format, version, grid (prompts, edits as edit_to_dict,
+                                seeds, frames per prompt) and settings (scheduler, steps, guidance,
+                                capture spec, model hash and config)
+    <out>/jobs/<id>/            attributes: prompt, edit, seed, text, frames, rank; done = true, written last
+    <out>/jobs/<id>/<kind>/<layer>   (captured steps, rows, heads, Tq, Tk), one chunk per step; attributes:
+                                steps (sampler indices, [null] under step_mean), timesteps, rows ([prompt, branch])
+    <out>/jobs/<id>/features    (frames, 263) in HumanML3D units
+    <out>/jobs/<id>/joints      (frames, 22, 3)
+
+Maps are written step by step while the job samples, so memory holds one map at a time (all the layers'
+running means under step_mean). A job without `done` was interrupted: running the sweep again skips the
+done jobs and redoes the others from scratch.
+
+Under torch.distributed (or with `rank` and `world_size`, or torchrun's RANK and WORLD_SIZE), job i runs
+on rank i % world_size; each rank writes only its own jobs' groups; rank 0 writes the root before a
+barrier, and the ranks meet at a barrier at the end. From the shell:
+
+    torchrun --nproc_per_node 2 -m motionclr_lens.sweep SPEC.json --out sweep.zarr
+
+where SPEC.json (or .yaml) holds {"prompts": [...], "edits": [[...], ...], "seeds": [...], "seconds": 4,
+"steps": 10, "scheduler": "dpmsolver", "guidance_scale": 2.5, "capture": {"kinds": ["cross"], ...}}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+import zarr
+from torch import Tensor
+
+from .capture import AttentionCache, CaptureSpec
+from .edits import Edit, EditRun, edit_from_dict, edit_to_dict
+from .hooks import KINDS, Hook, HookContext, RunPlan, use_hooks
+from .sampling import SCHEDULERS
+
+if TYPE_CHECKING:
+    from .pipeline import MotionCLRPipeline
+
+__all__ = [
+    "FORMAT",
+    "StoredSweep",
+    "Sweep",
+    "SweepJob",
+    "SweepRun",
+    "capture_spec_from_dict",
+    "capture_spec_to_dict",
+    "main",
+    "open_sweep",
+    "run_sweep",
+]
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "motionclr_lens.sweep"
+VERSION = 1
+_DTYPES = {"float16": torch.float16, "float32": torch.float32, "float64": torch.float64}
+
+
+# --- the grid -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepJob:
+    """One cell of a sweep: indices into the prompts and the edit lists, and the seed of its noise."""
+
+    id: int
+    prompt: int
+    edit: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """The grid of a sweep: prompts (with their lengths in frames) x edit lists x seeds."""
+
+    prompts: tuple[str, ...]
+    edits: tuple[tuple[Edit, ...], ...]
+    seeds: tuple[int, ...]
+    frames: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if not self.prompts:
+            raise ValueError("a sweep needs at least one prompt")
+        for p in self.prompts:
+            if not isinstance(p, str) or not p.strip():
+                raise ValueError(f"prompts must be non-empty strings, got {p!r}")
+        if not self.edits:
+            raise ValueError("a sweep needs at least one edit list; [[]] is one run without edits")
+        for e, edit_list in enumerate(self.edits):
+            for edit in edit_list:
+                if not isinstance(edit, Edit):
+                    raise TypeError(
+                        f"edits[{e}] holds {type(edit).__name__} {edit!r}; edits is a list of lists of Edit values "
+                        "(Reweight, Erase, ...), the empty list meaning no edit"
+                    )
+        if not self.seeds:
+            raise ValueError("a sweep needs at least one seed")
+        bad = [s for s in self.seeds if isinstance(s, bool) or not isinstance(s, int) or s < 0]
+        if bad:
+            raise ValueError(f"seeds must be non-negative ints, got {bad}")
+        repeated = sorted({s for s in self.seeds if self.seeds.count(s) > 1})
+        if repeated:
+            raise ValueError(f"seeds {repeated} are given more than once")
+        if len(self.frames) != len(self.prompts):
+            raise ValueError(f"{len(self.frames)} lengths for {len(self.prompts)} prompts")
+
+    def __len__(self) -> int:
+        return len(self.prompts) * len(self.edits) * len(self.seeds)
+
+    @property
+    def jobs(self) -> list[SweepJob]:
+        """Every job, in id order (prompt-major, then edit list, then seed)."""
+        return [
+            SweepJob((p * len(self.edits) + e) * len(self.seeds) + s, p, e, seed)
+            for p in range(len(self.prompts))
+            for e in range(len(self.edits))
+            for s, seed in enumerate(self.seeds)
+        ]
+
+    def job(self, prompt: int, edit: int, seed: int) -> SweepJob:
+        """The job of prompt index `prompt`, edit-list index `edit` and seed value `seed`."""
+        if not 0 <= prompt < len(self.prompts):
+            raise KeyError(f"prompt index {prompt} is out of range (valid: 0..{len(self.prompts) - 1})")
+        if not 0 <= edit < len(self.edits):
+            raise KeyError(f"edit-list index {edit} is out of range (valid: 0..{len(self.edits) - 1})")
+        if seed not in self.seeds:
+            raise KeyError(f"seed {seed} is not in the sweep; its seeds are {list(self.seeds)}")
+        s = self.seeds.index(seed)
+        return SweepJob((prompt * len(self.edits) + edit) * len(self.seeds) + s, prompt, edit, seed)
+
+    def assigned(self, rank: int, world_size: int) -> list[SweepJob]:
+        """The jobs rank `rank` of `world_size` runs: those with id % world_size == rank."""
+        return [j for j in self.jobs if j.id % world_size == rank]
+
+    def grid_dict(self) -> dict[str, Any]:
+        return {
+            "prompts": list(self.prompts),
+            "edits": [[edit_to_dict(e) for e in edit_list] for edit_list in self.edits],
+            "seeds": list(self.seeds),
+            "frames": list(self.frames),
+        }
+
+    @classmethod
+    def from_grid_dict(cls, data: Mapping[str, Any]) -> Sweep:
+        return cls(
+            prompts=tuple(data["prompts"]),
+            edits=tuple(tuple(edit_from_dict(e) for e in edit_list) for edit_list in data["edits"]),
+            seeds=tuple(int(s) for s in data["seeds"]),
+            frames=tuple(int(f) for f in data["frames"]),
+        )
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """What one process did in `run_sweep`: the job ids it computed and those it found done."""
+
+    path: Path
+    rank: int
+    world_size: int
+    computed: tuple[int, ...]
+    skipped: tuple[int, ...]
+
+
+# --- capture specs as data -----------------------------------------------------------------------------------
+
+
+def capture_spec_to_dict(spec: CaptureSpec) -> dict[str, Any]:
+    """A CaptureSpec as plain data (what it keeps; its device and memory budget are not part of it)."""
+    dtype = str(spec.dtype).removeprefix("torch.")
+    if dtype not in _DTYPES:
+        raise ValueError(f"a sweep stores maps as {sorted(_DTYPES)}, not {dtype}; set CaptureSpec.dtype")
+    return {
+        "kinds": list(spec.kinds),
+        "layers": None if spec.layers is None else sorted(int(x) for x in spec.layers),
+        "steps": None if spec.steps is None else sorted(int(s) for s in spec.steps),
+        "heads": None if spec.heads is None else [int(h) for h in spec.heads],
+        "branches": list(spec.branches),
+        "head_mean": bool(spec.head_mean),
+        "step_mean": bool(spec.step_mean),
+        "dtype": dtype,
+    }
+
+
+def capture_spec_from_dict(data: Mapping[str, Any]) -> CaptureSpec:
+    """The CaptureSpec of `capture_spec_to_dict` (or of a mapping written by hand, dtype as "float16", ...)."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"a capture spec must be a mapping, got {type(data).__name__}: {data!r}")
+    valid = ["kinds", "layers", "steps", "heads", "branches", "head_mean", "step_mean", "dtype", "budget_bytes"]
+    unknown = sorted(set(data) - set(valid))
+    if unknown:
+        raise ValueError(f"capture: unknown fields {unknown}; valid: {valid}")
+    values = dict(data)
+    for name in ("kinds", "branches"):
+        if name in values:
+            values[name] = tuple(values[name])
+    for name in ("layers", "steps", "heads"):
+        if values.get(name) is not None:
+            values[name] = tuple(int(v) for v in values[name])
+    if "dtype" in values:
+        if values["dtype"] not in _DTYPES:
+            raise ValueError(f"capture: dtype {values['dtype']!r} is not one of {sorted(_DTYPES)}")
+        values["dtype"] = _DTYPES[values["dtype"]]
+    return CaptureSpec(**values)
+
+
+# --- streaming the maps of a run -----------------------------------------------------------------------------
+
+
+class _MapWriter:
+    """A capture whose maps go to zarr arrays as soon as the capture stores them: a second hook, placed
+    right after the capture's own at the same points, takes each map out of the cache and writes it, so
+    the cache holds none (but the running means under step_mean, written by `finish`)."""
+
+    def __init__(self, spec: CaptureSpec, group: Any) -> None:
+        self.cache = AttentionCache(spec)
+        self.group = group
+        self._arrays: dict[tuple[str, int], Any] = {}
+        self._steps: list[int | None] = []
+        self._positions: dict[int | None, int] = {}
+
+    def hooks(self) -> tuple[Hook, Hook]:
+        store = self.cache.hook()
+        write = Hook(self._drain, store.points, store.kinds, store.layers, store.steps, on_run=self._on_run)
+        return store, write
+
+    def _on_run(self, plan: RunPlan) -> None:
+        spec = self.cache.spec
+        if spec.step_mean:
+            self._steps = [None]
+        else:
+            self._steps = [s for s in range(plan.steps) if spec.steps is None or s in spec.steps]
+        self._positions = {s: i for i, s in enumerate(self._steps)}
+
+    def _drain(self, weights: Tensor, ctx: HookContext) -> None:
+        if not self.cache.spec.step_mean:
+            self.finish()
+
+    def finish(self) -> None:
+        maps = self.cache.maps
+        for key in sorted(maps, key=lambda k: (k[0], k[1])):
+            self._write(*key, maps.pop(key))
+
+    def _write(self, kind: str, layer: int, step: int | None, maps: Tensor) -> None:
+        array = self._arrays.get((kind, layer))
+        shape = tuple(maps.shape)
+        if array is None:
+            plan = self.cache.plan
+            timesteps = [None if s is None or plan is None else int(plan.timesteps[s]) for s in self._steps]
+            array = self.group.require_group(kind).create_array(
+                str(layer),
+                shape=(len(self._steps), *shape),
+                chunks=(1, *shape),
+                dtype=str(self.cache.spec.dtype).removeprefix("torch."),
+                attributes={
+                    "steps": self._steps,
+                    "timesteps": timesteps,
+                    "rows": [list(r) for r in self.cache.rows[(kind, layer)]],
+                },
+            )
+            self._arrays[(kind, layer)] = array
+        array[self._positions[step]] = maps.cpu().numpy()
+
+
+# --- running a sweep -----------------------------------------------------------------------------------------
+
+
+def _world(rank: int | None, world_size: int | None) -> tuple[int, int, bool]:
+    """(rank, world size, whether the ranks can synchronise through torch.distributed)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        r, w = dist.get_rank(), dist.get_world_size()
+        if (rank is not None and rank != r) or (world_size is not None and world_size != w):
+            raise ValueError(
+                f"rank={rank}, world_size={world_size} disagree with torch.distributed's rank {r} of {w}; "
+                "leave them out under torch.distributed"
+            )
+        return r, w, w > 1
+    if rank is None and world_size is None:
+        rank, world_size = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    elif rank is None or world_size is None:
+        raise ValueError(f"give rank and world_size together, got rank={rank}, world_size={world_size}")
+    if not isinstance(world_size, int) or world_size < 1 or not isinstance(rank, int) or not 0 <= rank < world_size:
+        raise ValueError(f"need 0 <= rank < world_size, got rank={rank!r}, world_size={world_size!r}")
+    return rank, world_size, False
+
+
+def _agree(step: Callable[[], None], sync: bool, world_size: int) -> None:
+    """Run `step` on this rank; if it fails on any rank, raise on every rank (so none waits forever)."""
+    failure: Exception | None = None
+    try:
+        step()
+    except Exception as exc:
+        if not sync:
+            raise
+        failure = exc
+    if not sync:
+        return
+    import torch.distributed as dist
+
+    errors: list[str | None] = [None] * world_size
+    dist.all_gather_object(errors, None if failure is None else str(failure))
+    failed = [(r, e) for r, e in enumerate(errors) if e is not None]
+    if failed:
+        raise ValueError("; ".join(f"rank {r}: {e}" for r, e in failed)) from failure
+
+
+def _is_sweep_store(path: Path) -> bool:
+    try:
+        root = zarr.open_group(str(path), mode="r")
+    except (FileNotFoundError, ValueError):
+        return False
+    return root.attrs.get("format") == FORMAT
+
+
+def _normalised(data: Any) -> Any:
+    return json.loads(json.dumps(data))
+
+
+def _check_root(path: Path, meta: dict[str, Any]) -> None:
+    root = zarr.open_group(str(path), mode="r")
+    stored: dict[str, Any] = dict(root.attrs.asdict())
+    if stored.get("format") != FORMAT:
+        raise ValueError(f"{str(path)!r} exists and is not a sweep store; give another folder")
+    if stored.get("version") != VERSION:
+        raise ValueError(f"{str(path)!r} is a sweep store of version {stored.get('version')}, not {VERSION}")
+    differ = [
+        f"{part}.{key}"
+        for part in ("grid", "settings")
+        for key in sorted(set(meta[part]) | set(stored.get(part, {})))
+        if meta[part].get(key) != stored.get(part, {}).get(key)
+    ]
+    if differ:
+        raise ValueError(
+            f"{str(path)!r} holds a different sweep (it differs in {differ}): give another folder, or "
+            "start it over (resume=False; --fresh from the command)"
+        )
+
+
+def _prepare_root(path: Path, meta: dict[str, Any], fresh: bool) -> None:
+    """Create the store with its root metadata, or check that an existing one is this sweep."""
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{str(path)!r} is a file, not a sweep store folder")
+    if path.is_dir() and any(path.iterdir()):
+        if not _is_sweep_store(path):
+            raise ValueError(f"{str(path)!r} exists and is not a sweep store; give an empty or new folder")
+        if fresh:
+            shutil.rmtree(path)
+        else:
+            _check_root(path, meta)
+            return
+    try:
+        root = zarr.create_group(str(path), attributes=meta)
+    except zarr.errors.ContainsGroupError:  # another process made it first
+        _check_root(path, meta)
+        return
+    root.require_group("jobs")
+
+
+def _validate(
+    pipe: MotionCLRPipeline, sweep: Sweep, spec: CaptureSpec | None, steps: int, scheduler: str, guided: bool
+) -> None:
+    """Check everything that can be checked before the first job: edits against each prompt, the capture."""
+    n_layers = pipe.config.num_attention_layers
+    if spec is not None:
+        capture_spec_to_dict(spec)
+        bad = sorted(x for x in spec.layers or () if not 0 <= x < n_layers)
+        if bad:
+            raise ValueError(f"capture: layers {bad} do not exist (valid: 0..{n_layers - 1})")
+        bad = sorted(s for s in spec.steps or () if not 0 <= s < steps)
+        if bad:
+            raise ValueError(f"capture: steps {bad} are past the schedule of {steps} steps (valid: 0..{steps - 1})")
+        heads = pipe.config.attention_heads
+        bad = sorted(h for h in spec.heads or () if not 0 <= h < heads)
+        if bad:
+            raise ValueError(f"capture: heads {bad} do not exist (valid: 0..{heads - 1})")
+    for p, (prompt, frames) in enumerate(zip(sweep.prompts, sweep.frames, strict=True)):
+        tokenized = pipe.tokenizer.tokenize_prompt(prompt)
+        run = EditRun([tokenized], [frames], pipe.plan(1, frames, steps, scheduler, guided), pipe.config.fps)
+        for e, edit_list in enumerate(sweep.edits):
+            for edit in edit_list:
+                try:
+                    edit.hooks(run)
+                except ValueError as error:
+                    raise ValueError(
+                        f"edits[{e}] {edit!r} does not apply to prompt {p} ({prompt!r}): {error} "
+                        "(each job samples one prompt, so edits act on row 0)"
+                    ) from None
+
+
+def _job_done(jobs: Any, job: SweepJob) -> bool:
+    try:
+        group = jobs[str(job.id)]
+    except KeyError:
+        return False
+    return isinstance(group, zarr.Group) and group.attrs.get("done") is True
+
+
+def run_sweep(
+    pipe: MotionCLRPipeline,
+    prompts: str | Sequence[str],
+    edits: Sequence[Sequence[Edit]] = ((),),
+    seeds: Sequence[int] = (0,),
+    *,
+    out: str | os.PathLike[str],
+    capture: CaptureSpec | Mapping[str, Any] | None = None,
+    lengths: int | Sequence[int] | None = None,
+    seconds: float | Sequence[float] | None = None,
+    scheduler: str = "dpmsolver",
+    steps: int = 10,
+    guidance_scale: float = 2.5,
+    smooth_sigma: float | None = 1.0,
+    rank: int | None = None,
+    world_size: int | None = None,
+    resume: bool = True,
+    progress: bool = False,
+) -> SweepRun:
+    """Generate every (prompt, edit list, seed) job of the grid and write it to the zarr store `out`.
+
+    `edits` is a list of edit lists ([[]] = no edit); each list applies to row 0 of a one-prompt run.
+    `capture` (a CaptureSpec, or its fields as a mapping) says which maps to keep; None keeps the motions
+    only. `lengths` / `seconds` are per prompt or one for all (default 4 s). This process runs its share
+    of the jobs (see the module's doc); with `resume`, jobs already done in `out` are skipped, and
+    `resume=False` deletes an existing sweep store at `out` first. The capture's `budget_bytes`, if set,
+    bounds each job's capture before compression. Returns what this process did.
+    """
+    prompt_list = [prompts] if isinstance(prompts, str) else list(prompts)
+    if not prompt_list:
+        raise ValueError("no prompts given")
+    if isinstance(edits, Edit) or any(isinstance(e, Edit) for e in edits):
+        raise TypeError("edits is a list of edit lists: [[]] for no edit, [[], [Reweight(...)]] for none and one")
+    if scheduler not in SCHEDULERS:
+        raise ValueError(f"unknown scheduler {scheduler!r}; valid: {sorted(SCHEDULERS)}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    if not math.isfinite(guidance_scale):
+        raise ValueError(f"guidance_scale must be finite, got {guidance_scale}")
+    spec = capture_spec_from_dict(capture) if isinstance(capture, Mapping) else capture
+    if spec is not None and not isinstance(spec, CaptureSpec):
+        raise TypeError(f"capture must be a CaptureSpec, a mapping of its fields or None, got {capture!r}")
+    frames = pipe.lengths_in_frames(len(prompt_list), lengths, seconds)
+    sweep = Sweep(tuple(prompt_list), tuple(tuple(e) for e in edits), tuple(seeds), tuple(frames))
+    _validate(pipe, sweep, spec, steps, scheduler, guidance_scale != 1.0)
+    from .cli import model_hash
+
+    meta = _normalised(
+        {
+            "format": FORMAT,
+            "version": VERSION,
+            "grid": sweep.grid_dict(),
+            "settings": {
+                "scheduler": scheduler,
+                "steps": steps,
+                "guidance_scale": float(guidance_scale),
+                "smooth_sigma": smooth_sigma,
+                "fps": pipe.config.fps,
+                "capture": None if spec is None else capture_spec_to_dict(spec),
+                "model": {"hash": model_hash(pipe), "config": pipe.config.to_dict()},
+            },
+        }
+    )
+    rank, world_size, sync = _world(rank, world_size)
+    path = Path(out)
+    if not resume and world_size > 1 and not sync:
+        raise ValueError("resume=False with several processes needs torch.distributed, to start over once for all")
+    _agree(lambda: _prepare_root(path, meta, not resume) if rank == 0 or not sync else None, sync, world_size)
+    if sync:
+        import torch.distributed as dist
+
+        dist.barrier()
+    _agree(lambda: _check_root(path, meta), sync, world_size)
+    jobs = zarr.open_group(str(path), mode="r+")["jobs"]
+    mine = sweep.assigned(rank, world_size)
+    skipped = [j.id for j in mine if _job_done(jobs, j)]
+    already = set(skipped)
+    todo = [j for j in mine if j.id not in already]
+    logger.info(
+        "rank %d of %d: %d jobs, %d done before, %d to run", rank, world_size, len(mine), len(skipped), len(todo)
+    )
+    iterator: Iterator[SweepJob] = iter(todo)
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = iter(tqdm(todo, desc=f"sweep (rank {rank})" if world_size > 1 else "sweep", position=rank))
+    computed = []
+    for job in iterator:
+        _run_job(pipe, sweep, job, jobs, spec, scheduler, steps, guidance_scale, smooth_sigma, rank)
+        computed.append(job.id)
+    if sync:
+        import torch.distributed as dist
+
+        dist.barrier()
+    return SweepRun(path, rank, world_size, tuple(computed), tuple(skipped))
+
+
+def _run_job(
+    pipe: MotionCLRPipeline,
+    sweep: Sweep,
+    job: SweepJob,
+    jobs: Any,
+    spec: CaptureSpec | None,
+    scheduler: str,
+    steps: int,
+    guidance_scale: float,
+    smooth_sigma: float | None,
+    rank: int,
+) -> None:
+    name = str(job.id)
+    if name in jobs:
+        del jobs[name]  # an interrupted job: start it over
+    frames = sweep.frames[job.prompt]
+    group = jobs.create_group(
+        name,
+        attributes={
+            "prompt": job.prompt,
+            "edit": job.edit,
+            "seed": job.seed,
+            "text": sweep.prompts[job.prompt],
+            "frames": frames,
+            "rank": rank,
+        },
+    )
+    writer = None if spec is None else _MapWriter(spec, group)
+    with use_hooks(*([] if writer is None else writer.hooks())):
+        result = pipe.generate(
+            [sweep.prompts[job.prompt]],
+            lengths=[frames],
+            scheduler=scheduler,
+            steps=steps,
+            guidance_scale=guidance_scale,
+            generator=torch.Generator().manual_seed(job.seed),
+            smooth_sigma=smooth_sigma,
+            edits=sweep.edits[job.edit],
+        )
+    if writer is not None:
+        writer.finish()
+    group.create_array("features", data=np.ascontiguousarray(result.features[0]))
+    group.create_array("joints", data=np.ascontiguousarray(result.joints[0]))
+    group.attrs["done"] = True
+
+
+# --- reading a sweep -----------------------------------------------------------------------------------------
+
+
+class StoredSweep:
+    """A sweep store opened for reading: its grid, settings, which jobs are done, and their arrays (lazily)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        try:
+            self._root: Any = zarr.open_group(str(self.path), mode="r")
+        except (FileNotFoundError, ValueError):
+            raise FileNotFoundError(f"no sweep store at {str(self.path)!r}") from None
+        attrs: dict[str, Any] = dict(self._root.attrs.asdict())
+        if attrs.get("format") != FORMAT:
+            raise ValueError(f"{str(self.path)!r} is a zarr store but not a sweep store")
+        self.sweep = Sweep.from_grid_dict(attrs["grid"])
+        self.settings: dict[str, Any] = dict(attrs["settings"])
+
+    def __repr__(self) -> str:
+        return (
+            f"StoredSweep({str(self.path)!r}: {len(self.sweep.prompts)} prompts x {len(self.sweep.edits)} edit lists "
+            f"x {len(self.sweep.seeds)} seeds, {len(self.done())}/{len(self.sweep)} jobs done)"
+        )
+
+    @property
+    def prompts(self) -> tuple[str, ...]:
+        return self.sweep.prompts
+
+    @property
+    def edits(self) -> tuple[tuple[Edit, ...], ...]:
+        return self.sweep.edits
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return self.sweep.seeds
+
+    @property
+    def jobs(self) -> list[SweepJob]:
+        return self.sweep.jobs
+
+    @property
+    def capture_spec(self) -> CaptureSpec | None:
+        data = self.settings.get("capture")
+        return None if data is None else capture_spec_from_dict(data)
+
+    def job(self, prompt: int, edit: int, seed: int) -> SweepJob:
+        return self.sweep.job(prompt, edit, seed)
+
+    def _resolve(self, job: SweepJob | int) -> SweepJob:
+        jobs = self.sweep.jobs
+        index = job.id if isinstance(job, SweepJob) else job
+        if not isinstance(index, int) or not 0 <= index < len(jobs):
+            raise KeyError(f"job {job!r} is not in the sweep (ids 0..{len(jobs) - 1})")
+        return jobs[index]
+
+    def is_done(self, job: SweepJob | int) -> bool:
+        return _job_done(self._root["jobs"], self._resolve(job))
+
+    def done(self) -> list[SweepJob]:
+        return [j for j in self.jobs if self.is_done(j)]
+
+    def missing(self) -> list[SweepJob]:
+        return [j for j in self.jobs if not self.is_done(j)]
+
+    def _group(self, job: SweepJob | int) -> Any:
+        resolved = self._resolve(job)
+        if not self.is_done(resolved):
+            raise KeyError(
+                f"job {resolved.id} (prompt {resolved.prompt}, edit list {resolved.edit}, seed {resolved.seed}) "
+                "is not done; run the sweep again to finish it"
+            )
+        return self._root["jobs"][str(resolved.id)]
+
+    def kinds(self) -> list[str]:
+        spec = self.settings.get("capture")
+        return [] if spec is None else list(spec["kinds"])
+
+    def layers(self, job: SweepJob | int, kind: str) -> list[int]:
+        """Layers of `kind` captured for a job."""
+        group = self._group(job)
+        if kind not in self.kinds():
+            raise ValueError(f"kind {kind!r} was not captured; captured kinds: {self.kinds()} (of {list(KINDS)})")
+        if kind not in group:
+            return []
+        return sorted(int(name) for name in group[kind].array_keys())
+
+    def maps(self, job: SweepJob | int, kind: str, layer: int) -> Any:
+        """A job's maps at one layer: a zarr array (captured steps, rows, heads, Tq, Tk), read on indexing
+        (`np.asarray(...)` reads it all). Its attributes name the steps, timesteps and rows."""
+        layers = self.layers(job, kind)
+        if layer not in layers:
+            raise KeyError(f"layer {layer} of kind {kind!r} was not captured; captured layers: {layers}")
+        return self._group(job)[kind][str(layer)]
+
+    def features(self, job: SweepJob | int) -> np.ndarray:
+        return np.asarray(self._group(job)["features"][...])
+
+    def joints(self, job: SweepJob | int) -> np.ndarray:
+        return np.asarray(self._group(job)["joints"][...])
+
+    def cache(self, job: SweepJob | int, kinds: Sequence[str] | None = None) -> AttentionCache:
+        """A job's maps read into an AttentionCache keyed (kind, layer, step), as `capture` would have made."""
+        spec = self.capture_spec
+        if spec is None:
+            raise ValueError(f"{str(self.path)!r} captured no maps (capture=None)")
+        cache = AttentionCache(spec)
+        for kind in self.kinds() if kinds is None else kinds:
+            for layer in self.layers(job, kind):
+                array = self.maps(job, kind, layer)
+                data = torch.from_numpy(np.asarray(array[...]))
+                for i, step in enumerate(array.attrs["steps"]):
+                    cache.maps[(kind, layer, step)] = data[i]
+                cache.rows[(kind, layer)] = tuple((int(p), str(b)) for p, b in array.attrs["rows"])
+        return cache
+
+
+def open_sweep(path: str | os.PathLike[str]) -> StoredSweep:
+    """Open a sweep store written by `run_sweep` (or still being written) for reading."""
+    return StoredSweep(path)
+
+
+# --- the command ---------------------------------------------------------------------------------------------
+
+_SPEC_KEYS = ("prompts", "edits", "seeds", "lengths", "seconds", "scheduler", "steps", "guidance_scale", "capture")
+
+
+def _read_spec(path: Path) -> dict[str, Any]:
+    text = path.read_text()
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError as error:
+            raise ValueError(f"{path}: reading YAML needs `pip install pyyaml` (or write the spec as JSON)") from error
+        data = yaml.safe_load(text)
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping with keys among {list(_SPEC_KEYS)}")
+    unknown = sorted(set(data) - set(_SPEC_KEYS) - {"smooth_sigma"})
+    if unknown:
+        raise ValueError(f"{path}: unknown keys {unknown}; valid: {[*_SPEC_KEYS, 'smooth_sigma']}")
+    if "prompts" not in data:
+        raise ValueError(f"{path}: needs 'prompts'")
+    if "edits" in data:
+        data["edits"] = [[edit_from_dict(e) for e in edit_list] for edit_list in data["edits"]]
+    return data
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m motionclr_lens.sweep",
+        description="Run a sweep from a JSON or YAML spec file, in one process or under torchrun.",
+    )
+    parser.add_argument("spec", help="JSON or YAML: prompts, edits, seeds, seconds or lengths, steps, capture, ...")
+    parser.add_argument("--out", required=True, help="the sweep store (a folder)")
+    parser.add_argument("--model", default="embedded", help="'embedded', a release folder or a hub id")
+    parser.add_argument("--weights", choices=["ema", "raw"], default="ema")
+    parser.add_argument("--device", default=None, help="default: cuda:LOCAL_RANK when CUDA is there, else cpu")
+    parser.add_argument("--fresh", action="store_true", help="delete an existing sweep store at --out first")
+    parser.add_argument("--progress", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    import torch.distributed as dist
+
+    started = False
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        started = True
+    try:
+        spec = _read_spec(Path(args.spec))
+        from .cli import _load
+
+        pipe = _load(args.model, args.weights)
+        device = args.device
+        if device is None and torch.cuda.is_available():
+            device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+        if device is not None:
+            if str(device).startswith("cuda"):
+                torch.cuda.set_device(torch.device(device))
+            pipe.to(device)
+        done = run_sweep(pipe, out=args.out, resume=not args.fresh, progress=args.progress, **spec)
+        print(
+            f"rank {done.rank} of {done.world_size}: computed {len(done.computed)} jobs, {len(done.skipped)} were done"
+        )
+    except (ValueError, KeyError, FileNotFoundError, TypeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        if started:
+            dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
