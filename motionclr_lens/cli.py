@@ -7,13 +7,14 @@ import json
 import logging
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .pipeline import MotionCLRPipeline, load_release
+from .pipeline import MotionCLRPipeline, UnknownWordWarning, load_release
 from .sampling import SCHEDULERS
 
 __all__ = ["main"]
@@ -324,6 +325,11 @@ def build_parser() -> argparse.ArgumentParser:
             help="'embedded' (default), a release folder, or a hub id (EvanTHU/MotionCLR)",
         )
         p.add_argument("--weights", choices=["ema", "raw"], default="ema")
+        p.add_argument(
+            "--allow-unknown-words",
+            action="store_true",
+            help="run prompts with words the model never saw (otherwise an error that names them)",
+        )
 
     runs = (
         ("demo", "generate the demo prompt with every attention map captured, and write its report"),
@@ -382,9 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_inspect)
     p = sub.add_parser("train", help="train the embedded configuration on the motion world (resumable)")
     p.add_argument("--out", required=True)
-    p.add_argument("--steps", type=int, default=5400, help="length of the learning-rate schedule")
+    p.add_argument("--steps", type=int, default=14000, help="length of the learning-rate schedule")
     p.add_argument("--until", type=int, default=None, help="stop after this step (resumable later)")
-    p.add_argument("--samples", type=int, default=20000)
+    p.add_argument("--samples", type=int, default=30000)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_train)
@@ -400,7 +406,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
-        return int(args.func(args))
+        with warnings.catch_warnings():
+            if not getattr(args, "allow_unknown_words", True):
+                warnings.simplefilter("error", UnknownWordWarning)
+            return int(args.func(args))
+    except UnknownWordWarning as warning:
+        print(f"error: {warning}; pass --allow-unknown-words to run it anyway", file=sys.stderr)
+        return 2
     except (ValueError, KeyError, FileNotFoundError, FloatingPointError, IndexError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -45,8 +45,8 @@ def world_training_set(samples: int, seed: int = 0, workers: int = 2) -> list[Mo
 
 def train_on_world(
     out: str | Path,
-    steps: int = 5400,
-    samples: int = 20000,
+    steps: int = 14000,
+    samples: int = 30000,
     batch_size: int = 16,
     seed: int = 0,
     progress: bool = True,
@@ -146,9 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train")
     p.add_argument("--out", required=True)
-    p.add_argument("--steps", type=int, default=5400, help="length of the learning-rate schedule")
+    p.add_argument("--steps", type=int, default=14000, help="length of the learning-rate schedule")
     p.add_argument("--until", type=int, default=None, help="stop after this step (resumable later)")
-    p.add_argument("--samples", type=int, default=20000)
+    p.add_argument("--samples", type=int, default=30000)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
     p = sub.add_parser("export")

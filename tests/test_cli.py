@@ -9,6 +9,7 @@ import pytest
 
 from motionclr_lens.cli import main
 from motionclr_lens.export import read_bvh
+from motionclr_lens.pipeline import UnknownWordWarning
 
 
 def test_demo_writes_motion_report_and_record(tmp_path, capsys):
@@ -96,6 +97,11 @@ def test_bad_input_exits_non_zero_and_says_why(tmp_path, capsys, caplog):
             "steps must be a positive",
         ),
         (["generate", "--out", out, "--quiet"], "give at least one --prompt"),
+        (["generate", "--prompt", "a person walks", "--seconds", "0", "--out", out, "--quiet"], "outside [1, 196]"),
+        (
+            ["generate", "--prompt", "a person flibbers", "--seconds", "1", "--steps", "2", "--out", out, "--quiet"],
+            "never saw ['flibbers']",
+        ),
         (
             ["count", "--prompt", "a person jumps", "--seconds", "2", "--frames", "10", "90"],
             "outside the motion's frames",
@@ -108,6 +114,9 @@ def test_bad_input_exits_non_zero_and_says_why(tmp_path, capsys, caplog):
     bad_edits.write_text(json.dumps([{"kind": "Blur", "word": "walks"}]))
     assert main(["edit", "--prompt", "a person walks", "--edits", str(bad_edits), "--out", out, "--quiet"]) == 2
     assert "unknown edit kind 'Blur'; valid: ['Erase', 'ExampleBased'" in capsys.readouterr().err
+    bad_edits.write_text(json.dumps([{"kind": "Reweight", "alpha": 0.3, "word": "walks", "rows": [3]}]))
+    assert main(["edit", "--prompt", "a person walks", "--edits", str(bad_edits), "--out", out, "--quiet"]) == 2
+    assert "row 3 is out of range for 1 prompts (valid: 0..0)" in capsys.readouterr().err
     bad_edits.write_text(json.dumps([{"kind": "Erase", "word": "jumps"}]))
     assert main(["edit", "--prompt", "a person walks", "--edits", str(bad_edits), "--out", out, "--quiet"]) == 2
     assert "'jumps'" in capsys.readouterr().err  # an unknown word names the prompt's words
@@ -123,6 +132,9 @@ def test_bad_input_exits_non_zero_and_says_why(tmp_path, capsys, caplog):
         == 0
     )
     assert "over the 77 of CLIP's context: kept" in caplog.text  # logged: on the terminal, stderr
+    unknown = ["generate", "--prompt", "a person flibbers", "--seconds", "1", "--steps", "2", "--quiet", "--no-gif"]
+    with pytest.warns(UnknownWordWarning, match="flibbers"):
+        assert main([*unknown, "--allow-unknown-words", "--out", str(tmp_path / "unknown")]) == 0
     release = tmp_path / "release"
     (release / "model").mkdir(parents=True)
     (release / "opt.txt").write_text("dim_pose: 263\n")
