@@ -105,6 +105,7 @@ def _from_record(args: argparse.Namespace) -> None:
     args.prompt, args.lengths, args.seed = record["prompts"], record["lengths"], record["seed"]
     args.scheduler, args.steps, args.guidance = record["scheduler"], record["steps"], record["guidance_scale"]
     args.smooth_sigma = record.get("smooth_sigma", 1.0)
+    args.foot_lock = record.get("foot_lock", False)
     args.edit_values = [edit_from_dict(e) for e in record.get("edit_values", [])]
     if args.model == "embedded" and record.get("model") not in (None, "embedded"):
         args.model = record["model"]
@@ -141,7 +142,9 @@ def _generate(args: argparse.Namespace) -> int:
 
         inv = invert(pipe, features, args.prompt[0], steps=args.steps, depth=args.depth, refine=args.refine)
         with capture(kinds=("self", "cross")) as cache:
-            result = regenerate(pipe, inv, prompts=args.prompt, edits=edits, smooth_sigma=args.smooth_sigma)
+            result = regenerate(
+                pipe, inv, prompts=args.prompt, edits=edits, smooth_sigma=args.smooth_sigma, foot_lock=args.foot_lock
+            )
         np.save(out / "inverted_latent.npy", inv.latent[0].cpu().numpy())
         inversion_settings = {
             "inverted_from": str(motion),
@@ -160,6 +163,7 @@ def _generate(args: argparse.Namespace) -> int:
                 guidance_scale=args.guidance,
                 generator=generator,
                 smooth_sigma=args.smooth_sigma,
+                foot_lock=args.foot_lock,
                 progress=not args.quiet,
                 edits=edits,
             )
@@ -352,6 +356,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--force", action="store_true", help="write into an output folder that is not empty")
         p.add_argument("--quiet", action="store_true")
         p.add_argument("--no-gif", action="store_true", help="skip the GIF (the slowest output)")
+        p.add_argument(
+            "--foot-lock",
+            action="store_true",
+            help="take the sliding of planted feet off the body's path in the joints",
+        )
         if name == "generate":
             p.add_argument("--from-record", help="replay the run a record.json describes (same motion on CPU)")
         if name in ("edit", "invert"):

@@ -162,6 +162,7 @@ def regenerate(
     edits: Sequence[Edit] = (),
     guidance_scale: float | None = None,
     smooth_sigma: float | None = 1.0,
+    foot_lock: bool = False,
     correct: bool = True,
 ) -> Generation:
     """DDIM from the inverted state down to a motion, with edits (any of the lens's) applying to this run.
@@ -211,12 +212,13 @@ def regenerate(
     if not torch.isfinite(x).all():
         raise FloatingPointError("regeneration gave NaN or Inf: check the edits' strengths and the guidance scale")
     features = [pipe.denormalize(x[i, :frames]) for i in range(B)]
-    joints = [features_to_joints(f, smooth_sigma) for f in features]
+    joints = [features_to_joints(f, smooth_sigma, foot_lock) for f in features]
     settings = {
         "scheduler": "ddim (trailing)",
         "steps": len(descending),
         "guidance_scale": scale,
         "smooth_sigma": smooth_sigma,
+        "foot_lock": foot_lock,
         "inverted_prompt": inversion.prompt,
         "corrected": bool(correct),
         "edits": [repr(e) for e in edits],

@@ -23,6 +23,7 @@ __all__ = [
     "NUM_JOINTS",
     "check_joints",
     "features_to_joints",
+    "lock_feet",
     "put_on_floor",
     "qinv",
     "qrot",
@@ -151,12 +152,49 @@ def smooth_joints(joints: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     return gaussian_filter1d(np.asarray(joints, dtype=np.float32), sigma=sigma, axis=0, mode="nearest")
 
 
-def features_to_joints(features: Tensor | np.ndarray, smooth_sigma: float | None = 1.0) -> np.ndarray:
-    """Denormalised (T, 263) features -> (T, 22, 3) joints on the floor, optionally smoothed over time."""
+def lock_feet(joints: np.ndarray, contacts: np.ndarray, height: float = 0.05, threshold: float = 0.5) -> np.ndarray:
+    """Take the horizontal sliding of planted toes off the body's path.
+
+    A toe is planted in a frame when the features mark it as in contact (`contacts` (T, 4): left ankle, left
+    toe, right ankle, right toe, the features' last four channels, above `threshold`) and it is below
+    `height` metres (joints on the floor, y up). HumanML3D's contact flag alone is loose (a foot moving up to
+    0.9 m/s counts), the height makes it a toe on the floor. Between frames t and t + 1, the mean horizontal
+    displacement of the toes planted at both frames is subtracted from every joint from t + 1 on: planted
+    toes stay where they are and the body moves over them; poses and heights are untouched.
+    """
+    joints = np.array(joints, dtype=np.float32, copy=True)
+    contacts = np.asarray(contacts)
+    if joints.ndim != 3 or joints.shape[1:] != (NUM_JOINTS, 3):
+        raise ValueError(f"joints must have shape (T, {NUM_JOINTS}, 3), got {joints.shape}")
+    if contacts.shape != (len(joints), 4):
+        raise ValueError(f"contacts must have shape ({len(joints)}, 4), got {contacts.shape}")
+    if len(joints) < 2:
+        return joints
+    toes = [LEFT_FOOT[1], RIGHT_FOOT[1]]
+    planted = (contacts[:, [1, 3]] > threshold) & (joints[:, toes, 1] < height)  # (T, 2)
+    held = planted[1:] & planted[:-1]  # (T-1, 2): planted at both ends of the step
+    step = joints[1:, toes][..., [0, 2]] - joints[:-1, toes][..., [0, 2]]  # (T-1, 2, 2)
+    count = held.sum(1, keepdims=True)
+    slide = (step * held[..., None]).sum(1) / np.maximum(count, 1)  # (T-1, 2)
+    path = -np.cumsum(slide, axis=0)
+    joints[1:, :, 0] += path[:, None, 0]
+    joints[1:, :, 2] += path[:, None, 1]
+    return joints
+
+
+def features_to_joints(
+    features: Tensor | np.ndarray, smooth_sigma: float | None = 1.0, foot_lock: bool = False
+) -> np.ndarray:
+    """Denormalised (T, 263) features -> (T, 22, 3) joints on the floor, optionally smoothed over time.
+
+    `foot_lock` takes the sliding of the feet the features mark as planted off the body's path (`lock_feet`)
+    before smoothing."""
     f = torch.as_tensor(np.asarray(features) if not isinstance(features, Tensor) else features).float()
     if f.dim() != 2 or f.shape[-1] != FEATURE_DIM:
         raise ValueError(f"features must have shape (T, {FEATURE_DIM}), got {tuple(f.shape)}")
     joints = put_on_floor(recover_from_ric(f.cpu())).numpy()
+    if foot_lock:
+        joints = lock_feet(joints, f[:, -4:].cpu().numpy())
     if smooth_sigma:
         joints = smooth_joints(joints, smooth_sigma)
     return joints

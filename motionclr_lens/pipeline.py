@@ -215,6 +215,7 @@ class MotionCLRPipeline:
         noise: Tensor | None = None,
         autocast_dtype: torch.dtype | None = None,
         smooth_sigma: float | None = 1.0,
+        foot_lock: bool = False,
         progress: bool = False,
         edits: Sequence[Edit] = (),
     ) -> Generation:
@@ -224,6 +225,8 @@ class MotionCLRPipeline:
         `noise` (B, T_max, 263) replaces the draw from `generator`. `autocast_dtype` (torch.float16 or
         torch.bfloat16) runs the denoiser under autocast; the model's own weights are never cast.
         `edits` (see `motionclr_lens.edits`) apply to this run only; hooks in scope (capture) see it too.
+        `foot_lock` takes the sliding of the feet the model marks as planted off the body's path in the joints
+        (`motion.lock_feet`, before `smooth_sigma`'s smoothing); the features stay the model's.
         """
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         if not prompts:
@@ -276,13 +279,14 @@ class MotionCLRPipeline:
                 f"strengths, the guidance scale ({guidance_scale}) and, under autocast, the dtype"
             )
         features = [self.denormalize(sample[i, :n]) for i, n in enumerate(frames)]
-        joints = [features_to_joints(f, smooth_sigma) for f in features]
+        joints = [features_to_joints(f, smooth_sigma, foot_lock) for f in features]
         settings = {
             "scheduler": scheduler,
             "steps": steps,
             "guidance_scale": guidance_scale,
             "autocast_dtype": str(autocast_dtype) if autocast_dtype else None,
             "smooth_sigma": smooth_sigma,
+            "foot_lock": foot_lock,
             "edits": [repr(e) for e in edits],
         }
         return Generation(prompts, frames, self.config.fps, sample, features, joints, settings)

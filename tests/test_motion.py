@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from conftest import HUMANML3D, need
 
@@ -82,3 +83,28 @@ def test_joints_to_features_rejects_bad_shapes():
     bad[2, 3, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         joints_to_features(bad)
+
+
+def test_lock_feet_takes_sliding_off_the_path():
+    """A world motion whose body slides while its feet are planted: locking the feet the features mark as
+    planted removes the slide, leaves poses and heights alone, and leaves the clean motion nearly as it is."""
+    from motionclr_lens.motion import lock_feet
+    from motionclr_lens.physics import foot_skating
+    from motionclr_lens.world import generate
+
+    sample = next(s for s in generate("val", 12, seed=3) if s.segments[0].kind.startswith("walk"))
+    joints = features_to_joints(sample.features, smooth_sigma=None)
+    contacts = sample.features[:, -4:]
+    clean = lock_feet(joints, contacts)
+    assert np.abs(clean - joints).max() < 0.10  # the world's feet barely slide already
+    slid = joints.copy()
+    drift = np.cumsum(np.full(len(joints), 0.02))  # 2 cm a frame along x: 0.4 m/s of skating
+    slid[..., 0] += drift[:, None]
+    assert foot_skating(slid)[0] > 0.3
+    fixed = lock_feet(slid, contacts)
+    assert foot_skating(fixed)[0] < 2 * max(foot_skating(joints)[0], 0.01)
+    relative = fixed - fixed[:, :1]
+    np.testing.assert_allclose(relative, slid - slid[:, :1], atol=1e-5)  # poses untouched
+    np.testing.assert_allclose(fixed[..., 1], slid[..., 1], atol=0)  # heights untouched
+    with pytest.raises(ValueError, match=r"contacts must have shape \(\d+, 4\)"):
+        lock_feet(joints, contacts[:, :2])
