@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from motionclr_lens.analysis import COUNTABLE, ActionRecogniser, count_repetitions, joints_of
+from motionclr_lens.motion import features_to_joints
 from motionclr_lens.physics import plausibility
 from motionclr_lens.world import generate
 from motionclr_lens.world.captions import HELD_OUT_TEMPLATE, PHRASES
@@ -121,6 +122,7 @@ def main() -> None:
     prompts = [s.captions[c].text for s, c in zip(samples, captions, strict=True)]
     generated: list[np.ndarray | None] = [None] * len(samples)
     delivered: list[np.ndarray | None] = [None] * len(samples)  # what generate() hands out: floored, smoothed
+    locked: list[np.ndarray | None] = [None] * len(samples)  # the same with foot_lock=True
     order = np.argsort([s.frames for s in samples])
     start = time.perf_counter()
     for b in range(0, len(order), args.batch):
@@ -133,6 +135,7 @@ def main() -> None:
         for i, f, j in zip(idx, out.features, out.joints, strict=True):
             generated[i] = joints_of(f)
             delivered[i] = j
+            locked[i] = features_to_joints(f, foot_lock=True)
     seconds = time.perf_counter() - start
     gen_joints = [g for g in generated if g is not None]
     world_joints = [joints_of(s.features) for s in samples]
@@ -142,6 +145,7 @@ def main() -> None:
         "generated": score(gen_joints, samples, captions, recogniser),
         "world": score(world_joints, samples, captions, recogniser),
         "delivered_physics": plausibility([j for j in delivered if j is not None]).to_dict(),
+        "foot_locked_physics": plausibility([j for j in locked if j is not None]).to_dict(),
     }
     g, w = result["generated"], result["world"]
     rows = [
@@ -158,10 +162,13 @@ def main() -> None:
     print("| measure | generated | world |\n|---|---|---|")
     for name, key, fmt in rows:
         print(f"| {name} | {fmt.format(g[key])} | {fmt.format(w[key])} |")
-    d = result["delivered_physics"]
-    print("\n| physics | generated (raw) | generated (as delivered: floored, smoothed) | world |\n|---|---|---|---|")
+    d, fl = result["delivered_physics"], result["foot_locked_physics"]
+    print(
+        "\n| physics | generated (raw) | as delivered (floored, smoothed) | delivered with foot lock | world |"
+        "\n|---|---|---|---|---|"
+    )
     for key, value in g["physics"].items():
-        print(f"| {key} | {value:.4g} | {d[key]:.4g} | {w['physics'][key]:.4g} |")
+        print(f"| {key} | {value:.4g} | {d[key]:.4g} | {fl[key]:.4g} | {w['physics'][key]:.4g} |")
     print("\nconfusions (generated):", g["confusions"])
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
@@ -171,7 +178,6 @@ def main() -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from motionclr_lens.motion import features_to_joints
         from motionclr_lens.viz import keyframe_strip
 
         folder = Path(args.gallery)
