@@ -303,14 +303,42 @@ def framewise_group_norm(x: Tensor, norm: nn.GroupNorm) -> Tensor:
     return norm(x.transpose(1, 2).reshape(B * T, C)).reshape(B, T, C).transpose(1, 2)
 
 
+def dense(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """(M, K) @ (N, K)^T + bias as oneDNN's 1 x 1 convolution over M positions.
+
+    On this kind of CPU, oneDNN's convolution kernels run float32 products at about 300 GFLOP/s where
+    the BLAS behind `F.linear` reaches 140-180 (docs/performance.md); the sums are the same up to order.
+    """
+    return F.conv1d(x.t().unsqueeze(0), weight.unsqueeze(-1), bias)[0].t()
+
+
+def _use_dense(x: Tensor, weights: int, rows: int) -> bool:
+    return x.device.type == "cpu" and weights >= DENSE_MIN_WEIGHTS and rows >= DENSE_MIN_ROWS
+
+
+DENSE_MIN_WEIGHTS = 2**20  # products this large and larger go through `dense` on the CPU
+DENSE_MIN_ROWS = 16
+
+
+class DenseLinear(nn.Linear):
+    """A `nn.Linear` (same parameters and state-dict keys) whose large products on the CPU run as `dense`."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        rows = x.numel() // max(self.in_features, 1)
+        if not _use_dense(x, self.in_features * self.out_features, rows):
+            return super().forward(x)
+        out = dense(x.reshape(rows, self.in_features), self.weight, self.bias)
+        return out.reshape(*x.shape[:-1], self.out_features)
+
+
 class TemporalConv1d(nn.Conv1d):
     """A `nn.Conv1d` (same parameters and state-dict keys) that runs wide kernels as one matrix product.
 
     oneDNN's direct convolution is slow for wide inputs over few frames (the U-Net's up path, where the
     skip connection doubles the channels: 2048 x 5 taps at 20 frames runs at about 30 GFLOP/s on a
     2-core CPU). There, and wherever `in_channels * kernel_size >= GEMM_MIN_WIDTH`, the frames are
-    unfolded into (B * T, C_in * k) and multiplied by the (C_out, C_in * k) weight: the same sum in
-    another order (about 1e-6 apart), at the matrix-product rate (see docs/performance.md).
+    unfolded into (C_in * k, B * T) columns and multiplied by the (C_out, C_in * k) weight (`dense` on the
+    CPU): the same sum in another order, at the matrix-product rate (see docs/performance.md).
     """
 
     GEMM_MIN_WIDTH = 8192
@@ -330,9 +358,12 @@ class TemporalConv1d(nn.Conv1d):
         cols = F.pad(x, (pad, pad)).unfold(2, k, self.stride[0])  # (B, C_in, T_out, k), a view
         t_out = cols.shape[2]
         cols = cols.permute(0, 2, 1, 3).reshape(B * t_out, c_in * k)
-        weight = self.weight.reshape(c_out, c_in * k).t()
-        out = cols @ weight if self.bias is None else torch.addmm(self.bias, cols, weight)
-        return out.view(B, t_out, c_out).transpose(1, 2)
+        weight = self.weight.reshape(c_out, c_in * k)
+        if _use_dense(x, weight.numel(), B * t_out):
+            out = dense(cols, weight, self.bias)
+        else:
+            out = cols @ weight.t() if self.bias is None else torch.addmm(self.bias, cols, weight.t())
+        return out.reshape(B, t_out, c_out).transpose(1, 2)
 
 
 class AdaGNConvBlock(nn.Module):
@@ -363,8 +394,8 @@ class ConvBlock(nn.Module):
 class FFN(nn.Module):
     def __init__(self, dim: int, hidden: int, dropout: float) -> None:
         super().__init__()
-        self.linear1 = nn.Linear(dim, hidden)
-        self.linear2 = nn.Linear(hidden, dim)
+        self.linear1 = DenseLinear(dim, hidden)
+        self.linear2 = DenseLinear(hidden, dim)
         self.dropout = nn.Dropout(dropout)
         _zero(self.linear2)
 
@@ -458,9 +489,9 @@ class SelfAttention(_Attention):
     def __init__(self, channels: int, heads: int, dropout: float) -> None:
         super().__init__(heads, dropout)
         self.norm = nn.LayerNorm(channels)
-        self.query = nn.Linear(channels, channels)
-        self.key = nn.Linear(channels, channels)
-        self.value = nn.Linear(channels, channels)
+        self.query = DenseLinear(channels, channels)
+        self.key = DenseLinear(channels, channels)
+        self.value = DenseLinear(channels, channels)
 
     def forward(self, x: Tensor, call: AttentionCall) -> Tensor:
         h = self.norm(x)
@@ -476,9 +507,9 @@ class CrossAttention(_Attention):
         super().__init__(heads, dropout)
         self.norm = nn.LayerNorm(channels)
         self.text_norm = nn.LayerNorm(text_dim)
-        self.query = nn.Linear(channels, channels)
-        self.key = nn.Linear(text_dim, channels)
-        self.value = nn.Linear(text_dim, channels)
+        self.query = DenseLinear(channels, channels)
+        self.key = DenseLinear(text_dim, channels)
+        self.value = DenseLinear(text_dim, channels)
 
     def forward(self, x: Tensor, text: Tensor, call: AttentionCall) -> Tensor:
         t = self.text_norm(text)
