@@ -13,7 +13,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -95,8 +95,24 @@ class MotionCLR(nn.Module):
         )
         pad = (-T) % self.config.downsampling
         h = F.pad(x.transpose(1, 2), (0, pad))  # (B, C, T_padded)
-        h = self.unet(h, timesteps, text, call)
+        compiled = self.__dict__.get("_compiled_unet")
+        if compiled is not None and not call.hooks and not self.training:
+            # Nothing looks inside: the compiled U-Net, told only what changes its arithmetic.
+            h = compiled(h, timesteps, text, AttentionCall(n_cond, None, None, (), (), ()))
+        else:
+            h = self.unet(h, timesteps, text, call)
         return h[:, :, :T].transpose(1, 2)
+
+    def compile_fast_path(self, **options: Any) -> MotionCLR:
+        """Compile the U-Net with `torch.compile(**options)` for the runs where no hook is in scope (no
+        capture, no edit) and the model is in eval mode; every other run, and training, stays eager. The
+        first call of each new batch size or length compiles (minutes on a small CPU); `compile_fast_path(disable=True)`
+        removes it."""
+        if options.pop("disable", False):
+            self.__dict__.pop("_compiled_unet", None)
+        else:
+            self.__dict__["_compiled_unet"] = torch.compile(self.unet, **options)
+        return self
 
     def guided(
         self, x: Tensor, timesteps: Tensor, text: Tensor, guidance_scale: float = 2.5, info: DenoiseInfo | None = None

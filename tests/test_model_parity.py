@@ -89,3 +89,26 @@ def test_bad_n_cond(model, forward_inputs):
     fw, text = forward_inputs
     with pytest.raises(ValueError, match=r"n_cond=3 must be in \[0, 2\]"):
         model(fw["x"], fw["timesteps"], text, n_cond=3)
+
+
+def test_compiled_fast_path_matches_and_steps_aside_for_hooks(model, forward_inputs):
+    """The compiled U-Net (dynamo tracing with the eager backend here, to keep the test short) gives the
+    eager result; a run with a hook in scope takes the eager path, so the hook sees every layer."""
+    from motionclr_lens.hooks import Hook, use_hooks
+
+    fw, text = forward_inputs
+    with torch.no_grad():
+        eager = model.guided(fw["x"], fw["timesteps"], text)
+        try:
+            model.compile_fast_path(backend="eager")
+            compiled = model.guided(fw["x"], fw["timesteps"], text)
+            seen: list[int] = []
+            with use_hooks(Hook(lambda w, ctx: seen.append(ctx.layer), kinds=("self",))):
+                hooked = model.guided(fw["x"], fw["timesteps"], text)
+        finally:
+            model.compile_fast_path(disable=True)
+    torch.testing.assert_close(compiled, eager, atol=5e-5, rtol=0)
+    torch.testing.assert_close(hooked, eager, atol=5e-5, rtol=0)
+    assert sorted(set(seen)) == list(range(18))
+    assert "_compiled_unet" not in model.__dict__
+    assert not any("_compiled" in k for k in model.state_dict())
