@@ -5,7 +5,7 @@ one 10-step DPM-Solver++ run with guidance 2.5 at T frames, float32 on the CPU, 
 
   (a) reference: computed the way the original code does: attention by einsum over (B, T, H, D) layouts
       with a softmax over dim 2, at every attention call the host copy of row 0's head-mean map as
-      float64, kept for the run, and every convolution through torch's own Conv1d;
+      float64, kept for the run, and every convolution and linear layer through torch's own Conv1d and Linear;
   (b) the library with no capture (fused attention, wide convolutions as one matrix product);
   (c) capture of everything: all layers, steps, heads and both guidance branches;
   (d) capture of the head mean: all layers, steps and both branches.
@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_sampling import matmul_rate, random_release_model
 
 from motionclr_lens import MotionCLRPipeline, load_embedded
+from motionclr_lens import model as model_module
 from motionclr_lens.capture import capture
 from motionclr_lens.model import TemporalConv1d, _Attention
 from motionclr_lens.motion import FEATURE_DIM
@@ -106,9 +107,9 @@ def peak_rss() -> Iterator[list[int]]:
 def reference_attention(host_maps: list[np.ndarray]) -> Iterator[None]:
     """Swap every attention layer's computation for the original's: einsum over (B, T, H, D), softmax over
     the keys at dim 2, and row 0's head mean copied to the host as float64 at every call; and run every
-    convolution through torch's Conv1d."""
+    convolution and linear layer through torch's Conv1d and Linear."""
     library_attend = _Attention.attend
-    gemm_width = TemporalConv1d.GEMM_MIN_WIDTH
+    gemm_width, dense_weights = TemporalConv1d.GEMM_MIN_WIDTH, model_module.DENSE_MIN_WEIGHTS
 
     def attend(self: _Attention, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, call: object, n_rows: int):
         B, T, C = q.shape
@@ -120,12 +121,12 @@ def reference_attention(host_maps: list[np.ndarray]) -> Iterator[None]:
         return torch.einsum("bnmh,bmhd->bnhd", weight, value).reshape(B, T, C)
 
     _Attention.attend = attend  # type: ignore[method-assign]
-    TemporalConv1d.GEMM_MIN_WIDTH = 2**62
+    TemporalConv1d.GEMM_MIN_WIDTH = model_module.DENSE_MIN_WEIGHTS = 2**62
     try:
         yield
     finally:
         _Attention.attend = library_attend  # type: ignore[method-assign]
-        TemporalConv1d.GEMM_MIN_WIDTH = gemm_width
+        TemporalConv1d.GEMM_MIN_WIDTH, model_module.DENSE_MIN_WEIGHTS = gemm_width, dense_weights
 
 
 class Bench:
