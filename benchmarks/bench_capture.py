@@ -15,7 +15,8 @@ The floor is the run's FLOPs (counted by torch's FlopCounterMode over the whole 
 float32 matmul rate (`a @ b`, 2048 x 2048) measured in the same process; "dense floor" uses instead the
 best rate of oneDNN's 1 x 1 convolution on the same product, which this library's large products run on.
 Peak memory is the process's resident set, sampled every 2 ms during a run, minus its size before the
-model was built.
+model was built; the allocator keeps freed pages, so in a process that ran other ways before it is an upper
+bound: `--ways b --repeats 1` measures one way alone.
 
     python benchmarks/bench_capture.py [--models release embedded] [--batches 1 8] [--frames 160]
                                        [--steps 10] [--repeats 3] [--json FILE]
@@ -191,7 +192,14 @@ def build(name: str) -> MotionCLRPipeline:
 
 
 def measure(
-    name: str, batches: list[int], frames: int, steps: int, repeats: int, rate: float, dense: float
+    name: str,
+    batches: list[int],
+    frames: int,
+    steps: int,
+    repeats: int,
+    rate: float,
+    dense: float,
+    ways: tuple[str, ...] = WAYS,
 ) -> list[dict]:
     gc.collect()
     baseline = rss_bytes()
@@ -199,20 +207,20 @@ def measure(
     rows = []
     for batch in batches:
         bench = Bench(name, pipe, batch, frames, steps)
-        for way in WAYS:  # warm-up: one step in each way builds every kernel for these shapes
+        for way in ways:  # warm-up: one step in each way builds every kernel for these shapes
             with bench.scope(way, []):
                 bench.generate(steps=1)
         flops = bench.flops()
         for _ in range(repeats):
-            for way in WAYS:
+            for way in ways:
                 bench.run(way, baseline)
         floor = flops / (rate * 1e9)
         weights = weights_bytes(pipe)
-        best_b = min(bench.times["b"])
-        for way in WAYS:
+        best_b = min(bench.times["b"]) if "b" in ways else float("nan")
+        for way in ways:
             best, median = min(bench.times[way]), statistics.median(bench.times[way])
             held, estimated = bench.capture_bytes.get(way, (0, 0))
-            diff = (bench.outputs[way] - bench.outputs["b"]).abs().max().item()
+            diff = (bench.outputs[way] - bench.outputs["b"]).abs().max().item() if "b" in ways else float("nan")
             rows.append(
                 {
                     "model": name,
@@ -255,6 +263,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=160)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--ways", nargs="+", default=list(WAYS), choices=WAYS, help="a subset, e.g. one way alone")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows to this file")
     args = parser.parse_args()
     torch.manual_seed(0)
@@ -272,7 +281,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     rows: list[dict] = []
     for name in args.models:
-        rows += measure(name, args.batches, args.frames, args.steps, args.repeats, rate, dense)
+        rows += measure(name, args.batches, args.frames, args.steps, args.repeats, rate, dense, tuple(args.ways))
     if args.json:
         args.json.write_text(json.dumps({"matmul_gflops": rate, "dense_gflops": dense, "rows": rows}, indent=1))
 
