@@ -37,6 +37,7 @@ __all__ = [
     "edit_from_dict",
     "edit_to_dict",
     "read_edits",
+    "read_structured",
 ]
 
 
@@ -429,8 +430,8 @@ def edit_from_dict(data: Mapping[str, Any]) -> Edit:
         raise ValueError(f"{kind}: {error}") from None
 
 
-def read_edits(path: str | Path) -> list[Edit]:
-    """Edits from a JSON file (a list of edit mappings, or {"edits": [...]}) or a YAML file (needs PyYAML)."""
+def read_structured(path: str | Path, what: str = "the data") -> Any:
+    """The content of a JSON file, or of a YAML file (`.yaml`, `.yml`; needs PyYAML), with errors naming the file."""
     import json
 
     path = Path(path)
@@ -439,13 +440,17 @@ def read_edits(path: str | Path) -> list[Edit]:
         try:
             import yaml
         except ImportError as error:
-            raise ValueError(f"{path}: reading YAML needs `pip install pyyaml` (or write the edits as JSON)") from error
-        data = yaml.safe_load(text)
-    else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}: not valid JSON ({error})") from None
+            raise ValueError(f"{path}: reading YAML needs `pip install pyyaml` (or write {what} as JSON)") from error
+        return yaml.safe_load(text)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from None
+
+
+def read_edits(path: str | Path) -> list[Edit]:
+    """Edits from a JSON file (a list of edit mappings, or {"edits": [...]}) or a YAML file (needs PyYAML)."""
+    data = read_structured(path, "the edits")
     if isinstance(data, Mapping) and "edits" in data:
         data = data["edits"]
     if not isinstance(data, list):

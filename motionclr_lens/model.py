@@ -353,8 +353,9 @@ class TemporalConv1d(nn.Conv1d):
     oneDNN's direct convolution is slow for wide inputs over few frames (the U-Net's up path, where the
     skip connection doubles the channels: 2048 x 5 taps at 20 frames runs at about 30 GFLOP/s on a
     2-core CPU). There, and wherever `in_channels * kernel_size >= GEMM_MIN_WIDTH`, the frames are
-    unfolded into (C_in * k, B * T) columns and multiplied by the (C_out, C_in * k) weight (`dense` on the
-    CPU): the same sum in another order, at the matrix-product rate (see docs/performance.md).
+    unfolded into (C_in * k, B * T) columns and multiplied by the (C_out, C_in * k) weight with `dense`:
+    the same sum in another order, at the matrix-product rate (see docs/performance.md). On a GPU, and for
+    small products, torch's own convolution runs.
     """
 
     GEMM_MIN_WIDTH = 8192
@@ -363,6 +364,7 @@ class TemporalConv1d(nn.Conv1d):
         c_out, c_in, k = self.weight.shape
         if (
             c_in * k < self.GEMM_MIN_WIDTH
+            or not _use_dense(x, self.weight.numel(), x.shape[0] * x.shape[-1])
             or self.groups != 1
             or self.dilation != (1,)
             or not isinstance(self.padding, tuple)
@@ -374,11 +376,7 @@ class TemporalConv1d(nn.Conv1d):
         cols = F.pad(x, (pad, pad)).unfold(2, k, self.stride[0])  # (B, C_in, T_out, k), a view
         t_out = cols.shape[2]
         cols = cols.permute(0, 2, 1, 3).reshape(B * t_out, c_in * k)
-        weight = self.weight.reshape(c_out, c_in * k)
-        if _use_dense(x, weight.numel(), B * t_out):
-            out = dense(cols, weight, self.bias)
-        else:
-            out = cols @ weight.t() if self.bias is None else torch.addmm(self.bias, cols, weight.t())
+        out = dense(cols, self.weight.reshape(c_out, c_in * k), self.bias)
         return out.reshape(B, t_out, c_out).transpose(1, 2)
 
 

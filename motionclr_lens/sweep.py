@@ -62,7 +62,7 @@ import zarr
 from torch import Tensor
 
 from .capture import AttentionCache, CaptureSpec
-from .edits import Edit, EditRun, edit_from_dict, edit_to_dict
+from .edits import Edit, EditRun, edit_from_dict, edit_to_dict, read_structured
 from .hooks import KINDS, Hook, HookContext, RunPlan, use_hooks
 from .sampling import SCHEDULERS
 
@@ -699,18 +699,7 @@ _SPEC_KEYS = ("prompts", "edits", "seeds", "lengths", "seconds", "scheduler", "s
 
 
 def _read_spec(path: Path) -> dict[str, Any]:
-    text = path.read_text()
-    if path.suffix.lower() in (".yaml", ".yml"):
-        try:
-            import yaml
-        except ImportError as error:
-            raise ValueError(f"{path}: reading YAML needs `pip install pyyaml` (or write the spec as JSON)") from error
-        data = yaml.safe_load(text)
-    else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}: not valid JSON ({error})") from None
+    data = read_structured(path, "the spec")
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping with keys among {list(_SPEC_KEYS)}")
     unknown = sorted(set(data) - set(_SPEC_KEYS) - {"smooth_sigma"})

@@ -7,10 +7,24 @@ from pathlib import Path
 import pytest
 import torch
 
+from motionclr_lens.config import ClipTextConfig, MotionCLRConfig
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 PARITY = SHARED / "parity"
 HUMANML3D = SHARED / "data" / "humanml3d"
 REFERENCE = SHARED / "reference"
+
+# A MotionCLR small enough to build and train in a test.
+TINY = MotionCLRConfig(
+    channels=(16, 16, 32, 32),
+    time_dim=16,
+    text_latent_dim=16,
+    text_layers=1,
+    text_heads=2,
+    text_ff_size=32,
+    dropout=0.0,
+    clip=ClipTextConfig(width=32, layers=1, heads=1, ffn_dim=64),
+)
 
 
 def need(path: Path) -> Path:

@@ -12,25 +12,15 @@ import numpy as np
 import pytest
 import torch
 import zarr
+from conftest import TINY
 
 from motionclr_lens.capture import CaptureSpec, capture
-from motionclr_lens.config import ClipTextConfig, MotionCLRConfig
 from motionclr_lens.edits import Reweight
 from motionclr_lens.hooks import Hook, use_hooks
 from motionclr_lens.model import MotionCLR
 from motionclr_lens.pipeline import MotionCLRPipeline
 from motionclr_lens.sweep import Sweep, main, open_sweep, run_sweep
 
-TINY = MotionCLRConfig(
-    channels=(16, 16, 32, 32),
-    time_dim=16,
-    text_latent_dim=16,
-    text_layers=1,
-    text_heads=2,
-    text_ff_size=32,
-    dropout=0.0,
-    clip=ClipTextConfig(width=32, layers=1, heads=1, ffn_dim=64),
-)
 PROMPTS = ["a man jumps.", "a man waves his hands."]
 EDITS = [[], [Reweight(0.3, word="man")]]
 SEEDS = [0, 7]

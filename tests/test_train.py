@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import TINY
 
-from motionclr_lens.config import ClipTextConfig, MotionCLRConfig
 from motionclr_lens.data import feature_statistics
 from motionclr_lens.embedded import world_training_set
 from motionclr_lens.model import MotionCLR
 from motionclr_lens.train import TrainConfig, Trainer
-
-TINY = MotionCLRConfig(
-    channels=(16, 16, 32, 32),
-    time_dim=16,
-    text_latent_dim=16,
-    text_layers=1,
-    text_heads=2,
-    text_ff_size=32,
-    dropout=0.0,
-    clip=ClipTextConfig(width=32, layers=1, heads=1, ffn_dim=64),
-)
 
 
 @pytest.fixture(scope="module")
