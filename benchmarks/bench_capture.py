@@ -14,9 +14,9 @@ Repeats are interleaved (a, b, c, d, a, b, ...) so that drift of the machine hit
 The floor is the run's FLOPs (counted by torch's FlopCounterMode over the whole run of (b)) over the best
 float32 matmul rate (`a @ b`, 2048 x 2048) measured in the same process; "dense floor" uses instead the
 best rate of oneDNN's 1 x 1 convolution on the same product, which this library's large products run on.
-Peak memory is the process's resident set, sampled every 2 ms during a run, minus its size before the
-model was built; the allocator keeps freed pages, so in a process that ran other ways before it is an upper
-bound: `--ways b --repeats 1` measures one way alone.
+Peak memory is the process's resident set at its highest during a run (the kernel's high-water mark,
+reset before the run) minus its size before the model was built; the allocator keeps freed pages, so in
+a process that ran other ways before it is an upper bound: `--ways b --repeats 1` measures one way alone.
 
     python benchmarks/bench_capture.py [--models release embedded] [--batches 1 8] [--frames 160]
                                        [--steps 10] [--repeats 3] [--json FILE]
@@ -83,25 +83,48 @@ def rss_bytes() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def _high_water_mark() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise OSError("no VmHWM in /proc/self/status")
+
+
 @contextmanager
 def peak_rss() -> Iterator[list[int]]:
-    """Sample the resident set every 2 ms in a thread; yields a list whose one item is the peak at exit."""
+    """The peak resident set over the block; yields a list whose one item is the peak at exit.
+
+    The kernel's own high-water mark, reset at entry (`/proc/self/clear_refs`), so nothing runs beside
+    the timed work. Where it cannot be reset, a thread samples the resident set every 2 ms instead (it
+    takes time from the work it measures).
+    """
     peak = [rss_bytes()]
-    done = threading.Event()
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        _high_water_mark()
+    except OSError:
+        done = threading.Event()
 
-    def watch() -> None:
-        while not done.is_set():
+        def watch() -> None:
+            while not done.is_set():
+                peak[0] = max(peak[0], rss_bytes())
+                time.sleep(0.002)
+
+        thread = threading.Thread(target=watch, daemon=True)
+        thread.start()
+        try:
+            yield peak
+        finally:
+            done.set()
+            thread.join()
             peak[0] = max(peak[0], rss_bytes())
-            time.sleep(0.002)
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
+        return
     try:
         yield peak
     finally:
-        done.set()
-        thread.join()
-        peak[0] = max(peak[0], rss_bytes())
+        peak[0] = max(peak[0], _high_water_mark())
 
 
 @contextmanager

@@ -349,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seconds", type=float, default=4.0)
         p.add_argument("--scheduler", choices=sorted(SCHEDULERS), default="dpmsolver")
         p.add_argument("--steps", type=int, default=10)
-        p.add_argument("--guidance", type=float, default=2.5)
+        p.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the model's)")
         p.add_argument("--seed", type=int, default=0)
         outs = {"demo": "motionclr_lens_out", "generate": "generated", "edit": "edited", "invert": "inverted"}
         p.add_argument("--out", default=outs[name])

@@ -354,11 +354,13 @@ class TemporalConv1d(nn.Conv1d):
     skip connection doubles the channels: 2048 x 5 taps at 20 frames runs at about 30 GFLOP/s on a
     2-core CPU). There, and wherever `in_channels * kernel_size >= GEMM_MIN_WIDTH`, the frames are
     unfolded into (C_in * k, B * T) columns and multiplied by the (C_out, C_in * k) weight with `dense`:
-    the same sum in another order, at the matrix-product rate (see docs/performance.md). On a GPU, and for
+    the same sum in another order, at the matrix-product rate (see docs/performance.md); the columns, k times
+    the input's size, are made for a few batch rows at a time (`CHUNK_BYTES`). On a GPU, and for
     small products, torch's own convolution runs.
     """
 
     GEMM_MIN_WIDTH = 8192
+    CHUNK_BYTES = 32 * 2**20  # the most unfolded columns held at once (whole batch rows; at least one)
 
     def forward(self, x: Tensor) -> Tensor:
         c_out, c_in, k = self.weight.shape
@@ -373,11 +375,17 @@ class TemporalConv1d(nn.Conv1d):
             return super().forward(x)
         B = x.shape[0]
         pad = self.padding[0]
-        cols = F.pad(x, (pad, pad)).unfold(2, k, self.stride[0])  # (B, C_in, T_out, k), a view
-        t_out = cols.shape[2]
-        cols = cols.permute(0, 2, 1, 3).reshape(B * t_out, c_in * k)
-        out = dense(cols, self.weight.reshape(c_out, c_in * k), self.bias)
-        return out.reshape(B, t_out, c_out).transpose(1, 2)
+        windows = F.pad(x, (pad, pad)).unfold(2, k, self.stride[0])  # (B, C_in, T_out, k), a view
+        t_out = windows.shape[2]
+        weight = self.weight.reshape(c_out, c_in * k)
+        # The unfolded columns are k times the input: make them a few rows of the batch at a time.
+        rows = max(1, self.CHUNK_BYTES // (t_out * c_in * k * x.element_size()))
+        out = x.new_empty(B, t_out, c_out)
+        for start in range(0, B, rows):
+            part = windows[start : start + rows]
+            cols = part.permute(0, 2, 1, 3).reshape(part.shape[0] * t_out, c_in * k)
+            out[start : start + rows] = dense(cols, weight, self.bias).view(part.shape[0], t_out, c_out)
+        return out.transpose(1, 2)
 
 
 class AdaGNConvBlock(nn.Module):

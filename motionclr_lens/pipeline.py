@@ -22,7 +22,9 @@ from .motion import FEATURE_DIM, features_to_joints
 from .sampling import SCHEDULERS, make_scheduler, sample_loop
 from .text import ClipTokenizer, TokenizedPrompt, get_tokenizer
 
-__all__ = ["Generation", "MotionCLRPipeline", "UnknownWordWarning", "load_release"]
+__all__ = ["DEFAULT_GUIDANCE_SCALE", "Generation", "MotionCLRPipeline", "UnknownWordWarning", "load_release"]
+
+DEFAULT_GUIDANCE_SCALE = 2.5  # the original's, for models that state none
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +73,19 @@ class MotionCLRPipeline:
     @property
     def config(self):
         return self.model.config
+
+    @property
+    def guidance_scale(self) -> float:
+        """The guidance scale `generate` and `probe` use when given none: the model's own (`info["guidance_scale"]`,
+        chosen on validation data for the embedded model), else the original's 2.5."""
+        return float(self.info.get("guidance_scale", DEFAULT_GUIDANCE_SCALE))
+
+    def resolve_guidance(self, guidance_scale: float | None) -> float:
+        """`guidance_scale`, or the model's own when None; refuses NaN and infinities."""
+        scale = self.guidance_scale if guidance_scale is None else float(guidance_scale)
+        if not math.isfinite(scale):
+            raise ValueError(f"guidance_scale must be finite, got {guidance_scale}")
+        return scale
 
     @property
     def device(self) -> torch.device:
@@ -163,7 +178,7 @@ class MotionCLRPipeline:
         features: np.ndarray | Tensor,
         prompt: str,
         timestep: int = 500,
-        guidance_scale: float = 2.5,
+        guidance_scale: float | None = None,
         generator: torch.Generator | None = None,
         edits: Sequence[Edit] = (),
     ) -> np.ndarray:
@@ -171,8 +186,10 @@ class MotionCLRPipeline:
         (a capture, say) see the attention the model pays to a motion it did not make, under `prompt`.
 
         `features` are (T, 263) in HumanML3D units (not normalised). Returns the model's (T, 263) estimate
-        of the clean motion. The run has one step (step index 0) at `timestep`.
+        of the clean motion. The run has one step (step index 0) at `timestep`. `guidance_scale` defaults
+        to the model's (`pipe.guidance_scale`).
         """
+        guidance_scale = self.resolve_guidance(guidance_scale)
         f = torch.as_tensor(np.asarray(features, dtype=np.float32))
         if f.dim() != 2 or f.shape[1] != self.config.input_dim:
             raise ValueError(f"features must have shape (T, {self.config.input_dim}), got {tuple(f.shape)}")
@@ -210,7 +227,7 @@ class MotionCLRPipeline:
         seconds: float | Sequence[float] | None = None,
         scheduler: str = "dpmsolver",
         steps: int = 10,
-        guidance_scale: float = 2.5,
+        guidance_scale: float | None = None,
         generator: torch.Generator | None = None,
         noise: Tensor | None = None,
         autocast_dtype: torch.dtype | None = None,
@@ -227,6 +244,7 @@ class MotionCLRPipeline:
         `edits` (see `motionclr_lens.edits`) apply to this run only; hooks in scope (capture) see it too.
         `foot_lock` takes the sliding of the feet the model marks as planted off the body's path in the joints
         (`motion.lock_feet`, before `smooth_sigma`'s smoothing); the features stay the model's.
+        `guidance_scale` defaults to the model's (`pipe.guidance_scale`: 2.5 for the release).
         """
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         if not prompts:
@@ -236,8 +254,7 @@ class MotionCLRPipeline:
                 raise ValueError(f"prompts must be non-empty strings, got {p!r}")
         if scheduler not in SCHEDULERS:
             raise ValueError(f"unknown scheduler {scheduler!r}; valid: {sorted(SCHEDULERS)}")
-        if not math.isfinite(guidance_scale):
-            raise ValueError(f"guidance_scale must be finite, got {guidance_scale}")
+        guidance_scale = self.resolve_guidance(guidance_scale)
         frames = self.lengths_in_frames(len(prompts), lengths, seconds)
         device = self.device
         shape = (len(prompts), max(frames), self.config.input_dim)

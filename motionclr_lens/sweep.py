@@ -39,7 +39,7 @@ barrier, and the ranks meet at a barrier at the end. From the shell:
     torchrun --nproc_per_node 2 -m motionclr_lens.sweep SPEC.json --out sweep.zarr
 
 where SPEC.json (or .yaml) holds {"prompts": [...], "edits": [[...], ...], "seeds": [...], "seconds": 4,
-"steps": 10, "scheduler": "dpmsolver", "guidance_scale": 2.5, "capture": {"kinds": ["cross"], ...}}.
+"steps": 10, "scheduler": "dpmsolver", "guidance_scale": 1.5, "capture": {"kinds": ["cross"], ...}}.
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
 import shutil
 import sys
@@ -441,7 +440,7 @@ def run_sweep(
     seconds: float | Sequence[float] | None = None,
     scheduler: str = "dpmsolver",
     steps: int = 10,
-    guidance_scale: float = 2.5,
+    guidance_scale: float | None = None,
     smooth_sigma: float | None = 1.0,
     rank: int | None = None,
     world_size: int | None = None,
@@ -455,7 +454,8 @@ def run_sweep(
     only. `lengths` / `seconds` are per prompt or one for all (default 4 s). This process runs its share
     of the jobs (see the module's doc); with `resume`, jobs already done in `out` are skipped, and
     `resume=False` deletes an existing sweep store at `out` first. The capture's `budget_bytes`, if set,
-    bounds each job's capture before compression. Returns what this process did.
+    bounds each job's capture before compression. `guidance_scale` defaults to the model's. Returns what
+    this process did.
     """
     prompt_list = [prompts] if isinstance(prompts, str) else list(prompts)
     if not prompt_list:
@@ -466,8 +466,7 @@ def run_sweep(
         raise ValueError(f"unknown scheduler {scheduler!r}; valid: {sorted(SCHEDULERS)}")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
-    if not math.isfinite(guidance_scale):
-        raise ValueError(f"guidance_scale must be finite, got {guidance_scale}")
+    guidance_scale = pipe.resolve_guidance(guidance_scale)  # the model's own when None
     spec = capture_spec_from_dict(capture) if isinstance(capture, Mapping) else capture
     if spec is not None and not isinstance(spec, CaptureSpec):
         raise TypeError(f"capture must be a CaptureSpec, a mapping of its fields or None, got {capture!r}")

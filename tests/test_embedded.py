@@ -74,3 +74,28 @@ def test_the_recogniser_names_what_was_asked(pipe):
     named = [recogniser.main_action(joints_of(f)) for f in out.features]
     hits = sum(n == kind for n, kind in zip(named, asked, strict=True))
     assert hits >= 7, dict(zip(asked, named, strict=True))
+
+
+def test_generate_uses_the_models_own_guidance_unless_told(pipe):
+    from motionclr_lens.embedded import EMBEDDED_GUIDANCE_SCALE
+
+    assert pipe.guidance_scale == EMBEDDED_GUIDANCE_SCALE
+
+    def run(**kw):
+        return pipe.generate(
+            "a person squats twice", seconds=2, steps=3, generator=torch.Generator().manual_seed(1), **kw
+        )
+
+    default, same, other = run(), run(guidance_scale=EMBEDDED_GUIDANCE_SCALE), run(guidance_scale=2.5)
+    assert default.settings["guidance_scale"] == EMBEDDED_GUIDANCE_SCALE
+    assert torch.equal(default.sample, same.sample)
+    assert not torch.allclose(default.sample, other.sample)
+    with pytest.raises(ValueError, match="guidance_scale must be finite"):
+        pipe.generate("a person squats twice", seconds=1, guidance_scale=float("nan"))
+
+
+def test_a_pipeline_that_states_no_guidance_uses_the_originals(pipe):
+    from motionclr_lens.pipeline import DEFAULT_GUIDANCE_SCALE, MotionCLRPipeline
+
+    bare = MotionCLRPipeline(pipe.model, pipe.mean, pipe.std)
+    assert bare.guidance_scale == DEFAULT_GUIDANCE_SCALE == 2.5

@@ -86,11 +86,11 @@ def score(joints: list[np.ndarray], samples: list, captions: list[int], recognis
     }
 
 
-def test_samples(single: int, multi: int, seed: int) -> list:
-    """The first `single` one-action and `multi` several-action samples of the test split."""
+def test_samples(single: int, multi: int, seed: int, split: str = "test") -> list:
+    """The first `single` one-action and `multi` several-action samples of a split (test by default)."""
     chosen, start, n_single, n_multi = [], 0, 0, 0
     while n_single < single or n_multi < multi:
-        for s in generate("test", 512, seed=seed, start=start, workers=2):
+        for s in generate(split, 512, seed=seed, start=start, workers=2):
             if len(s.segments) == 1 and n_single < single:
                 chosen.append(s)
                 n_single += 1
@@ -108,6 +108,9 @@ def main() -> None:
     parser.add_argument("--model", default="embedded")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=10, help="sampling steps (default: generate's)")
+    parser.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the model's)")
+    parser.add_argument("--split", default="test", choices=["test", "val"], help="val: for choosing settings")
     parser.add_argument("--json", default=None)
     parser.add_argument("--gallery", default=None, help="folder for keyframe strips of a few generated motions")
     args = parser.parse_args()
@@ -117,7 +120,7 @@ def main() -> None:
 
     pipe = load_embedded() if args.model == "embedded" else load_folder(args.model)
     recogniser = ActionRecogniser.default()
-    samples = test_samples(args.single, args.multi, args.seed)
+    samples = test_samples(args.single, args.multi, args.seed, args.split)
     captions = [pick_caption(s) for s in samples]
     prompts = [s.captions[c].text for s, c in zip(samples, captions, strict=True)]
     generated: list[np.ndarray | None] = [None] * len(samples)
@@ -130,6 +133,8 @@ def main() -> None:
         out = pipe.generate(
             [prompts[i] for i in idx],
             lengths=[samples[i].frames for i in idx],
+            steps=args.steps,
+            guidance_scale=args.guidance,
             generator=torch.Generator().manual_seed(args.seed * 100003 + b),
         )
         for i, f, j in zip(idx, out.features, out.joints, strict=True):
