@@ -13,7 +13,8 @@ one 10-step DPM-Solver++ run with guidance 2.5 at T frames, float32 on the CPU, 
 Repeats are interleaved (a, b, c, d, a, b, ...) so that drift of the machine hits every way alike.
 The floor is the run's FLOPs (counted by torch's FlopCounterMode over the whole run of (b)) over the best
 float32 matmul rate (`a @ b`, 2048 x 2048) measured in the same process; "dense floor" uses instead the
-best rate of oneDNN's 1 x 1 convolution on the same product, which this library's large products run on.
+best rate of the library's oneDNN product (`model.dense`) on the same matrices, which its large products
+run on.
 Peak memory is the process's resident set at its highest during a run (the kernel's high-water mark,
 reset before the run) minus its size before the model was built; the allocator keeps freed pages, so in
 a process that ran other ways before it is an upper bound: `--ways b --repeats 1` measures one way alone.
@@ -44,12 +45,12 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_sampling import matmul_rate, random_release_model
+from bench_sampling import matmul_rate, random_release_model, torch_products
 
 from motionclr_lens import MotionCLRPipeline, load_embedded
 from motionclr_lens import model as model_module
 from motionclr_lens.capture import capture
-from motionclr_lens.model import TemporalConv1d, _Attention
+from motionclr_lens.model import _Attention
 from motionclr_lens.motion import FEATURE_DIM
 
 PROMPT = "a person walks forward then jumps three times"
@@ -63,17 +64,18 @@ WAY_NAMES = {
 
 
 def dense_rate(size: int = 2048, seconds: float = 3.0) -> float:
-    """Best float32 GFLOP/s of a (size x size) @ (size x size) product as oneDNN's 1 x 1 convolution."""
-    x, w = torch.randn(1, size, size), torch.randn(size, size, 1)
+    """Best float32 GFLOP/s of a (size x size) @ (size x size) product through the library's `dense`
+    (oneDNN), which its large products run on."""
+    x, w = torch.randn(size, size), torch.randn(size, size)
     with torch.no_grad():
         for _ in range(3):
-            F.conv1d(x, w)
+            model_module.dense(x, w, None)
         best = 0.0
         deadline = time.perf_counter() + seconds
         while time.perf_counter() < deadline:
             start = time.perf_counter()
             for _ in range(5):
-                F.conv1d(x, w)
+                model_module.dense(x, w, None)
             best = max(best, 5 * 2 * size**3 / (time.perf_counter() - start) / 1e9)
     return best
 
@@ -133,7 +135,6 @@ def reference_attention(host_maps: list[np.ndarray]) -> Iterator[None]:
     the keys at dim 2, and row 0's head mean copied to the host as float64 at every call; and run every
     convolution and linear layer through torch's Conv1d and Linear."""
     library_attend = _Attention.attend
-    gemm_width, dense_weights = TemporalConv1d.GEMM_MIN_WIDTH, model_module.DENSE_MIN_WEIGHTS
 
     def attend(self: _Attention, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, call: object, n_rows: int):
         B, T, C = q.shape
@@ -145,12 +146,11 @@ def reference_attention(host_maps: list[np.ndarray]) -> Iterator[None]:
         return torch.einsum("bnmh,bmhd->bnhd", weight, value).reshape(B, T, C)
 
     _Attention.attend = attend  # type: ignore[method-assign]
-    TemporalConv1d.GEMM_MIN_WIDTH = model_module.DENSE_MIN_WEIGHTS = 2**62
     try:
-        yield
+        with torch_products():
+            yield
     finally:
         _Attention.attend = library_attend  # type: ignore[method-assign]
-        TemporalConv1d.GEMM_MIN_WIDTH, model_module.DENSE_MIN_WEIGHTS = gemm_width, dense_weights
 
 
 class Bench:
@@ -197,7 +197,7 @@ class Bench:
         del cache, host_maps
 
     def flops(self) -> float:
-        with FlopCounterMode(display=False) as counter:
+        with torch_products(), FlopCounterMode(display=False) as counter:
             self.generate()
         return counter.get_total_flops()
 
@@ -294,7 +294,7 @@ def main() -> None:
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads; float32 rates: matmul {rate:.1f} GFLOP/s, "
-        f"oneDNN 1x1 convolution {dense:.1f} GFLOP/s"
+        f"oneDNN product (model.dense) {dense:.1f} GFLOP/s"
     )
     print(f"T = {args.frames}, {args.steps} DPM-Solver++ steps, guidance 2.5, best and median of {args.repeats}\n")
     print(

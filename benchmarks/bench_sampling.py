@@ -13,11 +13,14 @@ import argparse
 import platform
 import statistics
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from motionclr_lens import MotionCLR, MotionCLRConfig
+from motionclr_lens import model as model_module
 from motionclr_lens.sampling import make_scheduler, sample_loop
 
 
@@ -34,6 +37,19 @@ def matmul_rate(size: int = 2048, seconds: float = 3.0) -> float:
             a @ b
         best = max(best, 5 * 2 * size**3 / (time.perf_counter() - start) / 1e9)
     return best
+
+
+@contextmanager
+def torch_products() -> Iterator[None]:
+    """Run every convolution and linear layer through torch's own Conv1d and Linear (none through the
+    library's oneDNN products): the same arithmetic, in operations FlopCounterMode knows how to count."""
+    conv = model_module.TemporalConv1d
+    saved = conv.GEMM_MIN_WIDTH, model_module.DENSE_MIN_WEIGHTS
+    conv.GEMM_MIN_WIDTH = model_module.DENSE_MIN_WEIGHTS = 2**62
+    try:
+        yield
+    finally:
+        conv.GEMM_MIN_WIDTH, model_module.DENSE_MIN_WEIGHTS = saved
 
 
 def random_release_model() -> MotionCLR:
@@ -62,7 +78,7 @@ def main() -> None:
     text = model.encode_text(torch.zeros(1, 77, dtype=torch.long)).detach()
     x = torch.randn(1, args.frames, model.config.input_dim)
     t = torch.tensor([500])
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+    with torch.no_grad(), torch_products(), FlopCounterMode(display=False) as counter:
         model.guided(x, t, text)
     gflop_per_forward = counter.get_total_flops() / 1e9
 

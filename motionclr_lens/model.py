@@ -320,19 +320,41 @@ def framewise_group_norm(x: Tensor, norm: nn.GroupNorm) -> Tensor:
 
 
 def dense(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-    """(M, K) @ (N, K)^T + bias as oneDNN's 1 x 1 convolution over M positions.
+    """(M, K) @ (N, K)^T + bias by oneDNN on the CPU.
 
-    On this kind of CPU, oneDNN's convolution kernels run float32 products at about 300 GFLOP/s where
-    the BLAS behind `F.linear` reaches 140-180 (docs/performance.md); the sums are the same up to order.
+    On this kind of CPU oneDNN multiplies float32 matrices at 300-400 GFLOP/s where the BLAS behind
+    `F.linear` reaches 140-190 (docs/performance.md); the sums are the same up to order. Where nothing needs
+    a gradient, oneDNN's inner product runs (`mkldnn._linear_pointwise`, the kernel torch.compile uses on
+    the CPU; its output is contiguous); otherwise oneDNN's 1 x 1 convolution, which has a backward.
     """
+    if _INNER_PRODUCT is not None and x.dtype == weight.dtype == torch.float32 and not _needs_grad(x, weight, bias):
+        return _INNER_PRODUCT(x, weight, bias, "none", [], "")
     return F.conv1d(x.t().unsqueeze(0), weight.unsqueeze(-1), bias)[0].t()
+
+
+def _needs_grad(*tensors: Tensor | None) -> bool:
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+def _inner_product() -> Any:
+    op = getattr(getattr(torch.ops, "mkldnn", None), "_linear_pointwise", None)
+    if op is None or not torch.backends.mkldnn.is_available():
+        return None
+    try:  # present in the build and working on this CPU
+        op(torch.ones(2, 2), torch.ones(2, 2), None, "none", [], "")
+    except (RuntimeError, NotImplementedError):
+        return None
+    return op
+
+
+_INNER_PRODUCT = _inner_product()
 
 
 def _use_dense(x: Tensor, weights: int, rows: int) -> bool:
     return x.device.type == "cpu" and weights >= DENSE_MIN_WEIGHTS and rows >= DENSE_MIN_ROWS
 
 
-DENSE_MIN_WEIGHTS = 2**20  # products this large and larger go through `dense` on the CPU
+DENSE_MIN_WEIGHTS = 2**16  # products this large and larger go through `dense` on the CPU
 DENSE_MIN_ROWS = 16
 
 
@@ -350,16 +372,16 @@ class DenseLinear(nn.Linear):
 class TemporalConv1d(nn.Conv1d):
     """A `nn.Conv1d` (same parameters and state-dict keys) that runs wide kernels as one matrix product.
 
-    oneDNN's direct convolution is slow for wide inputs over few frames (the U-Net's up path, where the
-    skip connection doubles the channels: 2048 x 5 taps at 20 frames runs at about 30 GFLOP/s on a
-    2-core CPU). There, and wherever `in_channels * kernel_size >= GEMM_MIN_WIDTH`, the frames are
-    unfolded into (C_in * k, B * T) columns and multiplied by the (C_out, C_in * k) weight with `dense`:
-    the same sum in another order, at the matrix-product rate (see docs/performance.md); the columns, k times
-    the input's size, are made for a few batch rows at a time (`CHUNK_BYTES`). On a GPU, and for
-    small products, torch's own convolution runs.
+    oneDNN's direct convolution is slow for wide inputs over few frames (2048 x 5 taps at 20 frames, the
+    U-Net's up path, runs at about 110 GFLOP/s on a 2-core CPU) and no faster than a matrix product
+    elsewhere. Wherever `in_channels * kernel_size >= GEMM_MIN_WIDTH`, the frames are unfolded into
+    (B * T, C_in * k) rows and multiplied by the (C_out, C_in * k) weight with `dense`: the same sum in
+    another order, at the matrix-product rate (see docs/performance.md); the rows, k times the input's
+    size, are made for a few batch rows at a time (`CHUNK_BYTES`). On a GPU, and for small products,
+    torch's own convolution runs.
     """
 
-    GEMM_MIN_WIDTH = 8192
+    GEMM_MIN_WIDTH = 4096
     CHUNK_BYTES = 32 * 2**20  # the most unfolded columns held at once (whole batch rows; at least one)
 
     def forward(self, x: Tensor) -> Tensor:
