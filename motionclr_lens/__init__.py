@@ -19,6 +19,7 @@ _EXPORTS = {
     "Generation": "pipeline",
     "MotionCLRPipeline": "pipeline",
     "load_release": "pipeline",
+    "load_model": "pipeline",
     "load_embedded": "embedded",
     "read_release": "checkpoint",
     "make_scheduler": "sampling",
@@ -39,6 +40,7 @@ __all__ = [
     "features_to_joints",
     "get_tokenizer",
     "load_embedded",
+    "load_model",
     "load_release",
     "make_scheduler",
     "read_release",
@@ -51,7 +53,7 @@ if TYPE_CHECKING:
     from .embedded import load_embedded
     from .model import MotionCLR
     from .motion import features_to_joints, recover_from_ric
-    from .pipeline import Generation, MotionCLRPipeline, load_release
+    from .pipeline import Generation, MotionCLRPipeline, load_model, load_release
     from .sampling import SCHEDULERS, make_scheduler
     from .text import ClipTokenizer, get_tokenizer
 

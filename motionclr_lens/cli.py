@@ -14,25 +14,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .pipeline import MotionCLRPipeline, UnknownWordWarning, load_release
+from .pipeline import MotionCLRPipeline, UnknownWordWarning, load_model, model_hash
 from .sampling import SCHEDULERS
 
 __all__ = ["main"]
 
 logger = logging.getLogger("motionclr_lens")
-
-
-def _load(model: str, weights: str) -> MotionCLRPipeline:
-    if model == "embedded":
-        from .embedded import load_embedded
-
-        return load_embedded()
-    path = Path(model)
-    if path.is_dir():
-        return load_release(path, weights=weights)
-    if "/" in model and not path.exists():
-        return load_release(hub_id=model, weights=weights)
-    raise SystemExit(f"error: --model {model!r} is not 'embedded', a release folder or a hub id (owner/name)")
 
 
 def _out_dir(path: str, force: bool) -> Path:
@@ -54,20 +41,6 @@ def _versions() -> dict[str, str]:
         except PackageNotFoundError:
             out[package] = "unknown"
     return out
-
-
-def model_hash(pipe: MotionCLRPipeline) -> str:
-    """sha256 of the model's state dict (names, shapes, dtypes and bytes, in order) and its mean/std."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for name, tensor in pipe.model.state_dict().items():
-        t = tensor.detach().cpu().contiguous()
-        digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
-        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    digest.update(np.ascontiguousarray(pipe.mean, dtype=np.float32).tobytes())
-    digest.update(np.ascontiguousarray(pipe.std, dtype=np.float32).tobytes())
-    return digest.hexdigest()
 
 
 def _edits(args: argparse.Namespace) -> list:
@@ -127,7 +100,7 @@ def _generate(args: argparse.Namespace) -> int:
         edits = _edits(args)
     if not args.prompt:
         raise ValueError("give at least one --prompt (or --from-record)")
-    pipe = _load(args.model, args.weights)
+    pipe = load_model(args.model, args.weights)
     digest = model_hash(pipe)
     if args.expected_hash and args.expected_hash != digest:
         logger.warning("the model differs from the recorded one (hash %s, recorded %s)", digest, args.expected_hash)
@@ -238,7 +211,7 @@ def _count(args: argparse.Namespace) -> int:
     from .analysis import count_by_period, count_paper
     from .report import full_resolution_self_map
 
-    pipe = _load(args.model, args.weights)
+    pipe = load_model(args.model, args.weights)
     cache, frames = _motion_or_generated(args, pipe, ("self",))
     self_map = full_resolution_self_map(cache, 0, frames)
     start, end = args.frames if args.frames else (0, frames)
@@ -260,7 +233,7 @@ def _count(args: argparse.Namespace) -> int:
 def _ground(args: argparse.Namespace) -> int:
     from .analysis import activation_mask, word_curves
 
-    pipe = _load(args.model, args.weights)
+    pipe = load_model(args.model, args.weights)
     cache, frames = _motion_or_generated(args, pipe, ("cross",))
     curves = word_curves(cache, pipe.tokenizer.tokenize_prompt(args.prompt), frames=frames)
     words = []
@@ -289,7 +262,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _benchmark(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    pipe = _load(args.model, args.weights)
+    pipe = load_model(args.model, args.weights)
     load = time.perf_counter() - start
     times = []
     for r in range(args.repeats + 1):
@@ -305,7 +278,7 @@ def _benchmark(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    pipe = _load(args.model, args.weights)
+    pipe = load_model(args.model, args.weights)
     config = pipe.config
     params = sum(p.numel() for p in pipe.model.parameters())
     clip = sum(p.numel() for p in pipe.model.clip_model.parameters())

@@ -22,7 +22,15 @@ from .motion import FEATURE_DIM, features_to_joints
 from .sampling import SCHEDULERS, make_scheduler, sample_loop
 from .text import ClipTokenizer, TokenizedPrompt, get_tokenizer
 
-__all__ = ["DEFAULT_GUIDANCE_SCALE", "Generation", "MotionCLRPipeline", "UnknownWordWarning", "load_release"]
+__all__ = [
+    "DEFAULT_GUIDANCE_SCALE",
+    "Generation",
+    "MotionCLRPipeline",
+    "UnknownWordWarning",
+    "load_model",
+    "load_release",
+    "model_hash",
+]
 
 DEFAULT_GUIDANCE_SCALE = 2.5  # the original's, for models that state none
 
@@ -340,3 +348,32 @@ def load_release(
     if checkpoint.mean.shape != (FEATURE_DIM,):
         logger.warning("feature statistics have shape %s, not (%d,)", checkpoint.mean.shape, FEATURE_DIM)
     return MotionCLRPipeline(model, checkpoint.mean, checkpoint.std, info=info)
+
+
+def load_model(model: str = "embedded", weights: str = "ema") -> MotionCLRPipeline:
+    """A pipeline from one name: "embedded" (the model in the package), a release folder, or a hub id
+    (owner/name); `weights` ("ema" or "raw") for a release."""
+    if model == "embedded":
+        from .embedded import load_embedded
+
+        return load_embedded()
+    path = Path(model)
+    if path.is_dir():
+        return load_release(path, weights=weights)
+    if "/" in model and not path.exists():
+        return load_release(hub_id=model, weights=weights)
+    raise ValueError(f"model {model!r} is not 'embedded', a release folder or a hub id (owner/name)")
+
+
+def model_hash(pipe: MotionCLRPipeline) -> str:
+    """sha256 of the model's state dict (names, shapes, dtypes and bytes, in order) and its mean/std."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, tensor in pipe.model.state_dict().items():
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    digest.update(np.ascontiguousarray(pipe.mean, dtype=np.float32).tobytes())
+    digest.update(np.ascontiguousarray(pipe.std, dtype=np.float32).tobytes())
+    return digest.hexdigest()

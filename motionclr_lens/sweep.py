@@ -53,7 +53,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -63,10 +63,8 @@ from torch import Tensor
 from .capture import AttentionCache, CaptureSpec
 from .edits import Edit, EditRun, edit_from_dict, edit_to_dict, read_structured
 from .hooks import KINDS, Hook, HookContext, RunPlan, use_hooks
+from .pipeline import MotionCLRPipeline, load_model, model_hash
 from .sampling import SCHEDULERS
-
-if TYPE_CHECKING:
-    from .pipeline import MotionCLRPipeline
 
 __all__ = [
     "FORMAT",
@@ -473,8 +471,6 @@ def run_sweep(
     frames = pipe.lengths_in_frames(len(prompt_list), lengths, seconds)
     sweep = Sweep(tuple(prompt_list), tuple(tuple(e) for e in edits), tuple(seeds), tuple(frames))
     _validate(pipe, sweep, spec, steps, scheduler, guidance_scale != 1.0)
-    from .cli import model_hash
-
     meta = _normalised(
         {
             "format": FORMAT,
@@ -733,9 +729,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = True
     try:
         spec = _read_spec(Path(args.spec))
-        from .cli import _load
-
-        pipe = _load(args.model, args.weights)
+        pipe = load_model(args.model, args.weights)
         device = args.device
         if device is None and torch.cuda.is_available():
             device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"

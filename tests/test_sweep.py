@@ -181,7 +181,7 @@ def test_command_runs_a_spec_file(pipe, tmp_path, monkeypatch):
         "capture": {"kinds": ["cross"], "layers": [17], "head_mean": True, "dtype": "float16"},
     }
     (tmp_path / "spec.json").write_text(json.dumps(spec))
-    monkeypatch.setattr("motionclr_lens.cli._load", lambda model, weights: pipe)
+    monkeypatch.setattr("motionclr_lens.sweep.load_model", lambda model, weights: pipe)
     assert main([str(tmp_path / "spec.json"), "--out", str(tmp_path / "s.zarr")]) == 0
     sweep = open_sweep(tmp_path / "s.zarr")
     assert len(sweep.done()) == 2 and sweep.edits[1] == (Reweight(-0.2, word="jumps"),)
