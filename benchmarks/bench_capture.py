@@ -167,6 +167,7 @@ class Bench:
             [PROMPT] * self.batch,
             lengths=self.frames,
             steps=steps or self.steps,
+            guidance_scale=2.5,
             noise=self.noise,
             generator=torch.Generator().manual_seed(0),
             smooth_sigma=None,
