@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_sampling import matmul_rate, random_release_model, torch_products
+from bench_sampling import best_rate, matmul_rate, random_release_model, torch_products
 
 from motionclr_lens import MotionCLRPipeline, load_embedded
 from motionclr_lens import model as model_module
@@ -67,17 +67,7 @@ def dense_rate(size: int = 2048, seconds: float = 3.0) -> float:
     """Best float32 GFLOP/s of a (size x size) @ (size x size) product through the library's `dense`
     (oneDNN), which its large products run on."""
     x, w = torch.randn(size, size), torch.randn(size, size)
-    with torch.no_grad():
-        for _ in range(3):
-            model_module.dense(x, w, None)
-        best = 0.0
-        deadline = time.perf_counter() + seconds
-        while time.perf_counter() < deadline:
-            start = time.perf_counter()
-            for _ in range(5):
-                model_module.dense(x, w, None)
-            best = max(best, 5 * 2 * size**3 / (time.perf_counter() - start) / 1e9)
-    return best
+    return best_rate(lambda: model_module.dense(x, w, None), 2 * size**3, seconds)
 
 
 def rss_bytes() -> int:

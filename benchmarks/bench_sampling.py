@@ -13,7 +13,7 @@ import argparse
 import platform
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
@@ -24,19 +24,25 @@ from motionclr_lens import model as model_module
 from motionclr_lens.sampling import make_scheduler, sample_loop
 
 
+def best_rate(product: Callable[[], object], flop: float, seconds: float = 3.0) -> float:
+    """Best GFLOP/s of `product` (which does `flop` floating-point operations) over a few seconds."""
+    with torch.no_grad():
+        for _ in range(3):
+            product()
+        best = 0.0
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            for _ in range(5):
+                product()
+            best = max(best, 5 * flop / (time.perf_counter() - start) / 1e9)
+    return best
+
+
 def matmul_rate(size: int = 2048, seconds: float = 3.0) -> float:
     """Best float32 GFLOP/s of square matmuls over a few seconds (the rate the floor is measured against)."""
     a, b = torch.randn(size, size), torch.randn(size, size)
-    for _ in range(3):
-        a @ b
-    best = 0.0
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        start = time.perf_counter()
-        for _ in range(5):
-            a @ b
-        best = max(best, 5 * 2 * size**3 / (time.perf_counter() - start) / 1e9)
-    return best
+    return best_rate(lambda: a @ b, 2 * size**3, seconds)
 
 
 @contextmanager

@@ -9,6 +9,7 @@ Shapes: B batch, T frames, C channels, H heads, N text tokens.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -319,6 +320,10 @@ def framewise_group_norm(x: Tensor, norm: nn.GroupNorm) -> Tensor:
     return norm(x.transpose(1, 2).reshape(B * T, C)).reshape(B, T, C).transpose(1, 2)
 
 
+DENSE_MIN_WEIGHTS = 2**16  # products this large and larger go through `dense` on the CPU
+DENSE_MIN_ROWS = 16
+
+
 def dense(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     """(M, K) @ (N, K)^T + bias by oneDNN on the CPU.
 
@@ -327,8 +332,10 @@ def dense(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     a gradient, oneDNN's inner product runs (`mkldnn._linear_pointwise`, the kernel torch.compile uses on
     the CPU; its output is contiguous); otherwise oneDNN's 1 x 1 convolution, which has a backward.
     """
-    if _INNER_PRODUCT is not None and x.dtype == weight.dtype == torch.float32 and not _needs_grad(x, weight, bias):
-        return _INNER_PRODUCT(x, weight, bias, "none", [], "")
+    if x.dtype == weight.dtype == torch.float32 and not _needs_grad(x, weight, bias):
+        inner_product = _inner_product()
+        if inner_product is not None:
+            return inner_product(x, weight, bias, "none", [], "")
     return F.conv1d(x.t().unsqueeze(0), weight.unsqueeze(-1), bias)[0].t()
 
 
@@ -336,26 +343,21 @@ def _needs_grad(*tensors: Tensor | None) -> bool:
     return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
 
+@functools.cache
 def _inner_product() -> Any:
+    """oneDNN's inner product where this build has it and it runs on this CPU (looked up once, on first use)."""
     op = getattr(getattr(torch.ops, "mkldnn", None), "_linear_pointwise", None)
     if op is None or not torch.backends.mkldnn.is_available():
         return None
-    try:  # present in the build and working on this CPU
+    try:
         op(torch.ones(2, 2), torch.ones(2, 2), None, "none", [], "")
     except (RuntimeError, NotImplementedError):
         return None
     return op
 
 
-_INNER_PRODUCT = _inner_product()
-
-
 def _use_dense(x: Tensor, weights: int, rows: int) -> bool:
     return x.device.type == "cpu" and weights >= DENSE_MIN_WEIGHTS and rows >= DENSE_MIN_ROWS
-
-
-DENSE_MIN_WEIGHTS = 2**16  # products this large and larger go through `dense` on the CPU
-DENSE_MIN_ROWS = 16
 
 
 class DenseLinear(nn.Linear):
