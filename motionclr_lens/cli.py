@@ -251,11 +251,9 @@ def _ground(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .embedded import train_on_world
+    from .embedded import recipe_from, train_on_world
 
-    trainer = train_on_world(
-        args.out, steps=args.steps, samples=args.samples, batch_size=args.batch_size, seed=args.seed, until=args.until
-    )
+    trainer = train_on_world(args.out, recipe_from(args), seed=args.seed, until=args.until)
     print(f"trained to step {trainer.step}; checkpoint in {trainer.checkpoint_path}")
     return 0
 
@@ -330,9 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--quiet", action="store_true")
         p.add_argument("--no-gif", action="store_true", help="skip the GIF (the slowest output)")
         p.add_argument(
-            "--foot-lock",
-            action="store_true",
-            help="take the sliding of planted feet off the body's path in the joints",
+            "--no-foot-lock",
+            dest="foot_lock",
+            action="store_false",
+            help="leave planted feet sliding in the joints as the model made them (held by default)",
         )
         if name == "generate":
             p.add_argument("--from-record", help="replay the run a record.json describes (same motion on CPU)")
@@ -369,12 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
     model_args(p)
     p.set_defaults(func=_inspect)
     p = sub.add_parser("train", help="train the embedded configuration on the motion world (resumable)")
-    p.add_argument("--out", required=True)
-    p.add_argument("--steps", type=int, default=14000, help="length of the learning-rate schedule")
-    p.add_argument("--until", type=int, default=None, help="stop after this step (resumable later)")
-    p.add_argument("--samples", type=int, default=30000)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--seed", type=int, default=0)
+    from .embedded import add_recipe_arguments
+
+    add_recipe_arguments(p)
     p.set_defaults(func=_train)
     p = sub.add_parser("benchmark", help="time loading and sampling")
     model_args(p)

@@ -11,6 +11,7 @@ training vocabulary. `load_embedded()` loads them back.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -28,7 +29,7 @@ from .model import MotionCLR
 from .pipeline import DEFAULT_GUIDANCE_SCALE, MotionCLRPipeline
 from .train import TrainConfig, Trainer
 
-__all__ = ["EMBEDDED_FILES", "load_embedded", "train_on_world"]
+__all__ = ["EMBEDDED_FILES", "RECIPE", "WorldRecipe", "load_embedded", "train_on_world"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,36 +40,107 @@ TOKEN_EMBEDDING = "clip_model.embeddings.token_embedding.weight"
 EMBEDDED_GUIDANCE_SCALE = 1.5
 
 
-def world_training_set(samples: int, seed: int = 0, workers: int = 2) -> list[MotionText]:
+@dataclasses.dataclass(frozen=True)
+class WorldRecipe:
+    """How the shipped weights were trained: a first schedule on one draw of the world, then a refinement
+    from its weights with a fresh learning-rate cycle on a new draw that leans to sequences of actions."""
+
+    steps: int = 14000
+    samples: int = 30000
+    lr: float = 3e-4
+    refine_steps: int = 8000
+    refine_draw: int = 36000  # world motions drawn for the refinement: all sequences, every other single action
+    refine_lr: float = 1.5e-4
+    batch_size: int = 16
+
+    @property
+    def total_steps(self) -> int:
+        return self.steps + self.refine_steps
+
+
+RECIPE = WorldRecipe()
+
+
+def world_training_set(samples: int, seed: int = 0, workers: int = 2, single_every: int = 1) -> list[MotionText]:
+    """`samples` motions of the world's training split; with `single_every` = k, only every k-th single-action
+    motion is kept (sequences of actions all are)."""
     from .world.dataset import generate
 
     drawn = generate("train", samples, seed=seed, workers=workers)
-    return [MotionText(f"train_{s.index:06d}", s.features, [c.text for c in s.captions]) for s in drawn]
+    singles = [s for s in drawn if len(s.segments) == 1]
+    kept = {id(s) for s in singles[::single_every]}
+    return [
+        MotionText(f"train_{s.index:06d}", s.features, [c.text for c in s.captions])
+        for s in drawn
+        if len(s.segments) > 1 or id(s) in kept
+    ]
+
+
+def _write_vocabulary(out: Path, token_ids: Sequence[Sequence[torch.Tensor]]) -> None:
+    vocabulary = sorted({int(i) for part in token_ids for ids in part for i in ids.flatten().tolist()})
+    (out / "vocabulary.json").write_text(json.dumps(vocabulary))
 
 
 def train_on_world(
     out: str | Path,
-    steps: int = 14000,
-    samples: int = 30000,
-    batch_size: int = 16,
+    recipe: WorldRecipe = RECIPE,
     seed: int = 0,
     progress: bool = True,
     until: int | None = None,
 ) -> Trainer:
-    """Train the embedded configuration on `samples` world motions for `steps` steps (resumable); `until`
-    stops earlier, with the learning-rate schedule still that of `steps` steps."""
+    """Train the embedded configuration on the world by `recipe` (resumable at any step): the first schedule
+    in `out`, the refinement in `out/refine`. `until` stops after that many steps in all (the schedules stay
+    those of the recipe). Returns the trainer of the last stage run."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    data = world_training_set(samples, seed=seed)
+    if until is not None and not 0 < until <= recipe.total_steps:
+        raise ValueError(f"until must be in [1, {recipe.total_steps}] (the recipe's steps), got {until}")
+    data = world_training_set(recipe.samples, seed=seed)
     mean, std = feature_statistics([m.features for m in data])
     torch.manual_seed(seed)
     model = MotionCLR(MotionCLRConfig.embedded())
-    config = TrainConfig(steps=steps, batch_size=batch_size, lr=3e-4, seed=seed, checkpoint_every=250)
-    trainer = Trainer(model, data, mean, std, config, out)
-    vocabulary = sorted({int(i) for ids in trainer.token_ids for i in ids.flatten().tolist()})
-    (out / "vocabulary.json").write_text(json.dumps(vocabulary))
-    trainer.run(progress=progress, until=until)
-    return trainer
+    config = TrainConfig(
+        steps=recipe.steps, batch_size=recipe.batch_size, lr=recipe.lr, seed=seed, checkpoint_every=250
+    )
+    first = Trainer(model, data, mean, std, config, out)
+    _write_vocabulary(out, [first.token_ids])
+    first.run(progress=progress, until=None if until is None else min(until, recipe.steps))
+    if first.step < recipe.steps or recipe.refine_steps == 0 or until == recipe.steps:
+        return first
+    model, ema, first_ids = first.model, first.ema.state_dict(), first.token_ids
+    del data, first  # the first draw's motions are not needed any more
+    refined = world_training_set(recipe.refine_draw, seed=seed + 1, single_every=2)
+    config = TrainConfig(
+        steps=recipe.refine_steps, batch_size=recipe.batch_size, lr=recipe.refine_lr, seed=seed + 1,
+        checkpoint_every=250,
+    )  # fmt: skip
+    second = Trainer(model, refined, mean, std, config, out / "refine")
+    second.ema.load_state_dict(ema)  # replaced by the refinement's own when it resumes
+    _write_vocabulary(out, [first_ids, second.token_ids])
+    second.run(progress=progress, until=None if until is None else until - recipe.steps)
+    return second
+
+
+def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
+    """The training command's options (shared by this module's command line and the lens CLI)."""
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--steps", type=int, default=RECIPE.steps, help="length of the first learning-rate schedule")
+    parser.add_argument("--refine-steps", type=int, default=RECIPE.refine_steps, help="of the refinement (0: none)")
+    parser.add_argument("--until", type=int, default=None, help="stop after this many steps in all (resumable later)")
+    parser.add_argument("--samples", type=int, default=RECIPE.samples, help="world motions of the first schedule")
+    parser.add_argument("--batch-size", type=int, default=RECIPE.batch_size)
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def recipe_from(args: argparse.Namespace) -> WorldRecipe:
+    for name in ("steps", "samples", "batch_size"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    if args.refine_steps < 0:
+        raise ValueError(f"--refine-steps must be 0 or more, got {args.refine_steps}")
+    return dataclasses.replace(
+        RECIPE, steps=args.steps, refine_steps=args.refine_steps, samples=args.samples, batch_size=args.batch_size
+    )
 
 
 def export(run: str | Path, to: str | Path, guidance_scale: float = EMBEDDED_GUIDANCE_SCALE) -> Path:
@@ -77,7 +149,12 @@ def export(run: str | Path, to: str | Path, guidance_scale: float = EMBEDDED_GUI
     from safetensors.torch import save_file
 
     run, to = Path(run), Path(to)
+    refined = run / "refine" / "checkpoint.pt"
     state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)
+    first_steps = 0
+    if refined.is_file():  # the refinement continues the first schedule: its weights are the run's
+        first_steps = int(state["step"])
+        state = torch.load(refined, map_location="cpu", weights_only=False)
     vocabulary = json.loads((run / "vocabulary.json").read_text())
     weights = {k: v.to(torch.float16) if v.is_floating_point() else v for k, v in state["ema"].items()}
     weights[TOKEN_EMBEDDING] = weights[TOKEN_EMBEDDING][vocabulary].contiguous()
@@ -87,7 +164,7 @@ def export(run: str | Path, to: str | Path, guidance_scale: float = EMBEDDED_GUI
     meta = {
         "model": state["model_config"],
         "train": state["train_config"],
-        "step": state["step"],
+        "step": first_steps + state["step"],
         "history": state["history"][-1:] if state["history"] else [],
         "guidance_scale": guidance_scale,
     }
@@ -156,12 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train")
-    p.add_argument("--out", required=True)
-    p.add_argument("--steps", type=int, default=14000, help="length of the learning-rate schedule")
-    p.add_argument("--until", type=int, default=None, help="stop after this step (resumable later)")
-    p.add_argument("--samples", type=int, default=30000)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--seed", type=int, default=0)
+    add_recipe_arguments(p)
     p = sub.add_parser("export")
     p.add_argument("--run", required=True)
     p.add_argument("--to", default=str(_embedded_folder()))
@@ -169,14 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     warnings.filterwarnings("ignore", category=UserWarning)
     if args.command == "train":
-        train_on_world(
-            args.out,
-            steps=args.steps,
-            samples=args.samples,
-            batch_size=args.batch_size,
-            seed=args.seed,
-            until=args.until,
-        )
+        train_on_world(args.out, recipe_from(args), seed=args.seed, until=args.until)
     else:
         print(export(args.run, args.to))
     return 0

@@ -162,7 +162,7 @@ def regenerate(
     edits: Sequence[Edit] = (),
     guidance_scale: float | None = None,
     smooth_sigma: float | None = 1.0,
-    foot_lock: bool = False,
+    foot_lock: bool = True,
     correct: bool = True,
 ) -> Generation:
     """DDIM from the inverted state down to a motion, with edits (any of the lens's) applying to this run.

@@ -152,15 +152,34 @@ def smooth_joints(joints: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     return gaussian_filter1d(np.asarray(joints, dtype=np.float32), sigma=sigma, axis=0, mode="nearest")
 
 
-def lock_feet(joints: np.ndarray, contacts: np.ndarray, height: float = 0.05, threshold: float = 0.5) -> np.ndarray:
-    """Take the horizontal sliding of planted toes off the body's path.
+LEGS = ((1, 4, 7, 10), (2, 5, 8, 11))  # hip, knee, ankle, toe of the left and the right leg
+
+
+def lock_feet(
+    joints: np.ndarray,
+    contacts: np.ndarray,
+    height: float = 0.05,
+    threshold: float = 0.5,
+    legs: bool = True,
+    blend: int = 3,
+) -> np.ndarray:
+    """Hold planted toes where they are: the body's path first, then each leg.
 
     A toe is planted in a frame when the features mark it as in contact (`contacts` (T, 4): left ankle, left
     toe, right ankle, right toe, the features' last four channels, above `threshold`) and it is below
     `height` metres (joints on the floor, y up). HumanML3D's contact flag alone is loose (a foot moving up to
-    0.9 m/s counts), the height makes it a toe on the floor. Between frames t and t + 1, the mean horizontal
-    displacement of the toes planted at both frames is subtracted from every joint from t + 1 on: planted
-    toes stay where they are and the body moves over them; poses and heights are untouched.
+    0.9 m/s counts), the height makes it a toe on the floor.
+
+    1. The path: between frames t and t + 1, the mean horizontal displacement of the toes planted at both
+       frames is subtracted from every joint from t + 1 on, so the body moves over its planted feet.
+    2. The legs (`legs=True`): when both feet are planted and slide apart, moving the body cannot hold both.
+       Each run of planted frames of a foot is held at the toe's mean horizontal position over the run; the
+       ankle and toe move with it, and the knee is placed by two-bone inverse kinematics (hip fixed, thigh and
+       shin lengths of each frame kept, the knee bending the way it bent). The correction fades out over
+       `blend` frames on either side of the run. Where the hip cannot reach, the foot goes as far toward the held
+       position as the stretched leg allows, at its own height.
+
+    Heights, the hips and everything above them are left as step 1 made them; bone lengths are kept.
     """
     joints = np.array(joints, dtype=np.float32, copy=True)
     contacts = np.asarray(contacts)
@@ -168,6 +187,8 @@ def lock_feet(joints: np.ndarray, contacts: np.ndarray, height: float = 0.05, th
         raise ValueError(f"joints must have shape (T, {NUM_JOINTS}, 3), got {joints.shape}")
     if contacts.shape != (len(joints), 4):
         raise ValueError(f"contacts must have shape ({len(joints)}, 4), got {contacts.shape}")
+    if blend < 0:
+        raise ValueError(f"blend must be 0 or more frames, got {blend}")
     if len(joints) < 2:
         return joints
     toes = [LEFT_FOOT[1], RIGHT_FOOT[1]]
@@ -179,7 +200,62 @@ def lock_feet(joints: np.ndarray, contacts: np.ndarray, height: float = 0.05, th
     path = -np.cumsum(slide, axis=0)
     joints[1:, :, 0] += path[:, None, 0]
     joints[1:, :, 2] += path[:, None, 1]
+    if legs:
+        for side, leg in enumerate(LEGS):
+            _hold_foot(joints, leg, planted[:, side], blend)
     return joints
+
+
+def _hold_foot(joints: np.ndarray, leg: tuple[int, int, int, int], planted: np.ndarray, blend: int) -> None:
+    """Move one foot (in place) so that its toe keeps its mean horizontal position over each planted run."""
+    _, knee, ankle, toe = leg
+    T = len(joints)
+    shift = np.zeros((T, 3), np.float32)  # horizontal correction of the foot per frame
+    weight = np.zeros(T, np.float32)
+    edges = np.flatnonzero(np.diff(np.r_[0, planted.astype(np.int8), 0]))
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        target = joints[a:b, toe, :].mean(0)
+        shift[a:b, 0] = target[0] - joints[a:b, toe, 0]
+        shift[a:b, 2] = target[2] - joints[a:b, toe, 2]
+        weight[a:b] = 1.0
+        for k in range(1, blend + 1):
+            w = 1.0 - k / (blend + 1)
+            for t, source in ((a - k, a), (b - 1 + k, b - 1)):
+                if 0 <= t < T and weight[t] < w:
+                    shift[t], weight[t] = shift[source] * w, w
+    moved = weight > 0
+    if not moved.any():
+        return
+    H, K, A, F = (joints[moved, j].astype(np.float64) for j in leg)
+    thigh = np.linalg.norm(K - H, axis=-1, keepdims=True)
+    shin = np.linalg.norm(A - K, axis=-1, keepdims=True)
+    # Where the hip cannot reach the held position, the foot goes as far toward it as the stretched leg
+    # allows, at its own height: the largest fraction of the shift that keeps |ankle - hip| <= thigh + shin.
+    move = shift[moved][:, [0, 2]].astype(np.float64)
+    start = (A - H)[:, [0, 2]]
+    room = (thigh[:, 0] + shin[:, 0] - 1e-6) ** 2 - (A - H)[:, 1] ** 2
+    a2 = (move**2).sum(-1)
+    b = (start * move).sum(-1)
+    c = (start**2).sum(-1) - room
+    root = np.sqrt(np.maximum(b**2 - a2 * c, 0.0))
+    fraction = np.where(a2 > 0, np.clip((root - b) / np.maximum(a2, 1e-12), 0.0, 1.0), 0.0)
+    fraction = np.where(c > 0, 0.0, fraction)  # the leg could not reach its own ankle: leave it
+    reach = A - H
+    reach[:, [0, 2]] += fraction[:, None] * move
+    distance = np.linalg.norm(reach, axis=-1, keepdims=True)
+    along = reach / np.maximum(distance, 1e-9)
+    distance = np.clip(distance, np.abs(thigh - shin) + 1e-6, thigh + shin - 1e-6)
+    cos = np.clip((thigh**2 + distance**2 - shin**2) / (2 * thigh * distance), -1.0, 1.0)
+    # The knee bends toward where it was: the original knee's direction off the hip-to-ankle line.
+    bend = (K - H) - ((K - H) * along).sum(-1, keepdims=True) * along
+    norm = np.linalg.norm(bend, axis=-1, keepdims=True)
+    forward = np.array([0.0, 0.0, 1.0]) - along[..., 2:3] * along  # a straight leg bends forward
+    bend = np.where(norm > 1e-6, bend, forward)
+    bend /= np.maximum(np.linalg.norm(bend, axis=-1, keepdims=True), 1e-9)
+    new_ankle = H + along * distance
+    joints[moved, knee] = H + thigh * (cos * along + np.sqrt(1 - cos**2) * bend)
+    joints[moved, ankle] = new_ankle
+    joints[moved, toe] = new_ankle + (F - A)
 
 
 def features_to_joints(
@@ -187,7 +263,7 @@ def features_to_joints(
 ) -> np.ndarray:
     """Denormalised (T, 263) features -> (T, 22, 3) joints on the floor, optionally smoothed over time.
 
-    `foot_lock` takes the sliding of the feet the features mark as planted off the body's path (`lock_feet`)
+    `foot_lock` holds the feet the features mark as planted (`lock_feet`: the body's path, then each leg)
     before smoothing."""
     f = torch.as_tensor(np.asarray(features) if not isinstance(features, Tensor) else features).float()
     if f.dim() != 2 or f.shape[-1] != FEATURE_DIM:

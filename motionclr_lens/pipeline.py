@@ -240,7 +240,7 @@ class MotionCLRPipeline:
         noise: Tensor | None = None,
         autocast_dtype: torch.dtype | None = None,
         smooth_sigma: float | None = 1.0,
-        foot_lock: bool = False,
+        foot_lock: bool = True,
         progress: bool = False,
         edits: Sequence[Edit] = (),
     ) -> Generation:
@@ -250,8 +250,8 @@ class MotionCLRPipeline:
         `noise` (B, T_max, 263) replaces the draw from `generator`. `autocast_dtype` (torch.float16 or
         torch.bfloat16) runs the denoiser under autocast; the model's own weights are never cast.
         `edits` (see `motionclr_lens.edits`) apply to this run only; hooks in scope (capture) see it too.
-        `foot_lock` takes the sliding of the feet the model marks as planted off the body's path in the joints
-        (`motion.lock_feet`, before `smooth_sigma`'s smoothing); the features stay the model's.
+        `foot_lock` holds the feet the model marks as planted in the joints (`motion.lock_feet`: the body's path,
+        then each leg by inverse kinematics; before `smooth_sigma`'s smoothing); the features stay the model's.
         `guidance_scale` defaults to the model's (`pipe.guidance_scale`: 2.5 for the release).
         """
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)

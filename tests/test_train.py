@@ -44,3 +44,33 @@ def test_a_few_steps_checkpoint_and_resume_exactly(data, tmp_path):
 def test_until_must_be_inside_the_schedule(data, tmp_path):
     with pytest.raises(ValueError, match=r"until must be in \[1, 6\]"):
         trainer(data, tmp_path).run(progress=False, until=7)
+
+
+def test_the_world_recipe_refines_and_resumes_across_its_stages(tmp_path):
+    """The embedded recipe's two stages (a schedule, then a refinement from its weights on a new draw): a run
+    stopped inside the refinement and resumed ends bit for bit where an uninterrupted run does, starts from
+    the first stage's weights, and `export` takes the refined weights with the steps of both stages."""
+    import dataclasses
+    import json
+
+    from motionclr_lens.embedded import RECIPE, export, train_on_world
+
+    recipe = dataclasses.replace(RECIPE, steps=2, samples=24, refine_steps=2, refine_draw=24, batch_size=4)
+    straight = train_on_world(tmp_path / "straight", recipe, progress=False)
+    assert straight.step == 2 and straight.folder == tmp_path / "straight" / "refine"
+    first = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
+    assert first["step"] == 2
+    moved = [not torch.equal(v, straight.model.state_dict()[k]) for k, v in first["model"].items()]
+    assert any(moved)  # the refinement trained on
+
+    stopped = train_on_world(tmp_path / "resumed", recipe, progress=False, until=3)
+    assert stopped.step == 1 and stopped.folder.name == "refine"
+    resumed = train_on_world(tmp_path / "resumed", recipe, progress=False)
+    assert resumed.step == 2
+    for (name, a), b in zip(straight.ema.state_dict().items(), resumed.ema.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+
+    meta = json.loads((export(tmp_path / "resumed", tmp_path / "exported") / "config.json").read_text())
+    assert meta["step"] == 4
+    with pytest.raises(ValueError, match=r"until must be in \[1, 4\]"):
+        train_on_world(tmp_path / "resumed", recipe, progress=False, until=5)
