@@ -263,16 +263,16 @@ def features_to_joints(
 ) -> np.ndarray:
     """Denormalised (T, 263) features -> (T, 22, 3) joints on the floor, optionally smoothed over time.
 
-    `foot_lock` holds the feet the features mark as planted (`lock_feet`: the body's path, then each leg)
-    before smoothing."""
+    `foot_lock` then holds the feet the features mark as planted (`lock_feet`: the body's path, then each
+    leg)."""
     f = torch.as_tensor(np.asarray(features) if not isinstance(features, Tensor) else features).float()
     if f.dim() != 2 or f.shape[-1] != FEATURE_DIM:
         raise ValueError(f"features must have shape (T, {FEATURE_DIM}), got {tuple(f.shape)}")
     joints = put_on_floor(recover_from_ric(f.cpu())).numpy()
-    if foot_lock:
-        joints = lock_feet(joints, f[:, -4:].cpu().numpy())
     if smooth_sigma:
         joints = smooth_joints(joints, smooth_sigma)
+    if foot_lock:  # after the smoothing, which would blur held feet into their neighbouring frames again
+        joints = lock_feet(joints, f[:, -4:].cpu().numpy())
     return joints
 
 

@@ -251,7 +251,7 @@ class MotionCLRPipeline:
         torch.bfloat16) runs the denoiser under autocast; the model's own weights are never cast.
         `edits` (see `motionclr_lens.edits`) apply to this run only; hooks in scope (capture) see it too.
         `foot_lock` holds the feet the model marks as planted in the joints (`motion.lock_feet`: the body's path,
-        then each leg by inverse kinematics; before `smooth_sigma`'s smoothing); the features stay the model's.
+        then each leg by inverse kinematics; after `smooth_sigma`'s smoothing); the features stay the model's.
         `guidance_scale` defaults to the model's (`pipe.guidance_scale`: 2.5 for the release).
         """
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)

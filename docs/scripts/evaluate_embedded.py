@@ -162,7 +162,7 @@ def main() -> None:
         ("count within 1", "count_within_1", "{:.1%}"),
     ]
     print(
-        f"{len(samples)} test samples ({g['single_action_n']} single, {g['multi_action_n']} multi, "
+        f"{len(samples)} {args.split} samples ({g['single_action_n']} single, {g['multi_action_n']} multi, "
         f"{g['count_n']} with counts), generated in {seconds:.0f} s\n"
     )
     print("| measure | generated | world |\n|---|---|---|")
