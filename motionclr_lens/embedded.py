@@ -151,10 +151,10 @@ def export(run: str | Path, to: str | Path, guidance_scale: float = EMBEDDED_GUI
     run, to = Path(run), Path(to)
     refined = run / "refine" / "checkpoint.pt"
     state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)
-    first_steps = 0
+    stages = [{"step": int(state["step"]), "train": state["train_config"], "history": state["history"][-1:]}]
     if refined.is_file():  # the refinement continues the first schedule: its weights are the run's
-        first_steps = int(state["step"])
         state = torch.load(refined, map_location="cpu", weights_only=False)
+        stages.append({"step": int(state["step"]), "train": state["train_config"], "history": state["history"][-1:]})
     vocabulary = json.loads((run / "vocabulary.json").read_text())
     weights = {k: v.to(torch.float16) if v.is_floating_point() else v for k, v in state["ema"].items()}
     weights[TOKEN_EMBEDDING] = weights[TOKEN_EMBEDDING][vocabulary].contiguous()
@@ -164,8 +164,9 @@ def export(run: str | Path, to: str | Path, guidance_scale: float = EMBEDDED_GUI
     meta = {
         "model": state["model_config"],
         "train": state["train_config"],
-        "step": first_steps + state["step"],
-        "history": state["history"][-1:] if state["history"] else [],
+        "step": sum(stage["step"] for stage in stages),
+        "history": state["history"][-1:],
+        "stages": stages,
         "guidance_scale": guidance_scale,
     }
     (to / "config.json").write_text(json.dumps(meta, indent=2))

@@ -71,6 +71,7 @@ def test_the_world_recipe_refines_and_resumes_across_its_stages(tmp_path):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
 
     meta = json.loads((export(tmp_path / "resumed", tmp_path / "exported") / "config.json").read_text())
-    assert meta["step"] == 4
+    assert meta["step"] == 4 and [stage["step"] for stage in meta["stages"]] == [2, 2]
+    assert [stage["train"]["lr"] for stage in meta["stages"]] == [recipe.lr, recipe.refine_lr]
     with pytest.raises(ValueError, match=r"until must be in \[1, 4\]"):
         train_on_world(tmp_path / "resumed", recipe, progress=False, until=5)
