@@ -242,7 +242,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     warnings.filterwarnings("ignore", category=UserWarning)
     if args.command == "train":
-        train_on_world(args.out, recipe_from(args), seed=args.seed, until=args.until)
+        try:
+            recipe = recipe_from(args)
+        except ValueError as error:
+            parser.error(str(error))  # exits 2 with the message, as for any other bad option
+        train_on_world(args.out, recipe, seed=args.seed, until=args.until)
     else:
         print(export(args.run, args.to))
     return 0

@@ -75,3 +75,16 @@ def test_the_world_recipe_refines_and_resumes_across_its_stages(tmp_path):
     assert [stage["train"]["lr"] for stage in meta["stages"]] == [recipe.lr, recipe.refine_lr]
     with pytest.raises(ValueError, match=r"until must be in \[1, 4\]"):
         train_on_world(tmp_path / "resumed", recipe, progress=False, until=5)
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [(["--steps", "0"], "--steps must be at least 1, got 0"), (["--refine-steps", "-1"], "--refine-steps must be 0")],
+)
+def test_the_training_command_names_a_bad_option(tmp_path, capsys, option, message):
+    from motionclr_lens.embedded import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--out", str(tmp_path), *option])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # nothing drawn, nothing written
