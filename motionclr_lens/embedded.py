@@ -66,14 +66,14 @@ def world_training_set(samples: int, seed: int = 0, workers: int = 2, single_eve
     motion is kept (sequences of actions all are)."""
     from .world.dataset import generate
 
-    drawn = generate("train", samples, seed=seed, workers=workers)
-    singles = [s for s in drawn if len(s.segments) == 1]
-    kept = {id(s) for s in singles[::single_every]}
-    return [
-        MotionText(f"train_{s.index:06d}", s.features, [c.text for c in s.captions])
-        for s in drawn
-        if len(s.segments) > 1 or id(s) in kept
-    ]
+    kept, singles = [], 0
+    for s in generate("train", samples, seed=seed, workers=workers):
+        if len(s.segments) == 1:
+            singles += 1
+            if (singles - 1) % single_every:
+                continue
+        kept.append(MotionText(f"train_{s.index:06d}", s.features, [c.text for c in s.captions]))
+    return kept
 
 
 def _write_vocabulary(out: Path, token_ids: Sequence[Sequence[torch.Tensor]]) -> None:
