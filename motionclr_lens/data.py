@@ -17,7 +17,7 @@ import numpy as np
 
 from .motion import FEATURE_DIM, NUM_JOINTS
 
-__all__ = ["MotionText", "feature_statistics", "load_humanml3d"]
+__all__ = ["MotionText", "feature_statistics", "load_humanml3d", "weight_global_features"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,22 @@ def feature_statistics(features: list[np.ndarray], joints_num: int = NUM_JOINTS)
     for a, b in itertools.pairwise(bounds):
         std[a:b] = std[a:b].mean()
     return mean.astype(np.float32), np.maximum(std, 1e-6).astype(np.float32)
+
+
+def weight_global_features(std: np.ndarray, feat_bias: float, joints_num: int = NUM_JOINTS) -> np.ndarray:
+    """The std a model trains against, as the original's training computes it from the dataset's `Std.npy`:
+    the root's rotation velocity, linear velocity and height and the four foot contacts divided by
+    `feat_bias` (5 in the original), so their normalised values are `feat_bias` times larger and weigh
+    `feat_bias`**2 times more in the MSE than the pose features. The result is the model's `meta/std.npy`."""
+    if not feat_bias > 0:
+        raise ValueError(f"feat_bias must be positive, got {feat_bias}")
+    std = np.array(std, dtype=np.float32, copy=True)
+    contacts = 4 + (joints_num - 1) * 9 + joints_num * 3
+    if std.shape != (contacts + 4,):
+        raise ValueError(f"std must have shape ({contacts + 4},) for {joints_num} joints, got {std.shape}")
+    std[:4] /= feat_bias
+    std[contacts:] /= feat_bias
+    return std
 
 
 def _parse_text_line(line: str) -> tuple[str, float, float] | None:

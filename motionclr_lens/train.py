@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .data import MotionText
+from .data import MotionText, weight_global_features
 from .model import MotionCLR
 from .text import ClipTokenizer, get_tokenizer
 
@@ -39,6 +39,7 @@ class TrainConfig:
     ema_decay: float = 0.999
     clip_grad_norm: float = 1.0
     cond_mask_prob: float = 0.1
+    feat_bias: float = 5.0  # the root and foot-contact features weigh feat_bias**2 more in the loss (the original's)
     diffusion_steps: int = 1000
     checkpoint_every: int = 500
     seed: int = 0
@@ -48,7 +49,10 @@ class TrainConfig:
 
 
 class Trainer:
-    """Trains a model on normalised motions; `run()` resumes from `folder/checkpoint.pt` when it exists."""
+    """Trains a model on motions normalised by `mean` and `std` (the dataset's statistics, as in its
+    `Mean.npy`/`Std.npy`) with the root and foot-contact stds divided by `config.feat_bias`, as the original
+    does; `run()` resumes from `folder/checkpoint.pt` when it exists. The std saved with the weights is the
+    divided one, the model's own."""
 
     def __init__(
         self,
@@ -67,7 +71,7 @@ class Trainer:
         self.folder = Path(folder)
         self.tokenizer = tokenizer or get_tokenizer()
         self.mean = np.asarray(mean, np.float32)
-        self.std = np.asarray(std, np.float32)
+        self.std = weight_global_features(np.asarray(std, np.float32), config.feat_bias)
         self.motions = [torch.from_numpy((m.features - self.mean) / self.std) for m in train]
         self.captions = [m.captions for m in train]
         self.lengths = np.array([len(m) for m in self.motions])
@@ -171,6 +175,12 @@ class Trainer:
         state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)
         if state["model_config"] != self.model.config.to_dict():
             raise ValueError(f"{self.checkpoint_path} was trained with another model configuration")
+        trained_bias = state["train_config"].get("feat_bias", 1.0)  # checkpoints from before the field: none
+        if trained_bias != self.config.feat_bias:
+            raise ValueError(
+                f"{self.checkpoint_path} was trained with feat_bias {trained_bias}, not {self.config.feat_bias}: "
+                "its features are normalised otherwise"
+            )
         self.model.load_state_dict(state["model"])
         self.ema.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
