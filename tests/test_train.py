@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from conftest import TINY
 
-from motionclr_lens.data import feature_statistics
+from motionclr_lens.data import feature_statistics, weight_global_features
 from motionclr_lens.embedded import world_training_set
 from motionclr_lens.model import MotionCLR
 from motionclr_lens.train import TrainConfig, Trainer
@@ -18,10 +19,10 @@ def data():
     return motions, *feature_statistics([m.features for m in motions])
 
 
-def trainer(data, folder, steps: int = 6) -> Trainer:
+def trainer(data, folder, steps: int = 6, **settings) -> Trainer:
     motions, mean, std = data
     torch.manual_seed(0)
-    config = TrainConfig(steps=steps, batch_size=4, lr=1e-3, warmup=2, checkpoint_every=3, threads=1)
+    config = TrainConfig(steps=steps, batch_size=4, lr=1e-3, warmup=2, checkpoint_every=3, threads=1, **settings)
     return Trainer(MotionCLR(TINY), motions, mean, std, config, folder)
 
 
@@ -39,6 +40,35 @@ def test_a_few_steps_checkpoint_and_resume_exactly(data, tmp_path):
     assert resumed.step == 6
     for (name, a), b in zip(straight.ema.state_dict().items(), resumed.ema.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+
+
+def test_root_and_contacts_weigh_as_in_the_original(data, tmp_path):
+    """The original trains against the dataset std with the root (rotation velocity, linear velocity,
+    height) and foot-contact groups divided by feat_bias = 5, and saves that std with the model."""
+    motions, mean, std = data
+    weighted = weight_global_features(std, 5.0)
+    assert np.allclose(weighted[:4], std[:4] / 5) and np.allclose(weighted[259:], std[259:] / 5)
+    assert np.array_equal(weighted[4:259], std[4:259])
+    t = trainer(data, tmp_path)
+    assert t.config.feat_bias == 5.0 and np.array_equal(t.std, weighted)
+    # normalised, the root's rotation velocity spreads 5 times as far as with the dataset's own std
+    rot = np.concatenate([m[:, 0].numpy() for m in t.motions])
+    plain = np.concatenate([(m.features[:, 0] - mean[0]) / std[0] for m in motions])
+    assert np.isclose(rot.std(), 5 * plain.std(), rtol=1e-4)
+    t.run(progress=False, until=3)
+    saved = torch.load(t.checkpoint_path, weights_only=False)
+    assert np.array_equal(saved["std"], weighted) and saved["train_config"]["feat_bias"] == 5.0
+
+
+def test_feat_bias_is_checked(data, tmp_path):
+    with pytest.raises(ValueError, match="feat_bias must be positive, got 0"):
+        weight_global_features(data[2], 0.0)
+    with pytest.raises(ValueError, match=r"std must have shape \(263,\) for 22 joints, got \(262,\)"):
+        weight_global_features(data[2][:262], 5.0)
+    trainer(data, tmp_path).run(progress=False, until=3)
+    other = trainer(data, tmp_path, feat_bias=1.0)  # resumed, it would mix two normalisations
+    with pytest.raises(ValueError, match=r"trained with feat_bias 5\.0, not 1\.0"):
+        other.run(progress=False)
 
 
 def test_until_must_be_inside_the_schedule(data, tmp_path):

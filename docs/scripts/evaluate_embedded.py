@@ -12,6 +12,9 @@ on the joints decoded from the generated features (no smoothing, no re-flooring,
   single-action samples, and finds every action in order for 2- and 3-action samples;
 - counts: where the caption states a count, the repetitions counted on the joints equal it, or are
   within 1;
+- turning: in every segment of a turning action (circles, curves, spins, turning around), how far the
+  heading turns over the segment's frames, as a share of how far the world's motion turns there (either
+  way: most captions leave the direction open);
 - physics: foot skating and floor penetration, next to the world's own motions of the same captions; also
   on the joints as `generate` delivers them (floored, feet held, smoothed) and without the foot lock.
 
@@ -30,6 +33,7 @@ import numpy as np
 import torch
 
 from motionclr_lens.analysis import COUNTABLE, ActionRecogniser, count_repetitions, joints_of
+from motionclr_lens.analysis.descriptors import heading
 from motionclr_lens.motion import features_to_joints
 from motionclr_lens.physics import plausibility
 from motionclr_lens.world import generate
@@ -52,11 +56,30 @@ def in_order(found: list[str], wanted: list[str]) -> bool:
     return all(any(k == f for f in it) for k in wanted)
 
 
+TURNING = ("_circle", "_turning", "spin", "turn_around")
+
+
+def turned_shares(J: np.ndarray, sample) -> list[float]:
+    """For each turning segment of a world sample, how far the heading of `J` turns over its frames (either
+    way), as a share of how far the world's own motion turns there."""
+    shares = []
+    mine, world = heading(J), heading(joints_of(sample.features))
+    for seg in sample.segments:
+        if seg.kind != "arm_circles" and any(seg.kind.endswith(k) for k in TURNING):
+            a, b = seg.start, min(seg.end, len(J), len(world)) - 1
+            if abs(world[b] - world[a]) < np.radians(10):  # too little turn to take a share of
+                continue
+            shares.append(float(abs(mine[b] - mine[a]) / abs(world[b] - world[a])))
+    return shares
+
+
 def score(joints: list[np.ndarray], samples: list, captions: list[int], recogniser: ActionRecogniser) -> dict:
     single, multi, multi_loose, count_exact, count_near = [], [], [], [], []
+    turned: list[float] = []
     confusions: dict[str, int] = {}
     for J, s, ci in zip(joints, samples, captions, strict=True):
         kinds = [seg.kind for seg in s.segments]
+        turned += turned_shares(J, s)
         if len(kinds) == 1:
             found = recogniser.main_action(J)
             single.append(found == kinds[0])
@@ -82,6 +105,9 @@ def score(joints: list[np.ndarray], samples: list, captions: list[int], recognis
         "count_exact": float(np.mean(count_exact)) if count_exact else float("nan"),
         "count_within_1": float(np.mean(count_near)) if count_near else float("nan"),
         "count_n": len(count_exact),
+        "turned_median": float(np.median(turned)) if turned else float("nan"),
+        "turned_within_25": float(np.mean(np.abs(np.array(turned) - 1) <= 0.25)) if turned else float("nan"),
+        "turned_n": len(turned),
         "physics": report,
         "confusions": dict(sorted(confusions.items(), key=lambda kv: -kv[1])[:12]),
     }
@@ -160,10 +186,12 @@ def main() -> None:
         ("... allowing extra segments", "multi_action_in_order_allowing_extra", "{:.1%}"),
         ("count exact", "count_exact", "{:.1%}"),
         ("count within 1", "count_within_1", "{:.1%}"),
+        ("turning segments: median share of the world's turn", "turned_median", "{:.2f}"),
+        ("turning segments turned within 25 % of the world's", "turned_within_25", "{:.1%}"),
     ]
     print(
         f"{len(samples)} {args.split} samples ({g['single_action_n']} single, {g['multi_action_n']} multi, "
-        f"{g['count_n']} with counts), generated in {seconds:.0f} s\n"
+        f"{g['count_n']} with counts, {g['turned_n']} turning segments), generated in {seconds:.0f} s\n"
     )
     print("| measure | generated | world |\n|---|---|---|")
     for name, key, fmt in rows:
