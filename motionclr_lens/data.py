@@ -33,15 +33,20 @@ class MotionText:
     captions: list[str]
 
 
+def _group_bounds(joints_num: int) -> list[int]:
+    """Where the feature groups start and end: root rotation velocity, root linear velocity, root height,
+    positions, rotations, velocities, foot contacts."""
+    j = joints_num
+    return [0, 1, 3, 4, 4 + (j - 1) * 3, 4 + (j - 1) * 9, 4 + (j - 1) * 9 + j * 3, 4 + (j - 1) * 9 + j * 3 + 4]
+
+
 def feature_statistics(features: list[np.ndarray], joints_num: int = NUM_JOINTS) -> tuple[np.ndarray, np.ndarray]:
     """Mean and std of features as HumanML3D computes them: the std is averaged within each feature group
     (root rotation velocity, root linear velocity, root height, positions, rotations, velocities, contacts)."""
     data = np.concatenate(features, axis=0)
     mean = data.mean(axis=0)
     std = data.std(axis=0)
-    j = joints_num
-    bounds = [0, 1, 3, 4, 4 + (j - 1) * 3, 4 + (j - 1) * 9, 4 + (j - 1) * 9 + j * 3, data.shape[1]]
-    for a, b in itertools.pairwise(bounds):
+    for a, b in itertools.pairwise(_group_bounds(joints_num)):
         std[a:b] = std[a:b].mean()
     return mean.astype(np.float32), np.maximum(std, 1e-6).astype(np.float32)
 
@@ -54,11 +59,11 @@ def weight_global_features(std: np.ndarray, feat_bias: float, joints_num: int = 
     if not feat_bias > 0:
         raise ValueError(f"feat_bias must be positive, got {feat_bias}")
     std = np.array(std, dtype=np.float32, copy=True)
-    contacts = 4 + (joints_num - 1) * 9 + joints_num * 3
-    if std.shape != (contacts + 4,):
-        raise ValueError(f"std must have shape ({contacts + 4},) for {joints_num} joints, got {std.shape}")
-    std[:4] /= feat_bias
-    std[contacts:] /= feat_bias
+    bounds = _group_bounds(joints_num)
+    if std.shape != (bounds[-1],):
+        raise ValueError(f"std must have shape ({bounds[-1]},) for {joints_num} joints, got {std.shape}")
+    std[: bounds[3]] /= feat_bias  # the root's three groups
+    std[bounds[-2] :] /= feat_bias  # the foot contacts
     return std
 
 

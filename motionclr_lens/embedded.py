@@ -150,10 +150,11 @@ def export(run: str | Path, to: str | Path, guidance_scale: float = EMBEDDED_GUI
 
     run, to = Path(run), Path(to)
     refined = run / "refine" / "checkpoint.pt"
-    state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)
-    stages = [{"step": int(state["step"]), "train": state["train_config"], "history": state["history"][-1:]}]
-    if refined.is_file():  # the refinement continues the first schedule: its weights are the run's
-        state = torch.load(refined, map_location="cpu", weights_only=False)
+    # the refinement continues the first schedule: its weights, last, are the run's
+    paths = [run / "checkpoint.pt", refined] if refined.is_file() else [run / "checkpoint.pt"]
+    stages = []
+    for path in paths:
+        state = torch.load(path, map_location="cpu", weights_only=False)
         stages.append({"step": int(state["step"]), "train": state["train_config"], "history": state["history"][-1:]})
     vocabulary = json.loads((run / "vocabulary.json").read_text())
     weights = {k: v.to(torch.float16) if v.is_floating_point() else v for k, v in state["ema"].items()}

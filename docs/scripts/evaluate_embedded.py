@@ -59,11 +59,11 @@ def in_order(found: list[str], wanted: list[str]) -> bool:
 TURNING = ("_circle", "_turning", "spin", "turn_around")
 
 
-def turned_shares(J: np.ndarray, sample) -> list[float]:
+def turned_shares(J: np.ndarray, sample, world_joints: np.ndarray) -> list[float]:
     """For each turning segment of a world sample, how far the heading of `J` turns over its frames (either
-    way), as a share of how far the world's own motion turns there."""
+    way), as a share of how far the world's own motion (`world_joints`) turns there."""
     shares = []
-    mine, world = heading(J), heading(joints_of(sample.features))
+    mine, world = heading(J), heading(world_joints)
     for seg in sample.segments:
         if seg.kind != "arm_circles" and any(seg.kind.endswith(k) for k in TURNING):
             a, b = seg.start, min(seg.end, len(J), len(world)) - 1
@@ -73,13 +73,15 @@ def turned_shares(J: np.ndarray, sample) -> list[float]:
     return shares
 
 
-def score(joints: list[np.ndarray], samples: list, captions: list[int], recogniser: ActionRecogniser) -> dict:
+def score(
+    joints: list[np.ndarray], samples: list, captions: list[int], recogniser: ActionRecogniser, world: list[np.ndarray]
+) -> dict:
     single, multi, multi_loose, count_exact, count_near = [], [], [], [], []
     turned: list[float] = []
     confusions: dict[str, int] = {}
-    for J, s, ci in zip(joints, samples, captions, strict=True):
+    for J, s, ci, W in zip(joints, samples, captions, world, strict=True):
         kinds = [seg.kind for seg in s.segments]
-        turned += turned_shares(J, s)
+        turned += turned_shares(J, s, W)
         if len(kinds) == 1:
             found = recogniser.main_action(J)
             single.append(found == kinds[0])
@@ -174,8 +176,8 @@ def main() -> None:
     result = {
         "samples": len(samples),
         "generation_seconds": seconds,
-        "generated": score(gen_joints, samples, captions, recogniser),
-        "world": score(world_joints, samples, captions, recogniser),
+        "generated": score(gen_joints, samples, captions, recogniser, world_joints),
+        "world": score(world_joints, samples, captions, recogniser, world_joints),
         "delivered_physics": plausibility([j for j in delivered if j is not None]).to_dict(),
         "unlocked_physics": plausibility([j for j in unlocked if j is not None]).to_dict(),
     }
