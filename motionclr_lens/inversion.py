@@ -70,9 +70,9 @@ class Inversion:
 
 
 def _alpha(pipe: MotionCLRPipeline, t: int) -> tuple[Tensor, Tensor]:
-    from .sampling import make_scheduler
+    from .sampling import alphas_cumprod
 
-    bar = make_scheduler("ddim").alphas_cumprod[t].float()
+    bar = alphas_cumprod()[t]
     return bar.sqrt(), (1 - bar).sqrt()
 
 

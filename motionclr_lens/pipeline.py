@@ -19,7 +19,7 @@ from .edits import Edit, EditRun
 from .hooks import DenoiseInfo, RunPlan, announce_run, use_hooks
 from .model import MotionCLR
 from .motion import FEATURE_DIM, features_to_joints
-from .sampling import SCHEDULERS, make_scheduler, sample_loop
+from .sampling import SCHEDULERS, alphas_cumprod, make_scheduler, sample_loop
 from .text import ClipTokenizer, TokenizedPrompt, get_tokenizer
 
 __all__ = [
@@ -207,7 +207,7 @@ class MotionCLRPipeline:
         if not isinstance(prompt, str) or not prompt.strip():
             raise ValueError(f"prompt must be a non-empty string, got {prompt!r}")
         x0 = self.normalize(f)[None].to(self.device)
-        alpha_bar = make_scheduler("ddpm").alphas_cumprod[timestep].to(self.device, torch.float32)
+        alpha_bar = alphas_cumprod()[timestep].to(self.device)
         noise = torch.randn(x0.shape, generator=generator, device=generator.device if generator else self.device)
         xt = alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise.to(self.device)
         tokenized = [self.tokenizer.tokenize_prompt(prompt)]

@@ -17,7 +17,7 @@ from diffusers import (
 )
 from torch import Tensor
 
-__all__ = ["SCHEDULERS", "make_scheduler", "sample_loop"]
+__all__ = ["SCHEDULERS", "alphas_cumprod", "make_scheduler", "sample_loop"]
 
 # name -> (class, extra arguments); every one gets 1000 training steps, linear betas, x0 prediction.
 SCHEDULERS: dict[str, tuple[type, dict[str, Any]]] = {
@@ -43,6 +43,12 @@ def make_scheduler(name: str, num_train_timesteps: int = 1000, beta_schedule: st
         prediction_type=prediction_type,
         **extra,
     )
+
+
+def alphas_cumprod(num_train_timesteps: int = 1000) -> Tensor:
+    """The training schedule's cumulative alphas (float32, one per timestep): what every scheduler here uses,
+    what training noises with, and what inversion and single-step denoising read."""
+    return make_scheduler("ddpm", num_train_timesteps).alphas_cumprod.clone()
 
 
 def x0_to_epsilon(scheduler: Any, sample: Tensor, x0: Tensor, timestep: Tensor) -> Tensor:

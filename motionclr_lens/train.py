@@ -19,6 +19,7 @@ from torch import Tensor
 
 from .data import MotionText, weight_global_features
 from .model import MotionCLR
+from .sampling import alphas_cumprod
 from .text import ClipTokenizer, get_tokenizer
 
 __all__ = ["TrainConfig", "Trainer"]
@@ -92,8 +93,7 @@ class Trainer:
             lr=config.lr,
             fused=True,
         )
-        betas = torch.linspace(1e-4, 0.02, config.diffusion_steps, dtype=torch.float64)  # linear, as the release
-        self.alphas_cumprod = torch.cumprod(1 - betas, 0).float()
+        self.alphas_cumprod = alphas_cumprod(config.diffusion_steps)  # linear betas, as the release
         self.step = 0
         self.history: list[dict] = []
         self.generator = torch.Generator().manual_seed(config.seed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from motionclr_lens.sampling import SCHEDULERS, make_scheduler
+from motionclr_lens.sampling import SCHEDULERS, alphas_cumprod, make_scheduler
 
 
 def test_ddim_matches_original(parity_pipeline, fixtures):
@@ -114,3 +114,15 @@ def test_empty_prompt_rejected(parity_pipeline):
 def test_unknown_scheduler_name():
     with pytest.raises(ValueError, match="valid:"):
         make_scheduler("dpm")
+
+
+def test_one_schedule_everywhere():
+    bar = alphas_cumprod()
+    # linear betas from 1e-4 to 0.02 over 1000 steps, as the release trains
+    exact = torch.cumprod(1 - torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64), 0)
+    assert bar.shape == (1000,) and bar.dtype == torch.float32
+    torch.testing.assert_close(bar.double(), exact, atol=1e-6, rtol=0)
+    for name in SCHEDULERS:
+        assert torch.equal(make_scheduler(name).alphas_cumprod, bar), name
+    bar[0] = 0  # a copy: the caller cannot change the schedule
+    assert alphas_cumprod()[0] > 0.999

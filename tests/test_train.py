@@ -10,6 +10,7 @@ from conftest import TINY
 from motionclr_lens.data import feature_statistics, weight_global_features
 from motionclr_lens.embedded import world_training_set
 from motionclr_lens.model import MotionCLR
+from motionclr_lens.sampling import alphas_cumprod
 from motionclr_lens.train import TrainConfig, Trainer
 
 
@@ -30,6 +31,7 @@ def test_a_few_steps_checkpoint_and_resume_exactly(data, tmp_path):
     straight = trainer(data, tmp_path / "straight")
     straight.run(progress=False)
     assert straight.step == 6 and (tmp_path / "straight" / "checkpoint.pt").is_file()
+    assert torch.equal(straight.alphas_cumprod, alphas_cumprod())  # noised as the samplers denoise
     assert all(torch.isfinite(p).all() for p in straight.model.parameters())
 
     interrupted = trainer(data, tmp_path / "resumed")
