@@ -1,7 +1,7 @@
 """The embedded model: a small MotionCLR trained on the procedural motion world, shipped in the package.
 
     python -m motionclr_lens.embedded train --out RUN_FOLDER [--steps N] [--until N] [--samples N]
-    python -m motionclr_lens.embedded export --run RUN_FOLDER [--to motionclr_lens/assets/embedded]
+    python -m motionclr_lens.embedded export --run RUN_FOLDER [--to motionclr_lens/assets/embedded] [--guidance G]
 
 `train` draws the world's training split, trains (resuming from RUN_FOLDER/checkpoint.pt if present),
 and `export` writes the EMA weights as float16 safetensors with the config, feature statistics and the
@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import math
 import sys
 import warnings
 from collections.abc import Sequence
@@ -148,6 +149,8 @@ def export(run: str | Path, to: str | Path, guidance_scale: float = EMBEDDED_GUI
     the guidance scale `generate` uses for it by default."""
     from safetensors.torch import save_file
 
+    if not (isinstance(guidance_scale, (int, float)) and math.isfinite(guidance_scale) and guidance_scale >= 1):
+        raise ValueError(f"guidance_scale must be a finite number >= 1 (1: no guidance), got {guidance_scale!r}")
     run, to = Path(run), Path(to)
     refined = run / "refine" / "checkpoint.pt"
     # the refinement continues the first schedule: its weights, last, are the run's
@@ -239,6 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("export")
     p.add_argument("--run", required=True)
     p.add_argument("--to", default=str(_embedded_folder()))
+    p.add_argument("--guidance", type=float, default=EMBEDDED_GUIDANCE_SCALE, help="the model's default guidance")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     warnings.filterwarnings("ignore", category=UserWarning)
@@ -249,7 +253,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(str(error))  # exits 2 with the message, as for any other bad option
         train_on_world(args.out, recipe, seed=args.seed, until=args.until)
     else:
-        print(export(args.run, args.to))
+        try:
+            folder = export(args.run, args.to, args.guidance)
+        except ValueError as error:
+            parser.error(str(error))
+        print(folder)
     return 0
 
 

@@ -85,7 +85,7 @@ def test_the_world_recipe_refines_and_resumes_across_its_stages(tmp_path):
     import dataclasses
     import json
 
-    from motionclr_lens.embedded import RECIPE, export, train_on_world
+    from motionclr_lens.embedded import EMBEDDED_GUIDANCE_SCALE, RECIPE, export, main, train_on_world
 
     recipe = dataclasses.replace(RECIPE, steps=2, samples=24, refine_steps=2, refine_draw=24, batch_size=4)
     straight = train_on_world(tmp_path / "straight", recipe, progress=False)
@@ -103,6 +103,9 @@ def test_the_world_recipe_refines_and_resumes_across_its_stages(tmp_path):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
 
     meta = json.loads((export(tmp_path / "resumed", tmp_path / "exported") / "config.json").read_text())
+    assert meta["guidance_scale"] == EMBEDDED_GUIDANCE_SCALE
+    assert main(["export", "--run", str(tmp_path / "resumed"), "--to", str(tmp_path / "g2"), "--guidance", "2"]) == 0
+    assert json.loads((tmp_path / "g2" / "config.json").read_text())["guidance_scale"] == 2.0
     assert meta["step"] == 4 and [stage["step"] for stage in meta["stages"]] == [2, 2]
     assert [stage["train"]["lr"] for stage in meta["stages"]] == [recipe.lr, recipe.refine_lr]
     with pytest.raises(ValueError, match=r"until must be in \[1, 4\]"):
@@ -120,3 +123,13 @@ def test_the_training_command_names_a_bad_option(tmp_path, capsys, option, messa
         main(["train", "--out", str(tmp_path), *option])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # nothing drawn, nothing written
+
+
+def test_export_names_a_bad_guidance(tmp_path, capsys):
+    from motionclr_lens.embedded import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["export", "--run", str(tmp_path), "--to", str(tmp_path / "out"), "--guidance", "0.5"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "guidance_scale must be a finite number >= 1" in err and "got 0.5" in err
+    assert not (tmp_path / "out").exists()
