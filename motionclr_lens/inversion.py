@@ -69,7 +69,7 @@ class Inversion:
         return self.trajectory[-1]
 
 
-def _alpha(pipe: MotionCLRPipeline, t: int) -> tuple[Tensor, Tensor]:
+def _alpha(t: int) -> tuple[Tensor, Tensor]:
     from .sampling import alphas_cumprod
 
     bar = alphas_cumprod()[t]
@@ -128,7 +128,7 @@ def invert(
         with torch.no_grad():
             announce_run(plan)
             # The lowest level: a state whose x0 prediction is the motion itself.
-            a, b = _alpha(pipe, used[0])
+            a, b = _alpha(used[0])
             eps = (x0 - a * predict(x0, used[0])) / b  # the noise the model reads in the clean motion
             x = a * x0 + b * eps
             for _ in range(refine):
@@ -139,8 +139,8 @@ def invert(
             # Each level above: the state whose DDIM step lands on the level below.
             for j in range(1, len(used)):
                 below, t_below, t = trajectory[-1], used[j - 1], used[j]
-                a_lo, b_lo = _alpha(pipe, t_below)
-                a_hi, b_hi = _alpha(pipe, t)
+                a_lo, b_lo = _alpha(t_below)
+                a_hi, b_hi = _alpha(t)
                 g = predict(below, t)
                 x = a_hi * g + b_hi * (below - a_lo * g) / b_lo
                 for _ in range(refine):
@@ -204,8 +204,8 @@ def regenerate(
                     if correct and inversion.correction is not None:
                         x = x + inversion.correction
                 else:
-                    a, b = _alpha(pipe, t)
-                    a_lo, b_lo = _alpha(pipe, descending[step + 1])
+                    a, b = _alpha(t)
+                    a_lo, b_lo = _alpha(descending[step + 1])
                     x = a_lo * g + b_lo * (x - a * g) / b
     finally:
         model.train(was_training)
