@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -82,7 +84,6 @@ def test_the_world_recipe_refines_and_resumes_across_its_stages(tmp_path):
     """The embedded recipe's two stages (a schedule, then a refinement from its weights on a new draw): a run
     stopped inside the refinement and resumed ends bit for bit where an uninterrupted run does, starts from
     the first stage's weights, and `export` takes the refined weights with the steps of both stages."""
-    import dataclasses
     import json
 
     from motionclr_lens.embedded import EMBEDDED_GUIDANCE_SCALE, RECIPE, export, main, train_on_world
@@ -92,6 +93,7 @@ def test_the_world_recipe_refines_and_resumes_across_its_stages(tmp_path):
     assert straight.step == 2 and straight.folder == tmp_path / "straight" / "refine"
     first = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
     assert first["step"] == 2
+    assert first["train_config"]["feat_bias"] == straight.config.feat_bias == RECIPE.feat_bias == 1.0
     moved = [not torch.equal(v, straight.model.state_dict()[k]) for k, v in first["model"].items()]
     assert any(moved)  # the refinement trained on
 
@@ -114,7 +116,12 @@ def test_the_world_recipe_refines_and_resumes_across_its_stages(tmp_path):
 
 @pytest.mark.parametrize(
     ("option", "message"),
-    [(["--steps", "0"], "--steps must be at least 1, got 0"), (["--refine-steps", "-1"], "--refine-steps must be 0")],
+    [
+        (["--steps", "0"], "--steps must be at least 1, got 0"),
+        (["--refine-steps", "-1"], "--refine-steps must be 0"),
+        (["--feat-bias", "0"], "--feat-bias must be a finite number > 0, got 0.0"),
+        (["--feat-bias", "nan"], "--feat-bias must be a finite number > 0, got nan"),
+    ],
 )
 def test_the_training_command_names_a_bad_option(tmp_path, capsys, option, message):
     from motionclr_lens.embedded import main
@@ -123,6 +130,18 @@ def test_the_training_command_names_a_bad_option(tmp_path, capsys, option, messa
         main(["train", "--out", str(tmp_path), *option])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # nothing drawn, nothing written
+
+
+def test_the_training_command_takes_the_feature_weighting():
+    import argparse
+
+    from motionclr_lens.embedded import RECIPE, add_recipe_arguments, recipe_from
+
+    parser = argparse.ArgumentParser()
+    add_recipe_arguments(parser)
+    assert recipe_from(parser.parse_args(["--out", "x"])) == RECIPE
+    weighted = recipe_from(parser.parse_args(["--out", "x", "--feat-bias", "5"]))
+    assert weighted.feat_bias == 5.0 and weighted == dataclasses.replace(RECIPE, feat_bias=5.0)
 
 
 def test_export_names_a_bad_guidance(tmp_path, capsys):

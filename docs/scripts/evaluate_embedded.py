@@ -19,7 +19,8 @@ on the joints decoded from the generated features (no smoothing, no re-flooring,
   on the joints as `generate` delivers them (floored, feet held, smoothed) and without the foot lock.
 
 Every measure is also taken on the world's own motions, the ceiling of what the recogniser and the
-counter can confirm.
+counter can confirm. `--json` also keeps, per sample, the caption, the actions asked and found, and the
+count asked and counted.
 """
 
 from __future__ import annotations
@@ -79,11 +80,15 @@ def score(
     single, multi, multi_loose, count_exact, count_near = [], [], [], [], []
     turned: list[float] = []
     confusions: dict[str, int] = {}
+    records = []  # per sample: the caption, the actions asked and found, the count asked and counted
     for J, s, ci, W in zip(joints, samples, captions, world, strict=True):
         kinds = [seg.kind for seg in s.segments]
         turned += turned_shares(J, s, W)
+        record: dict = {"caption": s.captions[ci].text, "asked": kinds}
+        records.append(record)
         if len(kinds) == 1:
             found = recogniser.main_action(J)
+            record["found"] = [found]
             single.append(found == kinds[0])
             if found != kinds[0]:
                 key = f"{kinds[0]} -> {found}"
@@ -91,10 +96,12 @@ def score(
             seg = s.segments[0]
             if seg.kind in COUNTABLE and seg.count and s.captions[ci].states_count[0] and 1 <= seg.count <= 5:
                 n = count_repetitions(J, seg.kind).count
+                record["count_asked"], record["count_found"] = seg.count, n
                 count_exact.append(n == seg.count)
                 count_near.append(abs(n - seg.count) <= 1)
         else:
             found_kinds = [seg.kind for seg in recogniser.segments(J)]
+            record["found"] = found_kinds
             multi.append(found_kinds == kinds)
             multi_loose.append(in_order(found_kinds, kinds))
     report = plausibility(joints).to_dict()
@@ -112,6 +119,7 @@ def score(
         "turned_n": len(turned),
         "physics": report,
         "confusions": dict(sorted(confusions.items(), key=lambda kv: -kv[1])[:12]),
+        "per_sample": records,
     }
 
 
