@@ -17,6 +17,14 @@ A job is one cell (prompt index, edit-list index, seed); its id is its place in 
 samples one prompt (edits act on row 0) from `torch.Generator().manual_seed(seed)`, so a job's motion and
 maps are those of `pipe.generate([prompt], generator=...)` under `capture(spec)`, alone or in a sweep.
 
+A prompt may also be a group, a list of prompts sampled together as rows 0..n-1 of one run (one length
+for all), for the edits that tie rows (Replace, TimeShift, StyleTransfer, ExampleBased):
+
+    run_sweep(pipe, [["a man jumps.", "a man waves."]], edits=[[], [Replace(source=0, target=1, word="waves")]],
+              seeds=[0, 1], out="replace.zarr")
+
+Its job equals `pipe.generate(group, generator=...)`, and its features and joints hold a row per prompt.
+
 The store (zarr format 3, a directory):
 
     <out>/                      root attributes: format, version, grid (prompts, edits as edit_to_dict,
@@ -25,8 +33,8 @@ The store (zarr format 3, a directory):
     <out>/jobs/<id>/            attributes: prompt, edit, seed, text, frames, rank; done = true, written last
     <out>/jobs/<id>/<kind>/<layer>   (captured steps, rows, heads, Tq, Tk), one chunk per step; attributes:
                                 steps (sampler indices, [null] under step_mean), timesteps, rows ([prompt, branch])
-    <out>/jobs/<id>/features    (frames, 263) in HumanML3D units
-    <out>/jobs/<id>/joints      (frames, 22, 3)
+    <out>/jobs/<id>/features    (frames, 263) in HumanML3D units; (rows, frames, 263) for a group
+    <out>/jobs/<id>/joints      (frames, 22, 3); (rows, frames, 22, 3) for a group
 
 Maps are written step by step while the job samples, so memory holds one map at a time (all the layers'
 running means under step_mean). A job without `done` was interrupted: running the sweep again skips the
@@ -38,8 +46,9 @@ barrier, and the ranks meet at a barrier at the end. From the shell:
 
     torchrun --nproc_per_node 2 -m motionclr_lens.sweep SPEC.json --out sweep.zarr
 
-where SPEC.json (or .yaml) holds {"prompts": [...], "edits": [[...], ...], "seeds": [...], "seconds": 4,
-"steps": 10, "scheduler": "dpmsolver", "guidance_scale": 1.5, "capture": {"kinds": ["cross"], ...}}.
+where SPEC.json (or .yaml) holds {"prompts": [...] (strings, or lists of strings for groups),
+"edits": [[...], ...], "seeds": [...], "seconds": 4, "steps": 10, "scheduler": "dpmsolver",
+"guidance_scale": 1.5, "capture": {"kinds": ["cross"], ...}}.
 """
 
 from __future__ import annotations
@@ -101,9 +110,10 @@ class SweepJob:
 
 @dataclass(frozen=True)
 class Sweep:
-    """The grid of a sweep: prompts (with their lengths in frames) x edit lists x seeds."""
+    """The grid of a sweep: prompts (with their lengths in frames) x edit lists x seeds. A prompt is a string,
+    or a tuple of strings (a group, sampled together as the rows of one run)."""
 
-    prompts: tuple[str, ...]
+    prompts: tuple[str | tuple[str, ...], ...]
     edits: tuple[tuple[Edit, ...], ...]
     seeds: tuple[int, ...]
     frames: tuple[int, ...]
@@ -112,8 +122,9 @@ class Sweep:
         if not self.prompts:
             raise ValueError("a sweep needs at least one prompt")
         for p in self.prompts:
-            if not isinstance(p, str) or not p.strip():
-                raise ValueError(f"prompts must be non-empty strings, got {p!r}")
+            texts = (p,) if isinstance(p, str) else p
+            if not isinstance(texts, tuple) or not texts or not all(isinstance(t, str) and t.strip() for t in texts):
+                raise ValueError(f"prompts must be non-empty strings or non-empty groups (lists) of them, got {p!r}")
         if not self.edits:
             raise ValueError("a sweep needs at least one edit list; [[]] is one run without edits")
         for e, edit_list in enumerate(self.edits):
@@ -173,7 +184,7 @@ class Sweep:
     @classmethod
     def from_grid_dict(cls, data: Mapping[str, Any]) -> Sweep:
         return cls(
-            prompts=tuple(data["prompts"]),
+            prompts=tuple(p if isinstance(p, str) else tuple(p) for p in data["prompts"]),
             edits=tuple(tuple(edit_from_dict(e) for e in edit_list) for edit_list in data["edits"]),
             seeds=tuple(int(s) for s in data["seeds"]),
             frames=tuple(int(f) for f in data["frames"]),
@@ -405,8 +416,10 @@ def _validate(
         if bad:
             raise ValueError(f"capture: heads {bad} do not exist (valid: 0..{heads - 1})")
     for p, (prompt, frames) in enumerate(zip(sweep.prompts, sweep.frames, strict=True)):
-        tokenized = pipe.tokenizer.tokenize_prompt(prompt)
-        run = EditRun([tokenized], [frames], pipe.plan(1, frames, steps, scheduler, guided), pipe.config.fps)
+        rows = _rows(prompt)
+        tokenized = [pipe.tokenizer.tokenize_prompt(text) for text in rows]
+        plan = pipe.plan(len(rows), frames, steps, scheduler, guided)
+        run = EditRun(tokenized, [frames] * len(rows), plan, pipe.config.fps)
         for e, edit_list in enumerate(sweep.edits):
             for edit in edit_list:
                 try:
@@ -414,8 +427,13 @@ def _validate(
                 except ValueError as error:
                     raise ValueError(
                         f"edits[{e}] {edit!r} does not apply to prompt {p} ({prompt!r}): {error} "
-                        "(each job samples one prompt, so edits act on row 0)"
+                        "(a job samples one prompt as row 0, or a group's prompts as rows 0..n-1)"
                     ) from None
+
+
+def _rows(prompt: str | Sequence[str]) -> list[str]:
+    """The prompts a job samples, one per row."""
+    return [prompt] if isinstance(prompt, str) else list(prompt)
 
 
 def _job_done(jobs: Any, job: SweepJob) -> bool:
@@ -428,7 +446,7 @@ def _job_done(jobs: Any, job: SweepJob) -> bool:
 
 def run_sweep(
     pipe: MotionCLRPipeline,
-    prompts: str | Sequence[str],
+    prompts: str | Sequence[str | Sequence[str]],
     edits: Sequence[Sequence[Edit]] = ((),),
     seeds: Sequence[int] = (0,),
     *,
@@ -447,7 +465,9 @@ def run_sweep(
 ) -> SweepRun:
     """Generate every (prompt, edit list, seed) job of the grid and write it to the zarr store `out`.
 
-    `edits` is a list of edit lists ([[]] = no edit); each list applies to row 0 of a one-prompt run.
+    `prompts`: strings, each sampled alone, or groups (lists of strings) sampled together, one row each.
+    `edits` is a list of edit lists ([[]] = no edit); each list applies to the rows of each prompt's run (row 0
+    of a lone prompt; rows 0..n-1 of a group).
     `capture` (a CaptureSpec, or its fields as a mapping) says which maps to keep; None keeps the motions
     only. `lengths` / `seconds` are per prompt or one for all (default 4 s). This process runs its share
     of the jobs (see the module's doc); with `resume`, jobs already done in `out` are skipped, and
@@ -455,7 +475,7 @@ def run_sweep(
     bounds each job's capture before compression. `guidance_scale` defaults to the model's. Returns what
     this process did.
     """
-    prompt_list = [prompts] if isinstance(prompts, str) else list(prompts)
+    prompt_list = [prompts] if isinstance(prompts, str) else [p if isinstance(p, str) else tuple(p) for p in prompts]
     if not prompt_list:
         raise ValueError("no prompts given")
     if isinstance(edits, Edit) or any(isinstance(e, Edit) for e in edits):
@@ -537,13 +557,15 @@ def _run_job(
     if name in jobs:
         del jobs[name]  # an interrupted job: start it over
     frames = sweep.frames[job.prompt]
+    prompt = sweep.prompts[job.prompt]
+    rows = _rows(prompt)
     group = jobs.create_group(
         name,
         attributes={
             "prompt": job.prompt,
             "edit": job.edit,
             "seed": job.seed,
-            "text": sweep.prompts[job.prompt],
+            "text": prompt if isinstance(prompt, str) else rows,
             "frames": frames,
             "rank": rank,
         },
@@ -551,8 +573,8 @@ def _run_job(
     writer = None if spec is None else _MapWriter(spec, group)
     with use_hooks(*([] if writer is None else writer.hooks())):
         result = pipe.generate(
-            [sweep.prompts[job.prompt]],
-            lengths=[frames],
+            rows,
+            lengths=[frames] * len(rows),
             scheduler=scheduler,
             steps=steps,
             guidance_scale=guidance_scale,
@@ -562,8 +584,11 @@ def _run_job(
         )
     if writer is not None:
         writer.finish()
-    group.create_array("features", data=np.ascontiguousarray(result.features[0]))
-    group.create_array("joints", data=np.ascontiguousarray(result.joints[0]))
+    lone = isinstance(prompt, str)
+    features = result.features[0] if lone else np.stack(result.features)
+    joints = result.joints[0] if lone else np.stack(result.joints)
+    group.create_array("features", data=np.ascontiguousarray(features))
+    group.create_array("joints", data=np.ascontiguousarray(joints))
     group.attrs["done"] = True
 
 
@@ -592,7 +617,7 @@ class StoredSweep:
         )
 
     @property
-    def prompts(self) -> tuple[str, ...]:
+    def prompts(self) -> tuple[str | tuple[str, ...], ...]:
         return self.sweep.prompts
 
     @property
@@ -662,9 +687,11 @@ class StoredSweep:
         return self._group(job)[kind][str(layer)]
 
     def features(self, job: SweepJob | int) -> np.ndarray:
+        """(frames, 263) in HumanML3D units; (rows, frames, 263) for a group."""
         return np.asarray(self._group(job)["features"][...])
 
     def joints(self, job: SweepJob | int) -> np.ndarray:
+        """(frames, 22, 3); (rows, frames, 22, 3) for a group."""
         return np.asarray(self._group(job)["joints"][...])
 
     def cache(self, job: SweepJob | int, kinds: Sequence[str] | None = None) -> AttentionCache:

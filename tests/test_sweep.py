@@ -15,7 +15,7 @@ import zarr
 from conftest import TINY
 
 from motionclr_lens.capture import CaptureSpec, capture
-from motionclr_lens.edits import Reweight
+from motionclr_lens.edits import Replace, Reweight, TimeShift
 from motionclr_lens.hooks import Hook, use_hooks
 from motionclr_lens.model import MotionCLR
 from motionclr_lens.pipeline import MotionCLRPipeline
@@ -105,6 +105,60 @@ def test_jobs_equal_direct_generation(pipe, single):
     # the edit did something, and the seed too
     a, b, c = (sweep.features(sweep.job(0, e, s)) for e, s in ((0, 0), (1, 0), (0, 7)))
     assert np.abs(a - b).max() > 0 and np.abs(a - c).max() > 0
+
+
+def test_groups_of_prompts_run_the_edits_that_tie_rows(pipe, tmp_path):
+    """A group samples its prompts together, so Replace and TimeShift (source row -> target row) run in a
+    sweep; each job equals generating the group directly, with a row per prompt in its arrays."""
+    group = ["a man jumps.", "a man waves his hands."]
+    replace, shift = Replace(source=0, target=1, word="waves", steps=range(2)), TimeShift(0, 1, 0.5, steps=range(2))
+    edits = [[], [replace], [shift]]
+    spec = CaptureSpec(kinds=("self",), layers=(8,), branches=("cond",))
+    out = tmp_path / "groups.zarr"
+    run_sweep(pipe, [group, "a man kicks."], [edits[0]], [4], out=tmp_path / "mixed.zarr", lengths=16, steps=2)
+    mixed = open_sweep(tmp_path / "mixed.zarr")
+    assert mixed.prompts == (tuple(group), "a man kicks.")
+    assert mixed.features(0).shape == (2, 16, 263) and mixed.joints(0).shape == (2, 16, 22, 3)
+    assert mixed.features(1).shape == (16, 263)  # a lone prompt keeps its own layout
+    run_sweep(pipe, [group], edits, [0], out=out, capture=spec, lengths=24, steps=3)
+    sweep = open_sweep(out)
+    assert sweep.prompts == (tuple(group),) and len(sweep.done()) == 3
+    features = []
+    for e in range(3):
+        job = sweep.job(0, e, 0)
+        with capture(spec) as cache:
+            result = pipe.generate(
+                group, lengths=[24, 24], steps=3, generator=torch.Generator().manual_seed(0), edits=edits[e]
+            )
+        np.testing.assert_array_equal(sweep.features(job), np.stack(result.features))
+        np.testing.assert_array_equal(sweep.joints(job), np.stack(result.joints))
+        stored = sweep.maps(job, "self", 8)
+        assert stored.attrs["rows"] == [[0, "cond"], [1, "cond"]]
+        np.testing.assert_array_equal(np.asarray(stored[...]), cache.stack_steps("self", 8).numpy())
+        features.append(sweep.features(job))
+    # the edits took effect on the target row (each job equals the direct run with its own edits, above)
+    for e in (1, 2):
+        assert np.abs(features[e][1] - features[0][1]).max() > 1e-3
+    # a two-row edit on a lone prompt is refused before anything is written, naming the rows there are
+    with pytest.raises(ValueError, match=r"does not apply to prompt 0 .*target 1 is out of range for 1 prompts"):
+        run_sweep(pipe, ["a man jumps."], [edits[1]], out=tmp_path / "lone.zarr", lengths=16, steps=2)
+    assert not (tmp_path / "lone.zarr").exists()
+    for bad in ([], ["a man jumps.", " "], [3]):
+        with pytest.raises(ValueError, match="prompts must be non-empty strings or non-empty groups"):
+            run_sweep(pipe, [bad], out=tmp_path / "bad.zarr", lengths=16, steps=1)
+    # a group from a spec file (JSON lists)
+    spec_file = tmp_path / "spec.json"
+    shifted = {"kind": "TimeShift", "ratio": 0.25}
+    spec_file.write_text(json.dumps({"prompts": [group], "edits": [[shifted]], "lengths": 16, "steps": 4}))
+    import motionclr_lens.sweep as module
+
+    original = module.load_model
+    module.load_model = lambda model, weights: pipe
+    try:
+        assert main([str(spec_file), "--out", str(tmp_path / "cli.zarr")]) == 0
+    finally:
+        module.load_model = original
+    assert open_sweep(tmp_path / "cli.zarr").features(0).shape == (2, 16, 263)
 
 
 def test_interrupted_sweep_resumes(pipe, single, tmp_path):
