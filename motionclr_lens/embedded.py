@@ -28,7 +28,7 @@ from .config import MotionCLRConfig
 from .data import MotionText, feature_statistics
 from .model import MotionCLR
 from .pipeline import DEFAULT_GUIDANCE_SCALE, MotionCLRPipeline
-from .train import TrainConfig, Trainer
+from .train import LOSS_MEANS, TrainConfig, Trainer
 
 __all__ = ["EMBEDDED_FILES", "RECIPE", "WorldRecipe", "load_embedded", "train_on_world"]
 
@@ -57,6 +57,9 @@ class WorldRecipe:
     # world's validation split the original's 5 turned further but did not name or order actions better
     # (docs/embedded.md), so the shipped weights keep 1.
     feat_bias: float = 1.0
+    # One mean over every valid frame of a batch, as the shipped weights were trained (TrainConfig.loss_mean:
+    # "motion", each motion's own mean first, in the original).
+    loss_mean: str = "frames"
 
     @property
     def total_steps(self) -> int:
@@ -106,7 +109,7 @@ def train_on_world(
     model = MotionCLR(MotionCLRConfig.embedded())
     config = TrainConfig(
         steps=recipe.steps, batch_size=recipe.batch_size, lr=recipe.lr, seed=seed, checkpoint_every=250,
-        feat_bias=recipe.feat_bias,
+        feat_bias=recipe.feat_bias, loss_mean=recipe.loss_mean,
     )  # fmt: skip
     first = Trainer(model, data, mean, std, config, out)
     _write_vocabulary(out, [first.token_ids])
@@ -118,7 +121,7 @@ def train_on_world(
     refined = world_training_set(recipe.refine_draw, seed=seed + 1, single_every=2)
     config = TrainConfig(
         steps=recipe.refine_steps, batch_size=recipe.batch_size, lr=recipe.refine_lr, seed=seed + 1,
-        checkpoint_every=250, feat_bias=recipe.feat_bias,
+        checkpoint_every=250, feat_bias=recipe.feat_bias, loss_mean=recipe.loss_mean,
     )  # fmt: skip
     second = Trainer(model, refined, mean, std, config, out / "refine")
     second.ema.load_state_dict(ema)  # replaced by the refinement's own when it resumes
@@ -138,6 +141,10 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--feat-bias", type=float, default=RECIPE.feat_bias, help="root, contacts weigh its square more (original: 5)"
     )
+    parser.add_argument(
+        "--loss-mean", choices=LOSS_MEANS, default=RECIPE.loss_mean,
+        help="motion: each motion's MSE first (original); frames: over every frame of the batch",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -151,7 +158,7 @@ def recipe_from(args: argparse.Namespace) -> WorldRecipe:
         raise ValueError(f"--feat-bias must be a finite number > 0, got {args.feat_bias}")
     return dataclasses.replace(
         RECIPE, steps=args.steps, refine_steps=args.refine_steps, samples=args.samples, batch_size=args.batch_size,
-        feat_bias=args.feat_bias,
+        feat_bias=args.feat_bias, loss_mean=args.loss_mean,
     )  # fmt: skip
 
 

@@ -22,7 +22,9 @@ from .model import MotionCLR
 from .sampling import alphas_cumprod
 from .text import ClipTokenizer, get_tokenizer
 
-__all__ = ["TrainConfig", "Trainer"]
+__all__ = ["LOSS_MEANS", "TrainConfig", "Trainer"]
+
+LOSS_MEANS = ("motion", "frames")
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +43,9 @@ class TrainConfig:
     clip_grad_norm: float = 1.0
     cond_mask_prob: float = 0.1
     feat_bias: float = 5.0  # the root and foot-contact features weigh feat_bias**2 more in the loss (the original's)
+    # "motion": the MSE over each motion's valid frames, then the mean over the batch (the original's);
+    # "frames": one mean over every valid frame of the batch, so longer motions weigh more.
+    loss_mean: str = "motion"
     diffusion_steps: int = 1000
     checkpoint_every: int = 500
     seed: int = 0
@@ -67,6 +72,8 @@ class Trainer:
     ) -> None:
         if not train:
             raise ValueError("no training motions")
+        if config.loss_mean not in LOSS_MEANS:
+            raise ValueError(f"loss_mean must be one of {list(LOSS_MEANS)}, got {config.loss_mean!r}")
         self.model = model
         self.config = config
         self.folder = Path(folder)
@@ -136,7 +143,10 @@ class Trainer:
         )
         pred = self.model(xt, t, text, n_cond=n_cond)
         mask = (torch.arange(T)[None, :] < lengths[:, None]).float().unsqueeze(-1)  # (B, T, 1)
-        return (F.mse_loss(pred, x0, reduction="none") * mask).sum() / (mask.sum() * x0.shape[-1])
+        if self.config.loss_mean == "frames":
+            return (F.mse_loss(pred, x0, reduction="none") * mask).sum() / (mask.sum() * x0.shape[-1])
+        per_frame = F.mse_loss(pred, x0, reduction="none").mean(-1) * mask[..., 0]  # (B, T)
+        return (per_frame.sum(-1) / mask[..., 0].sum(-1)).mean()
 
     @torch.no_grad()
     def update_ema(self) -> None:
@@ -180,6 +190,12 @@ class Trainer:
             raise ValueError(
                 f"{self.checkpoint_path} was trained with feat_bias {trained_bias}, not {self.config.feat_bias}: "
                 "its features are normalised otherwise"
+            )
+        trained_mean = state["train_config"].get("loss_mean", "frames")  # checkpoints from before the field
+        if trained_mean != self.config.loss_mean:
+            raise ValueError(
+                f"{self.checkpoint_path} was trained with loss_mean {trained_mean!r}, not {self.config.loss_mean!r}: "
+                "resumed, it would mix two losses"
             )
         self.model.load_state_dict(state["model"])
         self.ema.load_state_dict(state["ema"])

@@ -75,6 +75,40 @@ def test_feat_bias_is_checked(data, tmp_path):
         other.run(progress=False)
 
 
+def test_the_loss_averages_each_motion_first_as_the_original(data, tmp_path):
+    """loss_mean "motion" (the default, the original's): the MSE over each motion's valid frames, then the mean
+    over the batch; "frames" pools every valid frame of the batch. Both read the same prediction."""
+    t = trainer(data, tmp_path)
+    assert t.config.loss_mean == "motion"
+    x0, lengths, ids, n_cond = t.batch()
+    while len(set(lengths.tolist())) == 1:  # rows of different lengths tell the two means apart
+        x0, lengths, ids, n_cond = t.batch()
+    predictions = []
+    t.model.register_forward_hook(lambda module, args, out: predictions.append(out.detach()))
+    state = t.generator.get_state()
+    losses = {}
+    for mean in ("motion", "frames"):
+        t.generator.set_state(state)
+        t.config.loss_mean = mean
+        losses[mean] = float(t.loss(x0, lengths, ids, n_cond).detach())
+    torch.testing.assert_close(predictions[0], predictions[1], rtol=0, atol=0)
+    squared = ((predictions[0] - x0) ** 2).mean(-1).double()  # (B, T)
+    per_motion = [squared[row, :n].mean() for row, n in enumerate(lengths.tolist())]
+    assert np.isclose(losses["motion"], float(torch.stack(per_motion).mean()), rtol=1e-5)
+    pooled = sum(float(squared[row, :n].sum()) for row, n in enumerate(lengths.tolist())) / int(lengths.sum())
+    assert np.isclose(losses["frames"], pooled, rtol=1e-5)
+    assert not np.isclose(losses["motion"], losses["frames"], rtol=1e-3)
+
+
+def test_loss_mean_is_checked(data, tmp_path):
+    with pytest.raises(ValueError, match=r"loss_mean must be one of \['motion', 'frames'\], got 'rows'"):
+        trainer(data, tmp_path, loss_mean="rows")
+    trainer(data, tmp_path).run(progress=False, until=3)
+    other = trainer(data, tmp_path, loss_mean="frames")
+    with pytest.raises(ValueError, match=r"trained with loss_mean 'motion', not 'frames'"):
+        other.run(progress=False)
+
+
 def test_until_must_be_inside_the_schedule(data, tmp_path):
     with pytest.raises(ValueError, match=r"until must be in \[1, 6\]"):
         trainer(data, tmp_path).run(progress=False, until=7)
@@ -94,6 +128,7 @@ def test_the_world_recipe_refines_and_resumes_across_its_stages(tmp_path):
     first = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
     assert first["step"] == 2
     assert first["train_config"]["feat_bias"] == straight.config.feat_bias == RECIPE.feat_bias == 1.0
+    assert first["train_config"]["loss_mean"] == straight.config.loss_mean == RECIPE.loss_mean == "frames"
     moved = [not torch.equal(v, straight.model.state_dict()[k]) for k, v in first["model"].items()]
     assert any(moved)  # the refinement trained on
 
@@ -121,6 +156,7 @@ def test_the_world_recipe_refines_and_resumes_across_its_stages(tmp_path):
         (["--refine-steps", "-1"], "--refine-steps must be 0"),
         (["--feat-bias", "0"], "--feat-bias must be a finite number > 0, got 0.0"),
         (["--feat-bias", "nan"], "--feat-bias must be a finite number > 0, got nan"),
+        (["--loss-mean", "rows"], "argument --loss-mean: invalid choice: 'rows'"),
     ],
 )
 def test_the_training_command_names_a_bad_option(tmp_path, capsys, option, message):
@@ -142,6 +178,8 @@ def test_the_training_command_takes_the_feature_weighting():
     assert recipe_from(parser.parse_args(["--out", "x"])) == RECIPE
     weighted = recipe_from(parser.parse_args(["--out", "x", "--feat-bias", "5"]))
     assert weighted.feat_bias == 5.0 and weighted == dataclasses.replace(RECIPE, feat_bias=5.0)
+    original = recipe_from(parser.parse_args(["--out", "x", "--feat-bias", "5", "--loss-mean", "motion"]))
+    assert original == dataclasses.replace(RECIPE, feat_bias=5.0, loss_mean="motion")
 
 
 def test_export_names_a_bad_guidance(tmp_path, capsys):
