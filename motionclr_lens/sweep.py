@@ -108,6 +108,11 @@ class SweepJob:
     seed: int
 
 
+def _as_prompt(prompt: Any) -> Any:
+    """A group (list or tuple of prompts) as a tuple; anything else as it is, for `Sweep` to check."""
+    return tuple(prompt) if isinstance(prompt, (list, tuple)) else prompt
+
+
 @dataclass(frozen=True)
 class Sweep:
     """The grid of a sweep: prompts (with their lengths in frames) x edit lists x seeds. A prompt is a string,
@@ -121,6 +126,7 @@ class Sweep:
     def __post_init__(self) -> None:
         if not self.prompts:
             raise ValueError("a sweep needs at least one prompt")
+        object.__setattr__(self, "prompts", tuple(_as_prompt(p) for p in self.prompts))  # groups as tuples
         for p in self.prompts:
             texts = (p,) if isinstance(p, str) else p
             if not isinstance(texts, tuple) or not texts or not all(isinstance(t, str) and t.strip() for t in texts):
@@ -184,7 +190,7 @@ class Sweep:
     @classmethod
     def from_grid_dict(cls, data: Mapping[str, Any]) -> Sweep:
         return cls(
-            prompts=tuple(p if isinstance(p, str) else tuple(p) for p in data["prompts"]),
+            prompts=tuple(data["prompts"]),
             edits=tuple(tuple(edit_from_dict(e) for e in edit_list) for edit_list in data["edits"]),
             seeds=tuple(int(s) for s in data["seeds"]),
             frames=tuple(int(f) for f in data["frames"]),
@@ -475,7 +481,7 @@ def run_sweep(
     bounds each job's capture before compression. `guidance_scale` defaults to the model's. Returns what
     this process did.
     """
-    prompt_list = [prompts] if isinstance(prompts, str) else [p if isinstance(p, str) else tuple(p) for p in prompts]
+    prompt_list = [prompts] if isinstance(prompts, str) else [_as_prompt(p) for p in prompts]
     if not prompt_list:
         raise ValueError("no prompts given")
     if isinstance(edits, Edit) or any(isinstance(e, Edit) for e in edits):

@@ -143,7 +143,8 @@ def test_groups_of_prompts_run_the_edits_that_tie_rows(pipe, tmp_path):
     with pytest.raises(ValueError, match=r"does not apply to prompt 0 .*target 1 is out of range for 1 prompts"):
         run_sweep(pipe, ["a man jumps."], [edits[1]], out=tmp_path / "lone.zarr", lengths=16, steps=2)
     assert not (tmp_path / "lone.zarr").exists()
-    for bad in ([], ["a man jumps.", " "], [3]):
+    assert Sweep(([*group],), ((),), (0,), (16,)).prompts == (tuple(group),)  # a list is a group too
+    for bad in ([], ["a man jumps.", " "], [3], None):
         with pytest.raises(ValueError, match="prompts must be non-empty strings or non-empty groups"):
             run_sweep(pipe, [bad], out=tmp_path / "bad.zarr", lengths=16, steps=1)
     # a group from a spec file (JSON lists)
