@@ -26,15 +26,6 @@ from motionclr_lens.model import MotionCLR
 from motionclr_lens.train import TrainConfig, Trainer
 
 
-def step(trainer: Trainer) -> None:
-    loss = trainer.loss(*trainer.batch())
-    trainer.optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(trainer.model.parameters(), trainer.config.clip_grad_norm)
-    trainer.optimizer.step()
-    trainer.update_ema()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=40, help="timed steps per batch size")
@@ -59,11 +50,11 @@ def main() -> None:
                 flops.append(counter.get_total_flops())
             trainer.optimizer.zero_grad(set_to_none=True)
             for _ in range(5):
-                step(trainer)
+                trainer.train_step()
             times = []
             for _ in range(args.steps):
                 start = time.perf_counter()
-                step(trainer)
+                trainer.train_step()
                 times.append(time.perf_counter() - start)
         gflop = statistics.fmean(flops) / 1e9
         floor = gflop / args.matmul_gflops

@@ -481,7 +481,7 @@ def run_sweep(
     bounds each job's capture before compression. `guidance_scale` defaults to the model's. Returns what
     this process did.
     """
-    prompt_list = [prompts] if isinstance(prompts, str) else [_as_prompt(p) for p in prompts]
+    prompt_list: list[Any] = [prompts] if isinstance(prompts, str) else list(prompts)  # Sweep makes groups tuples
     if not prompt_list:
         raise ValueError("no prompts given")
     if isinstance(edits, Edit) or any(isinstance(e, Edit) for e in edits):

@@ -142,11 +142,11 @@ class Trainer:
             self.model.encode_text(ids[:n_cond]) if n_cond else x0.new_zeros(0, 77, self.model.config.text_latent_dim)
         )
         pred = self.model(xt, t, text, n_cond=n_cond)
-        mask = (torch.arange(T)[None, :] < lengths[:, None]).float().unsqueeze(-1)  # (B, T, 1)
+        valid = (torch.arange(T)[None, :] < lengths[:, None]).float()  # (B, T)
         if self.config.loss_mean == "frames":
-            return (F.mse_loss(pred, x0, reduction="none") * mask).sum() / (mask.sum() * x0.shape[-1])
-        per_frame = F.mse_loss(pred, x0, reduction="none").mean(-1) * mask[..., 0]  # (B, T)
-        return (per_frame.sum(-1) / mask[..., 0].sum(-1)).mean()
+            return (F.mse_loss(pred, x0, reduction="none") * valid[..., None]).sum() / (valid.sum() * x0.shape[-1])
+        per_frame = F.mse_loss(pred, x0, reduction="none").mean(-1) * valid
+        return (per_frame.sum(-1) / valid.sum(-1)).mean()
 
     @torch.no_grad()
     def update_ema(self) -> None:
@@ -185,18 +185,14 @@ class Trainer:
         state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)
         if state["model_config"] != self.model.config.to_dict():
             raise ValueError(f"{self.checkpoint_path} was trained with another model configuration")
-        trained_bias = state["train_config"].get("feat_bias", 1.0)  # checkpoints from before the field: none
-        if trained_bias != self.config.feat_bias:
-            raise ValueError(
-                f"{self.checkpoint_path} was trained with feat_bias {trained_bias}, not {self.config.feat_bias}: "
-                "its features are normalised otherwise"
-            )
-        trained_mean = state["train_config"].get("loss_mean", "frames")  # checkpoints from before the field
-        if trained_mean != self.config.loss_mean:
-            raise ValueError(
-                f"{self.checkpoint_path} was trained with loss_mean {trained_mean!r}, not {self.config.loss_mean!r}: "
-                "resumed, it would mix two losses"
-            )
+        # Settings a resumed run must share; the defaults are those of checkpoints from before the field.
+        for name, before, why in (
+            ("feat_bias", 1.0, "its features are normalised otherwise"),
+            ("loss_mean", "frames", "resumed, it would mix two losses"),
+        ):
+            trained, asked = state["train_config"].get(name, before), getattr(self.config, name)
+            if trained != asked:
+                raise ValueError(f"{self.checkpoint_path} was trained with {name} {trained!r}, not {asked!r}: {why}")
         self.model.load_state_dict(state["model"])
         self.ema.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -206,6 +202,19 @@ class Trainer:
         self.history = list(state["history"])
         logger.info("resumed from %s at step %d", self.checkpoint_path, self.step)
         return True
+
+    def train_step(self) -> float:
+        """One optimizer step on a fresh batch at the schedule's learning rate, then the EMA; returns the loss."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr_at(self.step)
+        loss = self.loss(*self.batch())
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_grad_norm)
+        self.optimizer.step()
+        self.step += 1
+        self.update_ema()
+        return float(loss.detach())
 
     def run(self, progress: bool = True, until: int | None = None) -> list[dict]:
         """Train to `config.steps` (or stop after step `until`: the learning-rate schedule still spans
@@ -227,16 +236,7 @@ class Trainer:
             iterator = bar
         running, start = 0.0, time.perf_counter()
         for _ in iterator:
-            for group in self.optimizer.param_groups:
-                group["lr"] = self.lr_at(self.step)
-            loss = self.loss(*self.batch())
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_grad_norm)
-            self.optimizer.step()
-            self.step += 1
-            self.update_ema()
-            value = float(loss.detach())
+            value = self.train_step()
             running = 0.98 * running + 0.02 * value if self.step > 1 else value
             if bar is not None:
                 bar.set_postfix(loss=f"{running:.4f}")

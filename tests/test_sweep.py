@@ -107,7 +107,7 @@ def test_jobs_equal_direct_generation(pipe, single):
     assert np.abs(a - b).max() > 0 and np.abs(a - c).max() > 0
 
 
-def test_groups_of_prompts_run_the_edits_that_tie_rows(pipe, tmp_path):
+def test_groups_of_prompts_run_the_edits_that_tie_rows(pipe, tmp_path, monkeypatch):
     """A group samples its prompts together, so Replace and TimeShift (source row -> target row) run in a
     sweep; each job equals generating the group directly, with a row per prompt in its arrays."""
     group = ["a man jumps.", "a man waves his hands."]
@@ -151,14 +151,8 @@ def test_groups_of_prompts_run_the_edits_that_tie_rows(pipe, tmp_path):
     spec_file = tmp_path / "spec.json"
     shifted = {"kind": "TimeShift", "ratio": 0.25}
     spec_file.write_text(json.dumps({"prompts": [group], "edits": [[shifted]], "lengths": 16, "steps": 4}))
-    import motionclr_lens.sweep as module
-
-    original = module.load_model
-    module.load_model = lambda model, weights: pipe
-    try:
-        assert main([str(spec_file), "--out", str(tmp_path / "cli.zarr")]) == 0
-    finally:
-        module.load_model = original
+    monkeypatch.setattr("motionclr_lens.sweep.load_model", lambda model, weights: pipe)
+    assert main([str(spec_file), "--out", str(tmp_path / "cli.zarr")]) == 0
     assert open_sweep(tmp_path / "cli.zarr").features(0).shape == (2, 16, 263)
 
 
