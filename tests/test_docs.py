@@ -43,3 +43,19 @@ def test_every_link_and_image_in_the_docs_resolves():
             if not path.exists():
                 broken.append(f"{page.relative_to(ROOT)} -> {target}")
     assert not broken, broken
+
+
+def _load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "docs" / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_evaluation_makes_every_sample_at_its_own_length():
+    """`generate` samples a batch at its longest length and crops the rest: the evaluation batches only
+    samples of one length, so no motion loses its end to a longer neighbour."""
+    batches = _load_script("evaluate_embedded").same_length_batches([60, 40, 60, 41, 60, 40, 60], 2)
+    assert batches == [[1, 5], [3], [0, 2], [4, 6]]
+    assert sorted(i for b in batches for i in b) == list(range(7))

@@ -129,6 +129,54 @@ def test_held_out_templates_use_only_words_of_training_templates():
     assert not unseen, unseen
 
 
+def _verbs(template: str) -> list[str]:
+    """The verbs of a template: its first word and each word after "and"; for "does" and "performs", the last
+    word of what is done ("does {nn:forward jump}" -> "jump")."""
+    words = re.sub(r"\{nn:([^}]*)\}", r"\1", re.sub(r"\{[a-z]+\}", " ", template)).split()
+    verbs = []
+    for i, word in enumerate(words):
+        if i == 0 or words[i - 1] == "and":
+            if word in ("does", "performs"):
+                counted = re.search(r"\{nn:([^}]*)\}", template)
+                word = counted.group(1).split()[-1] if counted else words[-1]
+            verbs.append(word)
+    return verbs
+
+
+def test_held_out_templates_say_their_own_action():
+    """A held-out template's verb is one its own family's training templates use ("walk" for walk_circle, "jump"
+    for jump_forward); where another family's training templates use it too, the template also holds a word of
+    its own family that none of those templates has ("steps sideways": "steps" is also side_steps' verb, but
+    side steps never go "sideways"). Otherwise the words training teaches name another action: "runs slowly
+    forward" for a jog reads as a slow run, which the world makes too, and "circles around" for a walk in a
+    circle has arm circles' verb and no gait."""
+
+    def family(kind: str) -> str:
+        return kind.split("_")[0]
+
+    def content(template: str) -> set[str]:
+        text = re.sub(r"\{nn:([^}]*)\}", r"\1", re.sub(r"\{[a-z]+\}", " ", template))
+        return {w for w in text.split() if w not in FUNCTION_WORDS}
+
+    training = [(k, t) for k, ts in PHRASES.items() for i, t in enumerate(ts) if i != HELD_OUT_TEMPLATE]
+    assert _verbs("does {nn:forward jump}") == ["jump"] and _verbs("bends down and squats {n}") == ["bends", "squats"]
+    problems = {}
+    for kind, templates in PHRASES.items():
+        if len(templates) <= HELD_OUT_TEMPLATE:
+            continue
+        held, own = templates[HELD_OUT_TEMPLATE], family(kind)
+        own_templates = [t for k, t in training if family(k) == own]
+        own_words = {w for t in own_templates for w in content(t)}
+        if not set(_verbs(held)) & {v for t in own_templates for v in _verbs(t)}:
+            problems[kind] = f"{held!r}: no verb of the {own} family's training templates"
+        for verb in _verbs(held):
+            others = [t for k, t in training if family(k) != own and verb in _verbs(t)]
+            other_words = {w for t in others for w in content(t)}
+            if others and not (content(held) - other_words) & own_words:
+                problems[kind] = f"{held!r}: {verb!r} is the verb of {others} and nothing else tells them apart"
+    assert not problems, problems
+
+
 def test_bad_split():
     with pytest.raises(ValueError, match=r"unknown split 'dev'; valid: \['train', 'val', 'test'\]"):
         make_sample(0, "dev", 0)

@@ -1,11 +1,13 @@
 """Score the embedded model on held-out world captions and combinations (docs/embedded.md).
 
     python docs/scripts/evaluate_embedded.py [--single 200] [--multi 200] [--model embedded|FOLDER]
+                                             [--split test|val] [--guidance G] [--steps N] [--scheduler S]
                                              [--json OUT.json] [--gallery docs/images/embedded]
 
 The first `--single` single-action and `--multi` 2- and 3-action samples of the motion world's test split
 (whole action combinations and caption templates held out of training) are taken; for each, one of its
-captions is generated at the sample's length (10 DPM-Solver++ steps, the model's guidance, seeded). Then,
+captions is generated at the sample's length (10 DPM-Solver++ steps, the model's guidance, seeded; a batch
+holds only samples of one length, so none is cropped from a longer one). Then,
 on the joints decoded from the generated features (no smoothing, no re-flooring, no foot lock):
 
 - actions: the shipped recogniser (trained on world motions only) names the captioned action of
@@ -37,6 +39,7 @@ from motionclr_lens.analysis import COUNTABLE, ActionRecogniser, count_repetitio
 from motionclr_lens.analysis.descriptors import heading
 from motionclr_lens.motion import features_to_joints
 from motionclr_lens.physics import plausibility
+from motionclr_lens.sampling import SCHEDULERS
 from motionclr_lens.world import generate
 from motionclr_lens.world.captions import HELD_OUT_TEMPLATE, PHRASES
 
@@ -138,6 +141,19 @@ def test_samples(single: int, multi: int, seed: int, split: str = "test") -> lis
     return chosen
 
 
+def same_length_batches(lengths: list[int], size: int) -> list[list[int]]:
+    """Indices in batches of at most `size` rows of one length each, shortest first. `generate` samples a batch
+    at its longest length and crops the other rows (as the original does), which would cut the end off a
+    shorter row's motion: every sample here is made at its own length, as if asked for alone."""
+    batches: list[list[int]] = []
+    for i in np.argsort(lengths, kind="stable"):
+        if batches and len(batches[-1]) < size and lengths[batches[-1][0]] == lengths[i]:
+            batches[-1].append(int(i))
+        else:
+            batches.append([int(i)])
+    return batches
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--single", type=int, default=200)
@@ -147,6 +163,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--steps", type=int, default=10, help="sampling steps (default: generate's)")
     parser.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the model's)")
+    parser.add_argument("--scheduler", default="dpmsolver", choices=sorted(SCHEDULERS), help="(default: generate's)")
     parser.add_argument("--split", default="test", choices=["test", "val"], help="val: for choosing settings")
     parser.add_argument("--json", default=None)
     parser.add_argument("--gallery", default=None, help="folder for keyframe strips of a few generated motions")
@@ -163,13 +180,12 @@ def main() -> None:
     generated: list[np.ndarray | None] = [None] * len(samples)
     delivered: list[np.ndarray | None] = [None] * len(samples)  # what generate() hands out: feet held, smoothed
     unlocked: list[np.ndarray | None] = [None] * len(samples)  # the same with foot_lock=False
-    order = np.argsort([s.frames for s in samples])
     start = time.perf_counter()
-    for b in range(0, len(order), args.batch):
-        idx = order[b : b + args.batch]
+    for b, idx in enumerate(same_length_batches([s.frames for s in samples], args.batch)):
         out = pipe.generate(
             [prompts[i] for i in idx],
             lengths=[samples[i].frames for i in idx],
+            scheduler=args.scheduler,
             steps=args.steps,
             guidance_scale=args.guidance,
             generator=torch.Generator().manual_seed(args.seed * 100003 + b),

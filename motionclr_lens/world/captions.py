@@ -68,7 +68,10 @@ def count_noun(n: int, noun: str, rng: np.random.Generator) -> str:
 
 
 # Templates per action: {n} a count phrase, {nn:noun} a counted noun, {side}, {pron}. The template at
-# index 3 of each list (when there are more than three) is held out of the training split.
+# index 3 of each list (when there are more than three) is held out of the training split. A held-out template
+# recombines words of training templates, and its verb is one the training templates of its own family use,
+# never only another family's (`tests/test_world.py`): "runs slowly forward" for a jog would name, by the words
+# training teaches, a slow run, which the world also makes.
 PHRASES: dict[str, list[str]] = {
     "walk_forward": ["walks forward", "walks straight ahead", "takes a few steps forward", "walks ahead",
                      "walks forwards"],
@@ -77,8 +80,8 @@ PHRASES: dict[str, list[str]] = {
                       "steps sideways to the {side}"],
     "walk_turning": ["walks forward while turning {side}", "walks in a curve to the {side}",
                      "walks and turns to the {side}", "walks forward in a curve to the {side}"],
-    "walk_circle": ["walks in a circle", "walks around in a circle", "walks in a full circle", "circles around"],
-    "jog_forward": ["jogs forward", "jogs straight ahead", "jogs ahead", "runs slowly forward"],
+    "walk_circle": ["walks in a circle", "walks around in a circle", "walks in a full circle", "walks around"],
+    "jog_forward": ["jogs forward", "jogs straight ahead", "jogs ahead", "jogs straight forward"],
     "jog_backward": ["jogs backward", "jogs backwards", "jogs in reverse"],
     "jog_sideways": ["jogs sideways to the {side}", "jogs to the {side}", "shuffles quickly to the {side}"],
     "jog_turning": ["jogs while turning {side}", "jogs in a curve to the {side}", "jogs and turns to the {side}"],
