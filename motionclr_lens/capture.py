@@ -17,7 +17,7 @@ from torch import Tensor
 
 from .hooks import BRANCHES, KINDS, Hook, HookContext, RunPlan, use_hooks
 
-__all__ = ["AttentionCache", "CaptureBudgetError", "CaptureSpec", "capture"]
+__all__ = ["AttentionCache", "CaptureBudgetError", "CaptureSpec", "KeyCache", "capture", "capture_keys"]
 
 
 class CaptureBudgetError(MemoryError):
@@ -234,5 +234,74 @@ def capture(spec: CaptureSpec | None = None, **options: object) -> Iterator[Atte
     elif options:
         raise TypeError("give a CaptureSpec or keyword options, not both")
     cache = AttentionCache(spec)
+    with use_hooks(cache.hook()):
+        yield cache
+
+
+@dataclass
+class KeyCache:
+    """Self-attention keys (or queries) of the conditional branch, keyed by (layer, step): each (prompts, T_layer,
+    heads * head_dim), the heads side by side. A self-attention map compares a frame's query with every frame's
+    key; frames whose keys are alike are frames the layer treats alike, which is what counting reads.
+
+    A run replaces what an earlier run in the same block stored.
+    """
+
+    point: str = "k"
+    layers_wanted: Collection[int] | None = None
+    plan: RunPlan | None = None
+    _keys: dict[tuple[int, int | None], Tensor] = field(default_factory=dict)
+
+    def __getitem__(self, key: tuple[int, int | None]) -> Tensor:
+        if key not in self._keys:
+            layer, step = key
+            raise KeyError(
+                f"no {self.point} for layer={layer}, step={step}; captured layers {self.layers()}, "
+                f"steps {self.steps(layer) if layer in self.layers() else []} of that layer"
+            )
+        return self._keys[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def layers(self) -> list[int]:
+        return sorted({layer for layer, _ in self._keys})
+
+    def steps(self, layer: int) -> list[int | None]:
+        return sorted((s for lay, s in self._keys if lay == layer), key=lambda s: -1 if s is None else s)
+
+    def _on_run(self, plan: RunPlan) -> None:
+        self.plan = plan
+        self._keys.clear()
+
+    def _store(self, tensor: Tensor, ctx: HookContext) -> None:
+        rows = sorted((i for i, b in enumerate(ctx.branches) if b == "cond"), key=lambda i: ctx.prompts[i])
+        if not rows:
+            return
+        x = tensor.detach()[rows]  # (prompts, heads, T, d)
+        self._keys[(ctx.layer, ctx.step)] = x.permute(0, 2, 1, 3).reshape(x.shape[0], x.shape[2], -1).float().cpu()
+
+    def hook(self) -> Hook:
+        def fn(tensor: Tensor, ctx: HookContext) -> None:
+            self._store(tensor, ctx)
+
+        return Hook(fn, points=(self.point,), kinds=("self",), layers=self.layers_wanted, on_run=self._on_run)
+
+
+@contextlib.contextmanager
+def capture_keys(layers: Collection[int] | None = None, point: str = "k") -> Iterator[KeyCache]:
+    """Capture the self-attention keys (`point="k"`) or queries (`"q"`) of the conditional branch at every step
+    of the run inside the block, for `layers` (None: all). `count_from_attention` counts repetitions from them.
+
+        with capture_keys() as keys:
+            pipe.probe(features, "a person jumps three times", generator=torch.Generator().manual_seed(0))
+        count_from_attention(keys).count
+    """
+    if point not in ("q", "k"):
+        raise ValueError(f"point must be 'q' or 'k', got {point!r}")
+    cache = KeyCache(point, None if layers is None else tuple(layers))
     with use_hooks(cache.hook()):
         yield cache

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .pipeline import MotionCLRPipeline, UnknownWordWarning, load_model, model_hash
+from .pipeline import PROBE_TIMESTEP, MotionCLRPipeline, UnknownWordWarning, load_model, model_hash
 from .sampling import SCHEDULERS
 
 __all__ = ["main"]
@@ -356,7 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
         model_args(p)
         p.add_argument("--prompt", required=True)
         p.add_argument("--motion", help="a (frames, 263) features .npy to probe instead of generating")
-        p.add_argument("--timestep", type=int, default=300, help="noise level of the probe")
+        p.add_argument(
+            "--timestep", type=int, default=PROBE_TIMESTEP, help=f"noise level of the probe (default {PROBE_TIMESTEP})"
+        )
         p.add_argument("--seconds", type=float, default=4.0)
         p.add_argument("--seed", type=int, default=0)
         if name == "count":

@@ -24,6 +24,7 @@ from .text import ClipTokenizer, TokenizedPrompt, get_tokenizer
 
 __all__ = [
     "DEFAULT_GUIDANCE_SCALE",
+    "PROBE_TIMESTEP",
     "Generation",
     "MotionCLRPipeline",
     "UnknownWordWarning",
@@ -33,6 +34,9 @@ __all__ = [
 ]
 
 DEFAULT_GUIDANCE_SCALE = 2.5  # the original's, for models that state none
+# The noise level at which `probe` reads attention on a given motion, everywhere the library probes (the CLI,
+# the report, the analyses): noisy enough that the model must use the prompt, clean enough to see the motion.
+PROBE_TIMESTEP = 300
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +189,7 @@ class MotionCLRPipeline:
         self,
         features: np.ndarray | Tensor,
         prompt: str,
-        timestep: int = 500,
+        timestep: int = PROBE_TIMESTEP,
         guidance_scale: float | None = None,
         generator: torch.Generator | None = None,
         edits: Sequence[Edit] = (),

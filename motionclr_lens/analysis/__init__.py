@@ -1,16 +1,30 @@
 """Analyses: word-to-frame grounding from captured attention; actions and repetitions read off joints."""
 
-from .counting import PaperCount, PeriodCount, count_by_period, count_paper, diagonal_profile
+from .counting import (
+    PaperCount,
+    PeriodCount,
+    RepetitionEstimate,
+    count_by_period,
+    count_from_attention,
+    count_from_features,
+    count_from_matrix,
+    count_paper,
+    diagonal_profile,
+    estimate_period,
+    similarity_matrix,
+)
 from .descriptors import DESCRIPTOR_DIM, heading, motion_descriptor
 from .grounding import (
     GroundingScores,
     WordCurves,
     activation_mask,
+    align_phrases,
     random_curve,
     root_speed_curve,
     score_grounding,
     temporal_iou,
     word_curves,
+    word_shares,
 )
 from .heads import HeadStatistics, HeadTaxonomy, head_statistics, taxonomy
 from .recognition import ActionRecogniser, RecognisedSegment, decode_segments, joints_of
@@ -27,13 +41,19 @@ __all__ = [
     "PeriodCount",
     "RecognisedSegment",
     "RepetitionCount",
+    "RepetitionEstimate",
     "WordCurves",
     "activation_mask",
+    "align_phrases",
     "count_by_period",
+    "count_from_attention",
+    "count_from_features",
+    "count_from_matrix",
     "count_paper",
     "count_repetitions",
     "decode_segments",
     "diagonal_profile",
+    "estimate_period",
     "head_statistics",
     "heading",
     "joints_of",
@@ -42,7 +62,9 @@ __all__ = [
     "repetition_signal",
     "root_speed_curve",
     "score_grounding",
+    "similarity_matrix",
     "taxonomy",
     "temporal_iou",
     "word_curves",
+    "word_shares",
 ]

@@ -1,20 +1,54 @@
-"""Counting repetitions from self-attention maps: the paper's Appendix G algorithm, and a period estimate.
+"""Counting repetitions from self-attention: the library's one recipe, its model-free baseline, and the paper's
+Appendix G algorithm.
 
-A self-attention map of a repetitive motion is a grid of blocks: a frame attends to the frames at the same
-phase of every other repetition. The paper counts peaks along each row; `count_by_period` instead reads
-the period off the map's mean diagonal profile (how much frames `lag` apart attend to each other) and
-divides the length of the action by it.
+A repetitive motion makes a grid of blocks in any frame-by-frame similarity: a frame resembles the frames at the
+same phase of every other repetition. The recipe (`count_from_matrix`) reads the period off the similarity's
+mean diagonal profile with a comb (the lag whose multiples stand highest above their midpoints), then counts
+the peaks along each row that are at least 0.6 periods apart and takes the median over the rows whose peaks come
+a period apart (the rows of the repeating part, not of a pose held before or after it); a count below two,
+or no period, is "no repetition found" (`count` None), never a silent 1.
+
+`count_from_attention` applies it to the similarity of the self-attention keys (frames whose keys are alike are
+frames the layer attends to alike) of the layers that can resolve the period; `count_from_features` applies the
+same recipe to the motion's own features, with no model: the baseline attention must beat. `count_paper` is the
+paper's Appendix G as stated, kept for comparison; `count_by_period` reads the softmax maps themselves.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
 from scipy.signal import find_peaks
 
-__all__ = ["PaperCount", "PeriodCount", "count_by_period", "count_paper", "diagonal_profile"]
+if TYPE_CHECKING:
+    from ..capture import KeyCache
+
+__all__ = [
+    "PaperCount",
+    "PeriodCount",
+    "RepetitionEstimate",
+    "count_by_period",
+    "count_from_attention",
+    "count_from_features",
+    "count_from_matrix",
+    "count_paper",
+    "diagonal_profile",
+    "estimate_period",
+    "similarity_matrix",
+]
+
+# The recipe's settings, chosen on the world's validation split (docs/scripts/counting_choice.py; docs/analysis.md):
+# how sharp a similarity is (its bandwidth as a fraction of the median squared distance between frames), how far
+# a row's peak must stand out (a fraction of the row's range), and the shortest period looked for (frames).
+KEY_SHARPNESS = 0.1
+FEATURE_SHARPNESS = 0.1
+PROMINENCE = 0.3
+MIN_PERIOD = 5
+MIN_CELLS = 4  # a layer reads a period only where it spans at least this many of the layer's frames
 
 
 def _square(attention: np.ndarray) -> np.ndarray:
@@ -125,3 +159,239 @@ def count_by_period(
     best = max(pr for _, pr in peaks_ok)
     period = next(float(p) for p, pr in peaks_ok if pr >= 0.5 * best)
     return PeriodCount(max(1, int(round(L / period))), period, profile, (start, end))
+
+
+# --- the recipe ------------------------------------------------------------------------------------------------
+
+
+def similarity_matrix(vectors: np.ndarray, sharpness: float) -> np.ndarray:
+    """(T, T) similarity of T vectors (T, D): exp(-d^2 / (sharpness * median d^2)), d^2 the mean squared
+    difference over the D dimensions. Small `sharpness` keeps only near-identical frames alike."""
+    v = np.asarray(vectors, dtype=np.float64)
+    if v.ndim != 2 or len(v) < 2:
+        raise ValueError(f"vectors must have shape (T >= 2, D), got {v.shape}")
+    if not np.isfinite(v).all():
+        bad = np.flatnonzero(~np.isfinite(v).all(axis=1))
+        raise ValueError(f"vectors hold NaN or Inf at frames {bad[:10].tolist()}")
+    if not (np.isfinite(sharpness) and sharpness > 0):
+        raise ValueError(f"sharpness must be a positive number, got {sharpness!r}")
+    v = v - v.mean(axis=0)
+    sq = (v * v).sum(axis=1)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (v @ v.T), 0.0) / v.shape[1]
+    scale = float(np.median(d2)) * sharpness
+    return np.exp(-d2 / scale) if scale > 0 else np.ones_like(d2)
+
+
+def estimate_period(profile: np.ndarray, min_period: float = MIN_PERIOD, reach: float = 0.85) -> tuple[float, float]:
+    """(period, strength) of a diagonal profile by a comb: for each candidate period P (quarter-frame steps,
+    from `min_period` to 3/4 of the profile), how far the detrended profile at P, 2P, ... (up to `reach` of
+    its length) stands above it at the midpoints P/2, 3P/2, ...; the best P, or the shortest P / d that explains
+    at least 60 % as much (a comb also fits every multiple of the period). Strength is that contrast over
+    the profile's fall from lag 0; (nan, 0) when no period fits."""
+    profile = np.asarray(profile, dtype=np.float64)
+    L = len(profile)
+    detrended = profile - gaussian_filter1d(profile, sigma=max(L / 6, 2.0), mode="nearest")
+    lags = np.arange(L)
+    candidates = np.arange(float(min_period), 0.75 * L + 1e-9, 0.25)
+    scores = []
+    for P in candidates:
+        k = np.arange(1, int(reach * L // P) + 1)
+        scores.append(np.interp(k * P, lags, detrended).mean() - np.interp((k - 0.5) * P, lags, detrended).mean())
+    if not scores:
+        return float("nan"), 0.0
+    score = np.array(scores)
+    i = int(np.argmax(score))
+    period, best = float(candidates[i]), float(score[i])
+    # A comb also fits every multiple of the period, while a fraction of the period scores near zero (half its
+    # teeth fall in troughs): the shortest fraction P / d that still fits well is the period.
+    for divisor in range(int(period // min_period), 1, -1):
+        j = int(np.argmin(np.abs(candidates - period / divisor)))
+        if abs(candidates[j] - period / divisor) < 0.5 and score[j] >= 0.6 * best:
+            period, best = float(candidates[j]), float(score[j])
+            break
+    if best <= 0:
+        return float("nan"), 0.0
+    return period, best / max(float(profile[0] - profile.min()), 1e-12)
+
+
+def _row_peaks(similarity: np.ndarray, period: float, prominence: float) -> tuple[np.ndarray, np.ndarray]:
+    """Peaks of each row of a symmetrised similarity, at least 0.6 periods apart and standing `prominence` of
+    the row's range above their surroundings (the row's ends count as low, so a peak at an end is seen); and
+    whether the row's peaks come a period apart (0.7-1.4 periods: a row of the repeating part, not of a pose held
+    before or after it)."""
+    S = 0.5 * (similarity + similarity.T)
+    counts, periodic = [], []
+    for row in S:
+        span = float(row.max() - row.min())
+        padded = np.concatenate([[row.min()], row, [row.min()]])
+        peaks = (
+            find_peaks(padded, distance=max(1, int(0.6 * period)), prominence=prominence * span)[0] if span > 0 else []
+        )
+        counts.append(len(peaks))
+        gaps = np.diff(peaks)
+        periodic.append(len(gaps) > 0 and 0.7 * period <= float(np.median(gaps)) <= 1.4 * period)
+    return np.array(counts), np.array(periodic, dtype=bool)
+
+
+@dataclass(frozen=True)
+class RepetitionEstimate:
+    """Repetitions read off a frame-by-frame similarity: `count` None means no repetition was found.
+
+    `period` is in frames (nan if none fits), `strength` the comb's contrast (0: none), `window` the frames
+    counted in, `row_counts` the peaks of each row of the window (the count is their median over the rows whose
+    peaks come a period apart), `matrix` the
+    (T, T) similarity of the whole motion, `profile` its diagonal profile over the window, `source` what the
+    similarity was made of, `layers` the attention layers read (empty for a model-free similarity)."""
+
+    count: int | None
+    period: float
+    strength: float
+    window: tuple[int, int]
+    row_counts: np.ndarray
+    matrix: np.ndarray
+    profile: np.ndarray
+    source: str
+    layers: tuple[int, ...] = ()
+
+    @property
+    def found(self) -> bool:
+        return self.count is not None
+
+    def describe(self) -> str:
+        if self.count is None:
+            return "no repetition found"
+        return f"{self.count} repetitions (period {self.period:.1f} frames)"
+
+    def plot(self, truth: int | None = None, fps: float = 20.0, title: str | None = None):
+        """The similarity the count was read from, beside its diagonal profile with the period marked (matplotlib)."""
+        from ..viz.figures import repetition_figure
+
+        return repetition_figure(self, truth=truth, fps=fps, title=title)
+
+
+def count_from_matrix(
+    similarity: np.ndarray,
+    start: int = 0,
+    end: int | None = None,
+    min_period: float = MIN_PERIOD,
+    prominence: float = PROMINENCE,
+    source: str = "similarity",
+    layers: tuple[int, ...] = (),
+) -> RepetitionEstimate:
+    """The counting recipe on any (T, T) frame-by-frame similarity, within frames [start, end)."""
+    a = _square(similarity)
+    end = a.shape[0] if end is None else end
+    if not isinstance(start, int | np.integer) or not isinstance(end, int | np.integer) or not 0 <= start < end:
+        raise ValueError(f"bad frame window [{start}, {end}) for a similarity of {a.shape[0]} frames")
+    if end > a.shape[0]:
+        raise ValueError(f"bad frame window [{start}, {end}) for a similarity of {a.shape[0]} frames")
+    if end - start < 2 * min_period:
+        raise ValueError(
+            f"a window of {end - start} frames is too short to count periods of {min_period} frames or more "
+            f"(at least {2 * min_period} frames)"
+        )
+    if not (np.isfinite(prominence) and 0 < prominence < 1):
+        raise ValueError(f"prominence must be in (0, 1), got {prominence!r}")
+    profile = diagonal_profile(a, start, end)
+    period, strength = estimate_period(profile, min_period)
+    window = (int(start), int(end))
+    if not np.isfinite(period):
+        return RepetitionEstimate(None, period, strength, window, np.zeros(0, int), a, profile, source, layers)
+    row_counts, periodic = _row_peaks(a[start:end, start:end], period, prominence)
+    if not periodic.any():
+        return RepetitionEstimate(None, period, strength, window, row_counts, a, profile, source, layers)
+    count = int(np.median(row_counts[periodic]))
+    return RepetitionEstimate(
+        count if count >= 2 else None, period, strength, window, row_counts, a, profile, source, layers
+    )
+
+
+def count_from_features(
+    features: np.ndarray,
+    mean: np.ndarray | None = None,
+    std: np.ndarray | None = None,
+    start: int = 0,
+    end: int | None = None,
+    sharpness: float = FEATURE_SHARPNESS,
+    prominence: float = PROMINENCE,
+    min_period: float = MIN_PERIOD,
+) -> RepetitionEstimate:
+    """The model-free baseline: the same recipe on the similarity of the motion's own (T, 263) features, each
+    dimension standardised by `mean` and `std` (a model's, e.g. `pipe.mean`, `pipe.std`; else the motion's own)."""
+    f = np.asarray(features, dtype=np.float64)
+    if f.ndim != 2 or len(f) < 2:
+        raise ValueError(f"features must have shape (T >= 2, D), got {f.shape}")
+    mean = f.mean(axis=0) if mean is None else np.asarray(mean, dtype=np.float64)
+    std = f.std(axis=0) if std is None else np.asarray(std, dtype=np.float64)
+    z = (f - mean) / np.where(std > 1e-8, std, 1.0)
+    similarity = similarity_matrix(z, sharpness)
+    return count_from_matrix(similarity, start, end, min_period, prominence, source="features (no model)")
+
+
+def finest_layers(keys: KeyCache) -> list[int]:
+    """The captured layers of the decoder's half at the finest resolution (the last up-sampled level)."""
+    layers = keys.layers()
+    if not layers:
+        raise ValueError("the key capture is empty: run the model inside `capture_keys()`")
+    plan = keys.plan
+    if plan is not None:
+        res = plan.resolutions
+        half = len(res) // 2
+        finest = [layer for layer in layers if layer >= half and res[layer] == max(res)]
+        if finest:
+            return finest
+        return [layer for layer in layers if res[layer] == max(res[x] for x in layers)]
+    sizes = {layer: keys[(layer, keys.steps(layer)[-1])].shape[1] for layer in layers}
+    return [layer for layer in layers if sizes[layer] == max(sizes.values())]
+
+
+def count_from_attention(
+    keys: KeyCache,
+    row: int = 0,
+    frames: int | None = None,
+    start: int = 0,
+    end: int | None = None,
+    layers: Collection[int] | None = None,
+    step: int | None = None,
+    sharpness: float = KEY_SHARPNESS,
+    prominence: float = PROMINENCE,
+    min_period: float = MIN_PERIOD,
+    min_cells: int = MIN_CELLS,
+) -> RepetitionEstimate:
+    """Repetitions of prompt `row` from its self-attention keys (`capture_keys`): the recipe on the mean
+    similarity of the keys of `layers` (default: the decoder's finest-resolution layers) at `step` (default: the
+    last captured, the least noisy), each brought to full resolution. A coarser layer joins only where the
+    period found at the finest layers spans at least `min_cells` of its frames."""
+    finest = finest_layers(keys)
+    chosen = list(finest) if layers is None else sorted(set(layers))
+    missing = [layer for layer in chosen if layer not in keys.layers()]
+    if missing:
+        raise ValueError(f"layers {missing} were not captured; captured: {keys.layers()}")
+    full = max(keys[(layer, keys.steps(layer)[-1])].shape[1] for layer in keys.layers())
+    plan = keys.plan
+    T = frames if frames is not None else (plan.valid[0] if plan is not None else full)
+    if not isinstance(T, int | np.integer) or not 2 <= T <= full:
+        raise ValueError(f"frames must be an int in [2, {full}], got {frames!r}")
+
+    def similarity(layer: int) -> tuple[np.ndarray, int]:
+        steps = keys.steps(layer)
+        s = steps[-1] if step is None else step
+        if s not in steps:
+            raise ValueError(f"step {step} was not captured at layer {layer}; captured: {steps}")
+        k = keys[(layer, s)]
+        if not 0 <= row < k.shape[0]:
+            raise ValueError(f"row {row} is out of range: the capture holds {k.shape[0]} prompts")
+        scale = max(1, full // k.shape[1])
+        valid = -(-T // scale)  # the layer's frames that cover the motion
+        m = similarity_matrix(k[row, :valid].numpy(), sharpness)
+        return np.repeat(np.repeat(m, scale, 0), scale, 1)[:T, :T], scale
+
+    fine = [layer for layer in chosen if layer in finest] or [chosen[0]]
+    mats = {layer: similarity(layer) for layer in chosen}
+    source = "self-attention keys"
+    first = count_from_matrix(np.mean([mats[x][0] for x in fine], 0), start, end, min_period, prominence, source)
+    usable = [x for x in chosen if x in fine or (np.isfinite(first.period) and first.period >= min_cells * mats[x][1])]
+    if usable == fine:
+        return replace(first, layers=tuple(fine))
+    result = count_from_matrix(np.mean([mats[x][0] for x in usable], 0), start, end, min_period, prominence, source)
+    return replace(result, layers=tuple(usable))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -16,11 +17,13 @@ __all__ = [
     "GroundingScores",
     "WordCurves",
     "activation_mask",
+    "align_phrases",
     "random_curve",
     "root_speed_curve",
     "score_grounding",
     "temporal_iou",
     "word_curves",
+    "word_shares",
 ]
 
 
@@ -85,6 +88,68 @@ def _scale(cache: AttentionCache, layer: int, resolution: int) -> int:
         return plan.resolutions[0] // plan.resolutions[layer]
     full = max(cache["cross", lay, cache.steps("cross", lay)[0]].shape[2] for lay in cache.layers("cross"))
     return full // resolution
+
+
+def word_shares(curves: np.ndarray, word_groups: list[int | None] | None = None) -> np.ndarray:
+    """Each frame's attention divided among the caption's words (or among the words of `word_groups` that are
+    not None): (words, T) curves that sum to one per frame over the words counted."""
+    curves = np.asarray(curves, dtype=np.float64)
+    counted = np.ones(len(curves), bool) if word_groups is None else np.array([g is not None for g in word_groups])
+    total = curves[counted].sum(0, keepdims=True) if counted.any() else curves.sum(0, keepdims=True)
+    return curves / np.maximum(total, 1e-12)
+
+
+def align_phrases(curves: np.ndarray, word_groups: list[int | None], min_frames: int = 8) -> np.ndarray:
+    """Word-to-frame grounding as an alignment: the frames are cut into one contiguous span per action phrase
+    (`word_groups[i]` names word i's phrase, None for function words), in whatever order and with whatever
+    boundaries give each phrase the most of its words' attention share (dynamic programming over every order of
+    the phrases; each span at least `min_frames` long). Attention alone decides order and boundaries; the
+    caption's word order plays no part. Returns (words, T) curves: a box over its phrase's span for each word,
+    highest at the span's middle, and flat curves for function words."""
+    curves = np.asarray(curves, dtype=np.float64)
+    if curves.ndim != 2 or curves.shape[0] != len(word_groups):
+        raise ValueError(f"curves must be (words={len(word_groups)}, T), got {curves.shape}")
+    T = curves.shape[1]
+    groups = sorted({g for g in word_groups if g is not None})
+    out = np.full(curves.shape, 1.0 / T)
+    if not groups:
+        return out
+    n = len(groups)
+    if n > 6:
+        raise ValueError(f"align_phrases takes at most 6 phrases, got {n}")
+    min_frames = max(1, min(min_frames, T // n))
+    shares = word_shares(curves, word_groups)
+    gain = np.stack([shares[[i for i, g in enumerate(word_groups) if g == grp]].sum(0) for grp in groups])
+    gain = gain / np.maximum(gain.sum(0, keepdims=True), 1e-12)  # each frame's share among the phrases
+    cum = np.concatenate([np.zeros((n, 1)), np.cumsum(gain, axis=1)], axis=1)
+    best_total, best_spans = -np.inf, None
+    for order in itertools.permutations(range(n)):
+        # value[k][t]: the best total for the first k phrases of this order covering frames [0, t)
+        value = np.full((n + 1, T + 1), -np.inf)
+        back = np.zeros((n + 1, T + 1), dtype=int)
+        value[0, 0] = 0.0
+        for k in range(1, n + 1):
+            g = order[k - 1]
+            for t in range(k * min_frames, T - (n - k) * min_frames + 1):
+                starts = np.arange((k - 1) * min_frames, t - min_frames + 1)
+                totals = value[k - 1, starts] + cum[g, t] - cum[g, starts]
+                j = int(np.argmax(totals))
+                value[k, t], back[k, t] = totals[j], starts[j]
+        if value[n, T] > best_total:
+            spans, t = [], T
+            for k in range(n, 0, -1):
+                spans.append((order[k - 1], int(back[k, t]), t))
+                t = int(back[k, t])
+            best_total, best_spans = value[n, T], spans
+    assert best_spans is not None
+    frames = np.arange(T) + 0.5
+    for g, a, b in best_spans:
+        centre, half = (a + b) / 2, (b - a) / 2
+        box = ((frames >= a) & (frames < b)) * (2.0 - np.abs(frames - centre) / max(half, 1e-9))
+        for i, grp in enumerate(word_groups):
+            if grp == groups[g]:
+                out[i] = box
+    return out
 
 
 # --- scoring against ground truth ---------------------------------------------------------------------

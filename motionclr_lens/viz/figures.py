@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -18,7 +18,19 @@ from matplotlib.figure import Figure
 from ..motion import KINEMATIC_CHAINS
 from .style import PAPER_STYLE, styled
 
-__all__ = ["PAPER_STYLE", "attention_map", "counting_figure", "keyframe_strip", "save_figure", "styled", "word_curves"]
+if TYPE_CHECKING:
+    from ..analysis.counting import RepetitionEstimate
+
+__all__ = [
+    "PAPER_STYLE",
+    "attention_map",
+    "counting_figure",
+    "keyframe_strip",
+    "repetition_figure",
+    "save_figure",
+    "styled",
+    "word_curves",
+]
 
 # One colour per kinematic chain: right leg, left leg, spine, right arm, left arm.
 CHAIN_COLORS = ("#d62728", "#1f77b4", "#2b2b2b", "#ff7f0e", "#2ca02c")
@@ -195,5 +207,33 @@ def counting_figure(profile: np.ndarray, period: float | None = None, count: int
     ax.set_ylabel("mean attention")
     if title:
         ax.set_title(title, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+@styled
+def repetition_figure(estimate: RepetitionEstimate, truth: int | None = None, fps: float = 20.0,
+                      title: str | None = None) -> Figure:  # fmt: skip
+    """What a count was read from: the frame-by-frame similarity (the counted window boxed) and its diagonal
+    profile with the period and its multiples marked, the count (or "no repetition found") and the true count."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.4), gridspec_kw={"width_ratios": [1, 1.35]})
+    T = len(estimate.matrix)
+    extent = (0, T / fps, T / fps, 0)
+    left.imshow(estimate.matrix, cmap="magma", extent=extent, interpolation="nearest")
+    a, b = estimate.window
+    left.add_patch(plt.Rectangle((a / fps, a / fps), (b - a) / fps, (b - a) / fps, fill=False, ec="#35c4ff", lw=1.2))
+    left.set_xlabel("frame (s)")
+    left.set_ylabel("frame (s)")
+    layers = f", layers {', '.join(map(str, estimate.layers))}" if estimate.layers else ""
+    left.set_title(f"{estimate.source}{layers}", loc="left", fontsize=9)
+    period = estimate.period if np.isfinite(estimate.period) else None
+    count_text = "no repetition found" if estimate.count is None else f"counted {estimate.count}"
+    counting_figure(estimate.profile, period, None, truth, fps=fps, ax=right)
+    right.set_ylabel("mean similarity")
+    right.text(0.98, 0.80, count_text, transform=right.transAxes, ha="right", va="top")
+    if period is not None and estimate.count is not None:
+        right.text(0.98, 0.68, f"period {period / fps:.2f} s", transform=right.transAxes, ha="right", va="top")
+    if title:
+        fig.suptitle(title, x=0.01, ha="left")
     fig.tight_layout()
     return fig
