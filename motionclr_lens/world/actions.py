@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d, minimum_filter1d
@@ -51,12 +52,26 @@ class Clip:
         return len(self.pose)
 
 
+class Maker(Protocol):
+    """Makes a clip of an action within `budget` frames, or None if it cannot fit.
+
+    `target` asks for a clip of about that many frames (locomotion takes as many steps, a counted action as
+    many repetitions, a hold lasts as long as fits it); `variety` draws the wider styles of the extended world
+    (deep squats, travelling and fast hops, large and small arm circles, kicks with a lean). With neither,
+    a maker draws exactly what the base world draws.
+    """
+
+    def __call__(
+        self, rng: np.random.Generator, budget: int, target: int | None = None, variety: bool = False
+    ) -> Clip | None: ...
+
+
 @dataclass(frozen=True)
 class ActionSpec:
     """An action of the world: how to make a clip of it within a frame budget, and its start/end states."""
 
     name: str
-    make: Callable[[np.random.Generator, int], Clip | None]
+    make: Maker
     countable: bool
     start_state: str = "stand"
     end_state: str = "stand"
@@ -97,6 +112,14 @@ def manner(speed: float) -> str | None:
 
 def count_choice(rng: np.random.Generator, low: int = 1, high: int = 5) -> int:
     return int(rng.integers(low, high + 1))
+
+
+def count_for(target: int | None, n: int, period: float, overhead: float, high: int = 6, low: int = 1) -> int:
+    """The drawn count `n`, or, asked for `target` frames, the count whose clip of `overhead` frames plus
+    `period` per repetition comes closest to it."""
+    if target is None:
+        return n
+    return int(np.clip(round((target - overhead) / period), low, high))
 
 
 def _standing(T: int) -> tuple[Pose, np.ndarray]:
@@ -240,10 +263,13 @@ GAITS = {
 }
 
 
-def make_locomotion(gait: str, pattern: str) -> Callable[[np.random.Generator, int], Clip | None]:
+MIN_STEPS = {"forward": 3, "backward": 3, "sideways": 4, "turning": 4, "circle": 6}
+
+
+def make_locomotion(gait: str, pattern: str) -> Maker:
     """walk / jog / run along a pattern: forward, backward, sideways, turning, circle."""
 
-    def make(rng: np.random.Generator, budget: int) -> Clip | None:
+    def make(rng: np.random.Generator, budget: int, target: int | None = None, variety: bool = False) -> Clip | None:
         g = GAITS[gait]
         speed = tempo(rng)
         period = g["period"] / speed
@@ -270,6 +296,10 @@ def make_locomotion(gait: str, pattern: str) -> Callable[[np.random.Generator, i
             attrs["clockwise"] = sign < 0
         if pattern == "backward":
             step *= 0.7
+        if target is not None:  # as many steps as fill the target
+            n_steps = max(MIN_STEPS[pattern], int(round((target - lead - swing - tail) / period)) + 1)
+            if pattern == "sideways":
+                n_steps += n_steps % 2
         T = int(np.ceil(lead + (n_steps - 1) * period + swing + tail))
         while budget < T and n_steps > 3:
             n_steps -= 1
@@ -310,12 +340,15 @@ def make_locomotion(gait: str, pattern: str) -> Callable[[np.random.Generator, i
     return make
 
 
-def make_side_steps(rng: np.random.Generator, budget: int) -> Clip | None:
+def make_side_steps(
+    rng: np.random.Generator, budget: int, target: int | None = None, variety: bool = False
+) -> Clip | None:
     n = count_choice(rng, 1, 5)
     speed = tempo(rng)
     period = 10.0 / speed
     swing = 0.8 * period
     lead, tail = 5.0, 5.0
+    n = count_for(target, n, 2 * period, lead - period + swing + tail)
     while n > 0 and lead + (2 * n - 1) * period + swing + tail > budget:
         n -= 1
     if n == 0:
@@ -333,20 +366,25 @@ def make_side_steps(rng: np.random.Generator, budget: int) -> Clip | None:
     return Clip("side_steps", pose, {"count": n, "side": side, "speed": speed, "manner": manner(speed)}, reps)
 
 
-def make_turn(full_turns: bool) -> Callable[[np.random.Generator, int], Clip | None]:
+def make_turn(full_turns: bool) -> Maker:
     """turn around (half a turn) or spin (N full turns), stepping in place."""
 
-    def make(rng: np.random.Generator, budget: int) -> Clip | None:
+    def make(rng: np.random.Generator, budget: int, target: int | None = None, variety: bool = False) -> Clip | None:
         speed = tempo(rng)
         side = str(rng.choice(["left", "right"]))
         sign = 1.0 if side == "left" else -1.0
         n = count_choice(rng, 1, 3) if full_turns else 1
         angle_per_pair = (np.pi / 2) if not full_turns else (2 * np.pi / 3)
+        lead, tail = 4.0, 5.0
+        base_period = 6.0 if full_turns else 8.0
+        if target is not None and full_turns:
+            n = count_for(target, n, 6 * base_period / speed, lead + tail - 0.2 * base_period / speed, high=3)
+        elif target is not None:  # half a turn takes as long as asked, within a plausible tempo
+            speed = float(np.clip(3.8 * base_period / max(target - lead - tail, 1.0), 0.6, 1.6))
         total = (2 * np.pi * n) if full_turns else np.pi
         pairs = int(round(total / angle_per_pair))
-        period = (6.0 if full_turns else 8.0) / speed
+        period = base_period / speed
         swing = 0.8 * period
-        lead, tail = 4.0, 5.0
         T = int(np.ceil(lead + (2 * pairs - 1) * period + swing + tail))
         while full_turns and budget < T and n > 1:
             n -= 1
@@ -384,13 +422,23 @@ def _jump_sequence(
     widths: list[float] | None = None,
     lead: float = 5.0,
     tail: float = 6.0,
+    timing: tuple[float, float, float, float] | None = None,
+    dips: tuple[float, float] = (0.13, 0.11),
+    travel: tuple[float, float] = (0.2, 0.8),
+    toes_down: float = 0.25,
 ) -> tuple[Pose, list[int], np.ndarray, list[tuple[float, float]]]:
     """n jumps on both feet; `widths` gives each landing's stance half-width (jumping jacks).
 
-    Returns the pose, apex frames, stance (T, 2) and the (takeoff, landing) frames of each flight.
+    `timing` fixes the frames of (crouch, flight, landing, pause) of each jump (a fast series); `dips` the
+    pelvis drop before takeoff and after landing; `travel` the part of the flight the feet move forward in,
+    and `toes_down` how far the toes point down at the top. Returns the pose, apex frames, stance (T, 2) and
+    the (takeoff, landing) frames of each flight.
     """
-    prep, flight, absorb = 7.0 / speed, max(6.0, 9.0 * np.sqrt(height / 0.2)), 6.0 / speed
-    gap = float(rng.uniform(0.0, 3.0)) / speed
+    if timing is None:
+        prep, flight, absorb = 7.0 / speed, max(6.0, 9.0 * np.sqrt(height / 0.2)), 6.0 / speed
+        gap = float(rng.uniform(0.0, 3.0)) / speed
+    else:
+        prep, flight, absorb, gap = timing
     per = prep + flight + absorb + gap
     T = int(np.ceil(lead + n * per + tail))
     pose, t = _standing(T)
@@ -409,9 +457,10 @@ def _jump_sequence(
         in_air = (t > off) & (t < land)
         flight_lift += np.where(in_air, height * np.sin(np.pi * s), 0.0)
         stance[in_air] = False
-        dip += 0.13 * bump(t, t0, off + 1) + 0.11 * bump(t, land - 1, land + absorb)
+        dip += dips[0] * bump(t, t0, off + 1) + dips[1] * bump(t, land - 1, land + absorb)
         root_z += forward * smoothstep(s) * (t > off)
-        feet_z += forward * smoothstep((s - 0.2) / 0.6) * (t > off)  # feet travel only while well off the floor
+        # feet travel only while well off the floor
+        feet_z += forward * smoothstep((s - travel[0]) / (travel[1] - travel[0])) * (t > off)
         new_width = widths[j] if widths else FOOT_LATERAL
         lateral += (new_width - width_now) * smoothstep((s - 0.2) / 0.6) * (t > off)
         width_now = new_width
@@ -422,18 +471,27 @@ def _jump_sequence(
     pose.ankles[:, 0, 0], pose.ankles[:, 1, 0] = lateral, -lateral
     pose.ankles[:, :, 2] = feet_z[:, None]
     pose.ankles[:, :, 1] = ANKLE_HEIGHT + 0.9 * flight_lift[:, None]
-    pose.foot_pitch[:, :] = (-0.25 * np.clip(flight_lift / max(height, 1e-6), 0, 1))[:, None]
+    pose.foot_pitch[:, :] = (-toes_down * np.clip(flight_lift / max(height, 1e-6), 0, 1))[:, None]
     pose.spine[:, 0] = 18 * DEG * dip / 0.13
     return pose, apexes, stance, flights
 
 
-def make_jump(forward_jump: bool) -> Callable[[np.random.Generator, int], Clip | None]:
-    def make(rng: np.random.Generator, budget: int) -> Clip | None:
+def _jump_frames(speed: float, height: float) -> float:
+    """The frames of one jump of `_jump_sequence` without a fixed timing, its pause taken at the mean."""
+    return (7.0 + 6.0 + 1.5) / speed + max(6.0, 9.0 * np.sqrt(height / 0.2))
+
+
+def make_jump(forward_jump: bool) -> Maker:
+    def make(rng: np.random.Generator, budget: int, target: int | None = None, variety: bool = False) -> Clip | None:
         n = count_choice(rng, 1, 5)
         speed = tempo(rng)
-        height = float(rng.uniform(0.12, 0.3))
-        forward = float(rng.uniform(0.3, 0.7)) if forward_jump else 0.0
+        height = float(rng.uniform(*((0.08, 0.38) if variety else (0.12, 0.3))))
+        if forward_jump:
+            forward = float(rng.uniform(*((0.2, 0.9) if variety else (0.3, 0.7))))
+        else:  # a jump in place drifts a little in the extended world
+            forward = float(rng.uniform(0.0, 0.06)) if variety else 0.0
         arms_swing = bool(rng.random() < 0.7)
+        n = count_for(target, n, _jump_frames(speed, height), 11.0)
         while n > 0:
             pose, apexes, stance, flights = _jump_sequence(rng, n, speed, forward, height)
             if len(pose) <= budget:
@@ -451,15 +509,21 @@ def make_jump(forward_jump: bool) -> Callable[[np.random.Generator, int], Clip |
         pose.arms[:, :, 1] = 8 * DEG
         _limit_pelvis(pose, stance)
         kind = "jump_forward" if forward_jump else "jump"
-        return Clip(kind, pose, {"count": n, "speed": speed, "height": height, "manner": manner(speed)}, apexes)
+        attrs = {"count": n, "speed": speed, "height": height, "manner": manner(speed)}
+        if variety:
+            attrs["travel"] = forward
+        return Clip(kind, pose, attrs, apexes)
 
     return make
 
 
-def make_jumping_jacks(rng: np.random.Generator, budget: int) -> Clip | None:
+def make_jumping_jacks(
+    rng: np.random.Generator, budget: int, target: int | None = None, variety: bool = False
+) -> Clip | None:
     n = count_choice(rng, 1, 5)
     speed = tempo(rng) * 1.2
     wide = float(rng.uniform(0.24, 0.32))
+    n = count_for(target, n, 2 * _jump_frames(speed, 0.1), 9.0)
     while n > 0:
         widths = [wide, FOOT_LATERAL] * n
         pose, _apexes, stance, flights = _jump_sequence(rng, 2 * n, speed, 0.0, 0.1, widths, lead=4.0, tail=5.0)
@@ -482,15 +546,39 @@ def make_jumping_jacks(rng: np.random.Generator, budget: int) -> Clip | None:
     return Clip("jumping_jacks", pose, {"count": n, "speed": speed}, reps)
 
 
-def make_hop(rng: np.random.Generator, budget: int) -> Clip | None:
+def make_hop(rng: np.random.Generator, budget: int, target: int | None = None, variety: bool = False) -> Clip | None:
     n = count_choice(rng, 1, 5)
     speed = tempo(rng) * 1.15
     side = str(rng.choice(["left", "right"]))
     support = 0 if side == "left" else 1
     free = 1 - support
     lead, tail = 9.0, 9.0
+    forward, height, dips = 0.0, 0.09, (0.13, 0.11)
+    timing: tuple[float, float, float, float] | None = None
+    extra: dict = {}
+    low_flight: dict = {}
+    if variety:
+        # a hop is low: the foot travels only around the top of the flight, level, so its toes clear the floor
+        low_flight = {"travel": (0.3, 0.7), "toes_down": 0.0}
+        forward = float(rng.uniform(0.0, 0.22))  # hops travel
+        if rng.random() < 0.5:
+            # A fast series at a real cadence: a hop every 8 to 10 frames (2 to 2.5 a second), 4 to 8 of
+            # them, as high as a flight of that length goes.
+            period = float(rng.uniform(8.0, 10.0))
+            flight = 0.55 * period
+            timing = (0.225 * period, flight, 0.225 * period, 0.0)
+            height = 9.81 * (flight / FPS) ** 2 / 8
+            dips = (0.04, 0.035)
+            speed = 20.0 / period  # against a hop every 20 frames, about the base world's hop
+            n = count_for(target, count_choice(rng, 4, 8), period, lead + tail, high=8, low=2)
+            extra = {"period": period}
+        else:
+            n = count_for(target, n, _jump_frames(speed, height), lead + tail)
+        extra["travel"] = forward
     while n > 0:
-        pose, apexes, stance, _flights = _jump_sequence(rng, n, speed, 0.0, 0.09, lead=lead, tail=tail)
+        pose, apexes, stance, _flights = _jump_sequence(
+            rng, n, speed, forward, height, lead=lead, tail=tail, timing=timing, dips=dips, **low_flight
+        )
         if len(pose) <= budget:
             break
         n -= 1
@@ -509,7 +597,7 @@ def make_hop(rng: np.random.Generator, budget: int) -> Clip | None:
     pose.arms[:, :, 3] = 25 * DEG
     stance[:, free] &= held < 1e-3
     _limit_pelvis(pose, stance)
-    return Clip("hop", pose, {"count": n, "side": side, "speed": speed}, apexes)
+    return Clip("hop", pose, {"count": n, "side": side, "speed": speed, **extra}, apexes)
 
 
 # --- in-place actions -------------------------------------------------------------------------------------------
@@ -526,30 +614,38 @@ def _fit(n: int, period: float, lead: float, tail: float, budget: int) -> int:
     return n
 
 
-def make_squat(rng: np.random.Generator, budget: int) -> Clip | None:
+def make_squat(rng: np.random.Generator, budget: int, target: int | None = None, variety: bool = False) -> Clip | None:
     speed = tempo(rng)
     period = 36.0 / speed
-    n = _fit(count_choice(rng), period, 5, 5, budget)
+    n = _fit(count_for(target, count_choice(rng), period, 10.0), period, 5, 5, budget)
     if n == 0:
         return None
-    depth = float(rng.uniform(0.25, 0.42))
+    depth = float(rng.uniform(0.25, 0.55 if variety else 0.42))
     arms_forward = bool(rng.random() < 0.6)
+    lean, back = 70 * DEG, 0.28
+    if variety and depth > 0.42:  # a deep squat: the trunk leans well forward and the arms reach forward
+        arms_forward, lean, back = True, float(rng.uniform(85, 110)) * DEG, 0.34
     T, cycles = _cycles(n, period, 5, 5)
     pose, t = _standing(T)
     down = np.sum([bump(t, a, b) for a, b in cycles], axis=0)
     pose.root[:, 1] -= depth * down
-    pose.root[:, 2] -= 0.28 * depth * down
-    pose.spine[:, 0] = 70 * DEG * depth * down
+    pose.root[:, 2] -= back * depth * down
+    pose.spine[:, 0] = lean * depth * down
     if arms_forward:
         pose.arms[:, :, 0] = 85 * DEG * down[:, None]
     pose.arms[:, :, 3] = 10 * DEG
     reps = [int(round((a + b) / 2)) for a, b in cycles]
-    return Clip("squat", pose, {"count": n, "speed": speed, "manner": manner(speed)}, reps)
+    attrs = {"count": n, "speed": speed, "manner": manner(speed)}
+    if variety:
+        attrs["depth"] = depth
+    return Clip("squat", pose, attrs, reps)
 
 
-def make_crouch(rng: np.random.Generator, budget: int) -> Clip | None:
+def make_crouch(rng: np.random.Generator, budget: int, target: int | None = None, variety: bool = False) -> Clip | None:
     speed = tempo(rng)
     down_f, hold = 14.0 / speed, float(rng.uniform(10, 30))
+    if target is not None:
+        hold = float(np.clip(target - 10 - 2 * down_f, 6, 80))
     T = int(np.ceil(5 + 2 * down_f + hold + 5))
     if budget < T:
         return None
@@ -576,9 +672,13 @@ def _seated(low: np.ndarray, pose: Pose) -> None:
     pose.arms[:, :, 3] = 50 * DEG * low[:, None]
 
 
-def make_sit_down(rng: np.random.Generator, budget: int) -> Clip | None:
+def make_sit_down(
+    rng: np.random.Generator, budget: int, target: int | None = None, variety: bool = False
+) -> Clip | None:
     speed = tempo(rng)
     move, hold = 22.0 / speed, float(rng.uniform(8, 20))
+    if target is not None:
+        hold = float(np.clip(target - 4 - move, 6, 60))
     T = int(np.ceil(4 + move + hold))
     if budget < T:
         return None
@@ -587,9 +687,13 @@ def make_sit_down(rng: np.random.Generator, budget: int) -> Clip | None:
     return Clip("sit_down", pose, {"speed": speed, "manner": manner(speed)}, [int(round(4 + move))], end_state="sit")
 
 
-def make_stand_up(rng: np.random.Generator, budget: int) -> Clip | None:
+def make_stand_up(
+    rng: np.random.Generator, budget: int, target: int | None = None, variety: bool = False
+) -> Clip | None:
     speed = tempo(rng)
     hold, move = float(rng.uniform(4, 12)), 22.0 / speed
+    if target is not None:
+        hold = float(np.clip(target - 5 - move, 4, 40))
     T = int(np.ceil(hold + move + 5))
     if budget < T:
         return None
@@ -600,10 +704,10 @@ def make_stand_up(rng: np.random.Generator, budget: int) -> Clip | None:
     )
 
 
-def make_bow(rng: np.random.Generator, budget: int) -> Clip | None:
+def make_bow(rng: np.random.Generator, budget: int, target: int | None = None, variety: bool = False) -> Clip | None:
     speed = tempo(rng)
     period = 34.0 / speed
-    n = _fit(count_choice(rng, 1, 3), period, 5, 5, budget)
+    n = _fit(count_for(target, count_choice(rng, 1, 3), period, 10.0, high=4), period, 5, 5, budget)
     if n == 0:
         return None
     T, cycles = _cycles(n, period, 5, 5)
@@ -617,8 +721,10 @@ def make_bow(rng: np.random.Generator, budget: int) -> Clip | None:
     return Clip("bow", pose, {"count": n, "speed": speed, "manner": manner(speed)}, reps)
 
 
-def make_stand_still(rng: np.random.Generator, budget: int) -> Clip | None:
-    T = int(rng.integers(30, 70))
+def make_stand_still(
+    rng: np.random.Generator, budget: int, target: int | None = None, variety: bool = False
+) -> Clip | None:
+    T = int(rng.integers(30, 70)) if target is None else target
     T = min(T, budget)
     if T < 20:
         return None
@@ -638,11 +744,12 @@ def _raise(t: np.ndarray, lead: float, rise: float, T: int, tail: float) -> np.n
     return plateau(t, lead, lead + rise, T - tail - rise, T - tail)
 
 
-def make_wave(rng: np.random.Generator, budget: int) -> Clip | None:
+def make_wave(rng: np.random.Generator, budget: int, target: int | None = None, variety: bool = False) -> Clip | None:
     speed = tempo(rng)
     period = 10.0 / speed
     rise, lead, tail = 9.0, 4.0, 4.0
-    n = _fit(count_choice(rng, 1, 5), period, lead + rise, tail + rise, budget)
+    n = count_for(target, count_choice(rng, 1, 5), period, lead + tail + 2 * rise)
+    n = _fit(n, period, lead + rise, tail + rise, budget)
     if n == 0:
         return None
     side = str(rng.choice(["left", "right"]))
@@ -681,11 +788,13 @@ def _clap_bend(flex: float, gap: float = 0.035) -> float:
     return float(np.interp(gap, wrist_x[order], candidates[order]))
 
 
-def make_clap(rng: np.random.Generator, budget: int) -> Clip | None:
+def make_clap(rng: np.random.Generator, budget: int, target: int | None = None, variety: bool = False) -> Clip | None:
     speed = tempo(rng)
     period = 10.0 / speed
     rise, lead, tail = 8.0, 4.0, 4.0
-    n = _fit(count_choice(rng), period, lead + rise, tail + rise, budget)
+    n = _fit(
+        count_for(target, count_choice(rng), period, lead + tail + 2 * rise), period, lead + rise, tail + rise, budget
+    )
     if n == 0:
         return None
     T = int(np.ceil(lead + 2 * rise + n * period + tail))
@@ -704,11 +813,12 @@ def make_clap(rng: np.random.Generator, budget: int) -> Clip | None:
     return Clip("clap", pose, {"count": n, "speed": speed, "manner": manner(speed)}, reps)
 
 
-def make_kick(rng: np.random.Generator, budget: int) -> Clip | None:
-    """A front kick: the knee chambers, the leg extends nearly straight forward and up, then returns."""
+def make_kick(rng: np.random.Generator, budget: int, target: int | None = None, variety: bool = False) -> Clip | None:
+    """A front kick: the knee chambers, the leg extends nearly straight forward and up, then returns; in the
+    extended world the trunk leans back or forward over it by a drawn angle."""
     speed = tempo(rng)
     period = 24.0 / speed
-    n = _fit(count_choice(rng, 1, 4), period, 6, 6, budget)
+    n = _fit(count_for(target, count_choice(rng, 1, 4), period, 12.0, high=5), period, 6, 6, budget)
     if n == 0:
         return None
     side = str(rng.choice(["left", "right"]))
@@ -736,21 +846,27 @@ def make_kick(rng: np.random.Generator, budget: int) -> Clip | None:
     direction = np.einsum("tij,tj->ti", rot_x(-top * swing), rest / d0[:, None])
     pose.ankles[:, leg] = hip + d[:, None] * direction
     pose.foot_pitch[:, leg] = 0.4 * swing
-    pose.spine[:, 0] = -14 * DEG * swing
+    lean = float(rng.uniform(-32, 12)) * DEG if variety else -14 * DEG  # - leans back
+    pose.spine[:, 0] = lean * swing
     pose.arms[:, :, 1] = (12 * DEG + 18 * DEG * swing)[:, None]
     pose.arms[:, :, 3] = 30 * DEG
     stance = np.ones((T, 2), dtype=bool)
     stance[:, leg] = (swing < 1e-3) & (chamber < 1e-3)
     _limit_pelvis(pose, stance)
     reps = [int(round((a + b) / 2)) for a, b in cycles]
-    return Clip("kick", pose, {"count": n, "side": side, "speed": speed, "manner": manner(speed)}, reps)
+    attrs = {"count": n, "side": side, "speed": speed, "manner": manner(speed)}
+    if variety:
+        attrs["lean"] = lean
+    return Clip("kick", pose, attrs, reps)
 
 
-def make_punch(rng: np.random.Generator, budget: int) -> Clip | None:
+def make_punch(rng: np.random.Generator, budget: int, target: int | None = None, variety: bool = False) -> Clip | None:
     speed = tempo(rng)
     period = 14.0 / speed
     rise, lead, tail = 7.0, 4.0, 4.0
-    n = _fit(count_choice(rng), period, lead + rise, tail + rise, budget)
+    n = _fit(
+        count_for(target, count_choice(rng), period, lead + tail + 2 * rise), period, lead + rise, tail + rise, budget
+    )
     if n == 0:
         return None
     side = str(rng.choice(["left", "right"]))
@@ -770,10 +886,12 @@ def make_punch(rng: np.random.Generator, budget: int) -> Clip | None:
     return Clip("punch", pose, {"count": n, "side": side, "speed": speed, "manner": manner(speed)}, reps)
 
 
-def make_raise_arms(rng: np.random.Generator, budget: int) -> Clip | None:
+def make_raise_arms(
+    rng: np.random.Generator, budget: int, target: int | None = None, variety: bool = False
+) -> Clip | None:
     speed = tempo(rng)
     period = 30.0 / speed
-    n = _fit(count_choice(rng, 1, 3), period, 4, 4, budget)
+    n = _fit(count_for(target, count_choice(rng, 1, 3), period, 8.0, high=4), period, 4, 4, budget)
     if n == 0:
         return None
     which = str(rng.choice(["both", "both", "left", "right"]))
@@ -793,11 +911,14 @@ def make_raise_arms(rng: np.random.Generator, budget: int) -> Clip | None:
     return Clip("raise_arms", pose, {"count": n, "side": which, "speed": speed, "manner": manner(speed)}, reps)
 
 
-def make_arm_circles(rng: np.random.Generator, budget: int) -> Clip | None:
+def make_arm_circles(
+    rng: np.random.Generator, budget: int, target: int | None = None, variety: bool = False
+) -> Clip | None:
     speed = tempo(rng)
     period = 14.0 / speed
     rise, lead, tail = 8.0, 4.0, 4.0
-    n = _fit(count_choice(rng), period, lead + rise, tail + rise, budget)
+    n = count_for(target, count_choice(rng), period, lead + tail + 2 * rise)
+    n = _fit(n, period, lead + rise, tail + rise, budget)
     if n == 0:
         return None
     backward = bool(rng.random() < 0.5)
@@ -807,12 +928,17 @@ def make_arm_circles(rng: np.random.Generator, budget: int) -> Clip | None:
     start = lead + rise
     active = (t >= start) & (t <= start + n * period)
     phase = 2 * np.pi * np.clip((t - start) / period, 0, n) * (-1 if backward else 1)
-    amp = float(rng.uniform(22, 35)) * DEG
+    amp = float(rng.uniform(*((16, 44) if variety else (22, 35)))) * DEG
+    # Small circles are round; large ones reach less far back than up and down (a shoulder's range).
+    back = 0.6 if variety and amp > 35 * DEG else 1.0
     pose.arms[:, :, 1] = ((88 * DEG + amp * np.sin(phase) * active) * up)[:, None]
-    pose.arms[:, :, 0] = ((amp * (np.cos(phase) - 1) * active) * up)[:, None]
+    pose.arms[:, :, 0] = ((back * amp * (np.cos(phase) - 1) * active) * up)[:, None]
     pose.arms[:, :, 3] = 5 * DEG
     reps = [int(round(start + (k + 0.25) * period)) for k in range(n)]
-    return Clip("arm_circles", pose, {"count": n, "backward": backward, "speed": speed}, reps)
+    attrs = {"count": n, "backward": backward, "speed": speed}
+    if variety:
+        attrs["amplitude"] = amp
+    return Clip("arm_circles", pose, attrs, reps)
 
 
 def _register() -> dict[str, ActionSpec]:

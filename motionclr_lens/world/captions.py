@@ -1,18 +1,32 @@
 """Captions in the style of HumanML3D, from templates with synonyms, counts, sides, manner and connectives.
 
 Each caption is built from parts that know which action segment they describe, so every word of the
-caption knows its frames (function words and the subject know none).
+caption knows its frames (function words and the subject know none). The base world says actions in the
+order they happen; the extended world's captions (`caption_extended`) also say them out of order ("claps
+twice after walking forward", "before he squats, he waves") and say two actions at once ("walks forward
+while waving his left hand").
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FUNCTION_WORDS", "PHRASES", "CaptionPart", "count_phrase", "phrase_for"]
+__all__ = [
+    "FUNCTION_WORDS",
+    "PHRASES",
+    "CaptionPart",
+    "caption",
+    "caption_extended",
+    "count_phrase",
+    "gerund",
+    "phrase_for",
+]
 
-NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
+# The base world counts to six; seven and eight are said only of the extended world's fast hop series.
+NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight"}
 FUNCTION_WORDS = frozenset(
     [
         "a",
@@ -35,6 +49,14 @@ FUNCTION_WORDS = frozenset(
         "while",
         "as",
         "into",
+        # the extended world's connectives (never in a base caption)
+        "before",
+        "but",
+        "first",
+        "finally",
+        "between",
+        "he",
+        "she",
     ]
 )
 SUBJECTS = (("a person", "their"), ("a man", "his"), ("someone", "their"), ("the person", "their"),
@@ -134,11 +156,38 @@ def template_ids(kind: str, split: str) -> list[int]:
     return ids
 
 
-def phrase_for(kind: str, attrs: dict, pron: str, rng: np.random.Generator, split: str) -> tuple[str, int, bool]:
-    """A verb phrase for one action; returns (text, template index, whether it states the count)."""
+# The third-person verbs of the templates and their -ing forms ("after walking forward", "while waving").
+GERUNDS = {
+    "bends": "bending", "bows": "bowing", "circles": "circling", "claps": "clapping", "crouches": "crouching",
+    "does": "doing", "gets": "getting", "hops": "hopping", "jogs": "jogging", "jumps": "jumping", "kicks": "kicking",
+    "leaps": "leaping", "lifts": "lifting", "makes": "making", "moves": "moving", "performs": "performing",
+    "punches": "punching", "raises": "raising", "rises": "rising", "runs": "running", "shuffles": "shuffling",
+    "sits": "sitting", "spins": "spinning", "sprints": "sprinting", "squats": "squatting", "stands": "standing",
+    "stays": "staying", "steps": "stepping", "takes": "taking", "throws": "throwing", "turns": "turning",
+    "walks": "walking", "waves": "waving",
+}  # fmt: skip
+
+
+def gerund(template: str) -> str:
+    """A template with its verbs in the -ing form: "bends down and squats {n}" -> "bending down and squatting {n}".
+
+    The verbs are the first word (the second after "side", as in "side steps") and each word after "and"
+    that is a verb ("jumps up and down" keeps its "down")."""
+    words = template.split(" ")
+    for i, word in enumerate(words):
+        if (i == 0 or words[i - 1] == "and" or (i == 1 and words[0] == "side")) and word in GERUNDS:
+            words[i] = GERUNDS[word]
+    return " ".join(words)
+
+
+def phrase_for(
+    kind: str, attrs: dict, pron: str, rng: np.random.Generator, split: str, ing: bool = False
+) -> tuple[str, int, bool]:
+    """A verb phrase for one action (its verbs in the -ing form if `ing`); returns (text, template index,
+    whether it states the count)."""
     ids = template_ids(kind, split)
     index = int(rng.choice(ids))
-    template = PHRASES[kind][index]
+    template = gerund(PHRASES[kind][index]) if ing else PHRASES[kind][index]
     n = attrs.get("count")
     side = attrs.get("side", "left")
     if kind == "raise_arms":
@@ -191,3 +240,84 @@ def caption(
     if rng.random() < 0.7:
         parts.append(CaptionPart(".", None))
     return parts, templates, counts
+
+
+# --- the extended world: actions said out of the order they happen, and two at once -------------------------
+
+# subject, possessive, and the pronoun that refers back to the subject with a verb in the third person singular
+SUBJECTS_EXTENDED = (("a person", "their", "the person"), ("a man", "his", "he"), ("someone", "their", "the person"),
+                     ("the person", "their", "the person"), ("a woman", "her", "she"), ("a human", "their", "the human"),
+                     ("the man", "his", "he"), ("the woman", "her", "she"))  # fmt: skip
+# Forms of a caption of 2 or 3 actions: {0}, {1}, {2} are the actions in the order they happen (a phrase with a
+# verb in the third person), {0g} ... the same in the -ing form, {S} the subject, {P} its pronoun, {c} one of
+# the base world's connectives. In-order forms, with their weights (the base world's form weighs most), and
+# forms that say the actions in another order than they happen.
+IN_ORDER_FORMS = {
+    2: (("{S} {0}{c} {1}", 4), ("after {S} {0}, {P} {1}", 1), ("{S} {0} before {P} {1}", 1), ("{S} {0} before {1g}", 1),
+        ("first {S} {0}, then {P} {1}", 1), ("after {0g}, {S} {1}", 1)),
+    3: (("{S} {0}{c} {1}{c} {2}", 3), ("after {S} {0}, {P} {1}{c} {2}", 1),
+        ("first {S} {0}, then {P} {1}, and finally {2}", 1), ("{S} {0}{c} {1} before {2g}", 1)),
+}  # fmt: skip
+REVERSED_FORMS = {
+    2: ("{S} {1}, but first {P} {0}", "{S} {1}, but first {0}", "{S} {1}, but before that {P} {0}",
+        "{S} {1} after {P} {0}", "{S} {1} after {0g}", "before {S} {1}, {P} {0}", "before {1g}, {S} {0}"),
+    3: ("{S} {1}{c} {2}, but first {P} {0}", "{S} {1} after {0g}{c} {2}", "before {S} {2}, {P} {0} and then {1}",
+        "{S} {0}, and before {2g}, {P} {1}", "{S} {2} after {0g} and then {1g}",
+        "{S} {0}, then {2}, but in between {P} {1}"),
+}  # fmt: skip
+REVERSED_SHARE = 0.42  # of captions of two or three actions in sequence
+_SLOT = re.compile(r"\{(S|P|c|\d+g?)\}")
+
+Unit = list[tuple[int, str, dict]]  # (segment, kind, attributes): an action, or an action and one overlaid on it
+
+
+def caption_extended(
+    units: list[Unit], rng: np.random.Generator, split: str
+) -> tuple[list[CaptionPart], list[int], list[bool]]:
+    """Parts of one caption of the extended world, the template used for each segment and whether its count is
+    stated. `units` are in the order they happen; a unit of two segments is an action with another overlaid on
+    it (an arm action while walking), said as "walks forward while waving" or "waves while walking forward"."""
+    subject, possessive, pronoun = SUBJECTS_EXTENDED[int(rng.integers(len(SUBJECTS_EXTENDED)))]
+    n = len(units)
+    if n == 1:
+        form = "{S} {0}"
+    elif rng.random() < REVERSED_SHARE:
+        forms = REVERSED_FORMS[n]
+        form = forms[int(rng.integers(len(forms)))]
+    else:
+        weighted = IN_ORDER_FORMS[n]
+        weights = np.array([w for _, w in weighted], dtype=np.float64)
+        form = weighted[int(rng.choice(len(weighted), p=weights / weights.sum()))][0]
+    templates: dict[int, int] = {}
+    counts: dict[int, bool] = {}
+
+    def say(segment: int, kind: str, attrs: dict, ing: bool) -> CaptionPart:
+        text, templates[segment], counts[segment] = phrase_for(kind, attrs, possessive, rng, split, ing=ing)
+        return CaptionPart(text, segment)
+
+    def phrase(unit: Unit, ing: bool) -> list[CaptionPart]:
+        if len(unit) == 1:
+            return [say(*unit[0], ing)]
+        # "walks forward while waving ..." or "waves ... while walking forward": the second in the -ing form
+        first, second = unit if rng.random() < 0.5 else unit[::-1]
+        return [say(*first, ing), CaptionPart(" while ", None), say(*second, True)]
+
+    parts: list[CaptionPart] = []
+    pos = 0
+    for match in _SLOT.finditer(form):
+        if match.start() > pos:
+            parts.append(CaptionPart(form[pos : match.start()], None))
+        slot = match.group(1)
+        if slot == "S":
+            parts.append(CaptionPart(subject, None))
+        elif slot == "P":
+            parts.append(CaptionPart(pronoun, None))
+        elif slot == "c":
+            parts.append(CaptionPart(str(rng.choice(CONNECTIVES)), None))
+        else:
+            parts.extend(phrase(units[int(slot.rstrip("g"))], ing=slot.endswith("g")))
+        pos = match.end()
+    if rng.random() < 0.7:
+        parts.append(CaptionPart(".", None))
+    order = sorted(templates)
+    return parts, [templates[s] for s in order], [counts[s] for s in order]

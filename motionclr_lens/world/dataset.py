@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data import feature_statistics
-from .compose import SPLITS, WorldSample, make_sample
+from .compose import SPLITS, WORLDS, WorldSample, make_sample
 
 __all__ = ["generate", "write_humanml3d"]
 
@@ -21,16 +21,21 @@ def _single_thread() -> None:
     torch.set_num_threads(1)  # many small tensor ops: threads only contend with the other workers
 
 
-def _one(args: tuple[int, str, int]) -> WorldSample:
-    seed, split, index = args
-    return make_sample(seed, split, index)
+def _one(args: tuple[int, str, int, str]) -> WorldSample:
+    seed, split, index, world = args
+    return make_sample(seed, split, index, world=world)
 
 
-def generate(split: str, count: int, seed: int = 0, start: int = 0, workers: int = 1) -> list[WorldSample]:
-    """Samples `start .. start + count - 1` of a split; the same (seed, split, index) always gives the same sample."""
+def generate(
+    split: str, count: int, seed: int = 0, start: int = 0, workers: int = 1, world: str = "base"
+) -> list[WorldSample]:
+    """Samples `start .. start + count - 1` of a split of a world ("base" or "extended"); the same
+    (seed, split, index, world) always gives the same sample."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; valid: {list(SPLITS)}")
-    jobs = [(seed, split, i) for i in range(start, start + count)]
+    if world not in WORLDS:
+        raise ValueError(f"unknown world {world!r}; valid: {list(WORLDS)}")
+    jobs = [(seed, split, i, world) for i in range(start, start + count)]
     if workers <= 1:
         return [_one(j) for j in jobs]
     with multiprocessing.get_context("fork").Pool(workers, initializer=_single_thread) as pool:
