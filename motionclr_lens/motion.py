@@ -489,16 +489,23 @@ def canonical_joints_to_features(
 
 
 def joints_to_features(
-    joints: np.ndarray, feet_threshold: float = FOOT_CONTACT_THRESHOLD, target_lengths: np.ndarray = TARGET_BONE_LENGTHS
+    joints: np.ndarray,
+    feet_threshold: float = FOOT_CONTACT_THRESHOLD,
+    target_lengths: np.ndarray = TARGET_BONE_LENGTHS,
+    continuous_heading: bool = False,
 ) -> np.ndarray:
     """(T, 22, 3) joints of any skeleton with HumanML3D's joint order -> (T-1, 263) features
     (HumanML3D's `process_file`: retarget, floor, origin, face +z, then the features).
 
     The raw joints are taken in float64, as HumanML3D's were; that is what matches its features to 1e-5.
+    `continuous_heading` as in `canonical_joints_to_features`: the default reproduces HumanML3D, whose root
+    angular velocity flips sign where the heading passes 180 degrees; True decodes such turns correctly.
     """
     joints = np.asarray(joints, dtype=np.float64)
     if joints.ndim != 3 or joints.shape[1:] != (NUM_JOINTS, 3) or len(joints) < 2:
         raise ValueError(f"joints must have shape (T >= 2, {NUM_JOINTS}, 3), got {joints.shape}")
     if not np.isfinite(joints).all():
         raise ValueError("joints contain NaN or Inf")
-    return canonical_joints_to_features(canonicalize(joints, target_lengths), feet_threshold)
+    return canonical_joints_to_features(
+        canonicalize(joints, target_lengths), feet_threshold, continuous_heading=continuous_heading
+    )
