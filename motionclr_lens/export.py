@@ -196,40 +196,35 @@ def _depth_first() -> list[int]:
 
 
 def read_bvh(path: str | Path) -> BVH:
-    """Read a BVH file written by `save_bvh` (the 22-joint skeleton, ZXY channels)."""
-    text = Path(path).read_text().split("\n")
-    offsets = np.zeros((NUM_JOINTS, 3))
+    """Read a BVH file of the 22-joint skeleton with HumanML3D's joint names (as `save_bvh` writes, any
+    rotation channel order). Files of other skeletons: `motionclr_lens.io.load_motion`. A file that cannot be
+    read (unbalanced braces, a truncated MOTION section, a zero Frame Time, NaN values) is a ValueError naming
+    the file and the line."""
+    from .io import parse_bvh
+
+    bvh = parse_bvh(path)
     names = {name: i for i, name in enumerate(JOINT_NAMES)}
-    stack: list[int] = []  # open blocks: a joint index, or -1 for an end site
-    pending = -1
-    i = 0
-    while i < len(text) and not text[i].startswith("MOTION"):
-        words = text[i].split()
-        if words and words[0] in ("ROOT", "JOINT"):
-            if len(words) < 2 or words[1] not in names:
-                raise ValueError(f"{path}: line {i + 1}: joint not one of the 22 joints {list(JOINT_NAMES)}")
-            pending = names[words[1]]
-        elif words[:2] == ["End", "Site"]:
-            pending = -1
-        elif words == ["{"]:
-            stack.append(pending)
-        elif words == ["}"]:
-            stack.pop()
-        elif words and words[0] == "OFFSET" and stack and stack[-1] >= 0:
-            offsets[stack[-1]] = [float(w) for w in words[1:4]]
-        i += 1
-    if i + 3 > len(text):
-        raise ValueError(f"{path}: no MOTION section")
-    frames = int(text[i + 1].split(":")[1])
-    frame_time = float(text[i + 2].split(":")[1])
-    data = np.array([[float(v) for v in line.split()] for line in text[i + 3 : i + 3 + frames]])
-    order = _depth_first()
-    if data.shape != (frames, 3 + 3 * NUM_JOINTS):
-        raise ValueError(f"{path}: expected {frames} frames of {3 + 3 * NUM_JOINTS} values, got {data.shape}")
-    euler = np.zeros((frames, NUM_JOINTS, 3))
-    euler[:, order] = data[:, 3:].reshape(frames, NUM_JOINTS, 3)
-    local = Rotation.from_euler(ORDER, euler.reshape(-1, 3), degrees=True).as_matrix().reshape(frames, NUM_JOINTS, 3, 3)
-    return BVH(offsets, data[:, :3], local, 1.0 / frame_time)
+    unknown = [n for n in bvh.names if n not in names]
+    if unknown:
+        raise ValueError(
+            f"{path}: joint {unknown[0]!r} not one of the 22 joints {list(JOINT_NAMES)}; "
+            "motionclr_lens.io.load_motion reads other skeletons"
+        )
+    order = [names[n] for n in bvh.names]
+    parents = [-1 if p < 0 else order[p] for p in bvh.parents]
+    if len(order) != NUM_JOINTS or any(parents[k] != PARENTS[j] for k, j in enumerate(order)):
+        raise ValueError(
+            f"{path}: not HumanML3D's hierarchy of 22 joints; motionclr_lens.io.load_motion reads other skeletons"
+        )
+    if any(c.lower().endswith("position") for ch in bvh.channels[1:] for c in ch):
+        raise ValueError(f"{path}: position channels below the root; motionclr_lens.io.load_motion reads them")
+    T = len(bvh.values)
+    offsets = np.zeros((NUM_JOINTS, 3))
+    offsets[order] = bvh.offsets
+    local = np.zeros((T, NUM_JOINTS, 3, 3))
+    local[:, order] = bvh.local_rotations()
+    root = bvh.translations()[:, bvh.parents.index(-1)]
+    return BVH(offsets, root, local, 1.0 / bvh.frame_time)
 
 
 def save_npy(
