@@ -86,7 +86,7 @@ def _from_record(args: argparse.Namespace) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from .capture import capture
+    from .capture import capture, capture_keys
     from .edits import edit_to_dict
     from .export import save_animation, save_bvh
     from .report import write_report
@@ -114,7 +114,7 @@ def _generate(args: argparse.Namespace) -> int:
         from .inversion import invert, regenerate
 
         inv = invert(pipe, features, args.prompt[0], steps=args.steps, depth=args.depth, refine=args.refine)
-        with capture(kinds=("self", "cross")) as cache:
+        with capture(kinds=("self", "cross")) as cache, capture_keys() as keys:
             result = regenerate(
                 pipe, inv, prompts=args.prompt, edits=edits, smooth_sigma=args.smooth_sigma, foot_lock=args.foot_lock
             )
@@ -126,7 +126,7 @@ def _generate(args: argparse.Namespace) -> int:
             "inversion_residuals": [round(r, 5) for r in inv.residuals],
         }
     else:
-        with capture(kinds=("self", "cross")) as cache:  # every layer, step and head of the conditional branch
+        with capture(kinds=("self", "cross")) as cache, capture_keys() as keys:  # every map of the cond branch
             result = pipe.generate(
                 args.prompt,
                 lengths=args.lengths,
@@ -164,7 +164,7 @@ def _generate(args: argparse.Namespace) -> int:
         save_bvh(joints, out / f"{stem}_motion.bvh", fps=result.fps)
         if not args.no_gif:
             save_animation(joints, out / f"{stem}_motion.gif", fps=result.fps, title=prompt)
-        write_report(out / f"{stem}_report.html", pipe, result, cache, row=i, record=record)
+        write_report(out / f"{stem}_report.html", pipe, result, cache, row=i, record=record, keys=keys)
         written += [f"{stem}_{name}" for name in ("report.html", "features.npy", "joints.npy", "keyframes.png")]
         written += [f"{stem}_motion.bvh"] + ([] if args.no_gif else [f"{stem}_motion.gif"])
     (out / "record.json").write_text(json.dumps(record, indent=2))
@@ -189,42 +189,44 @@ def _read_features(path: str, pipe: MotionCLRPipeline) -> np.ndarray:
 
 
 def _motion_or_generated(args: argparse.Namespace, pipe: MotionCLRPipeline, kinds: tuple[str, ...]):
-    """Capture of a given motion probed at --timestep, or of a motion generated from the prompt."""
-    from .capture import capture
+    """Capture (maps of `kinds`, and the self-attention keys) of a given motion probed at --timestep, or of a
+    motion generated from the prompt; with the motion's features and frames."""
+    from .capture import capture, capture_keys
 
-    with capture(kinds=kinds, head_mean=True) as cache:
+    generator = torch.Generator().manual_seed(args.seed)
+    with capture(kinds=kinds, head_mean=True) as cache, capture_keys() as keys:
         if args.motion:
             features = _read_features(args.motion, pipe)
-            pipe.probe(
-                features, args.prompt, timestep=args.timestep, generator=torch.Generator().manual_seed(args.seed)
-            )
+            pipe.probe(features, args.prompt, timestep=args.timestep, generator=generator)
             frames = len(features)
         else:
-            result = pipe.generate(
-                args.prompt, seconds=args.seconds, generator=torch.Generator().manual_seed(args.seed)
-            )
+            result = pipe.generate(args.prompt, seconds=args.seconds, generator=generator)
             frames = result.lengths[0]
-    return cache, frames
+            features = result.features[0]
+    return cache, keys, features, frames
 
 
 def _count(args: argparse.Namespace) -> int:
-    from .analysis import count_by_period, count_paper
+    from .analysis import count_from_attention, count_from_features, count_paper
     from .report import full_resolution_self_map
 
     pipe = load_model(args.model, args.weights)
-    cache, frames = _motion_or_generated(args, pipe, ("self",))
-    self_map = full_resolution_self_map(cache, 0, frames)
+    cache, keys, features, frames = _motion_or_generated(args, pipe, ("self",))
     start, end = args.frames if args.frames else (0, frames)
     if not 0 <= start < end <= frames:
         raise ValueError(f"--frames {start} {end} is outside the motion's frames [0, {frames}]")
-    ours = count_by_period(self_map, start, end)
+    ours = count_from_attention(keys, frames=frames, start=start, end=end)
+    model_free = count_from_features(features, pipe.mean, pipe.std, start, end)
+    self_map = full_resolution_self_map(cache, 0, frames)
     paper = count_paper(self_map[start:end, start:end]) if end - start >= 8 else None
     result = {
         "prompt": args.prompt,
         "frames": [start, end],
-        "by_period": ours.count,
-        "period_frames": round(ours.period, 2),
-        "paper_appendix_g": None if paper is None else round(paper.count, 3),
+        "repetitions": ours.count if ours.found else "none found",
+        "period_frames": round(ours.period, 2) if ours.found else None,
+        "read_from": f"self-attention keys of layers {list(ours.layers)}",
+        "baseline_no_model": model_free.count if model_free.found else "none found",
+        "paper_appendix_g": None if paper is None else paper.rounded,
     }
     print(json.dumps(result, indent=2))
     return 0
@@ -234,7 +236,7 @@ def _ground(args: argparse.Namespace) -> int:
     from .analysis import activation_mask, word_curves
 
     pipe = load_model(args.model, args.weights)
-    cache, frames = _motion_or_generated(args, pipe, ("cross",))
+    cache, _, _, frames = _motion_or_generated(args, pipe, ("cross",))
     curves = word_curves(cache, pipe.tokenizer.tokenize_prompt(args.prompt), frames=frames)
     words = []
     for word, curve in zip(curves.words, curves.curves, strict=True):

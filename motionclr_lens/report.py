@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from .capture import AttentionCache
+    from .capture import AttentionCache, KeyCache
     from .pipeline import Generation, MotionCLRPipeline
 
 __all__ = ["full_resolution_self_map", "report_analyses", "write_report"]
@@ -58,10 +58,13 @@ def full_resolution_self_map(cache: AttentionCache, row: int = 0, frames: int | 
     return out[:T, :T]
 
 
-def report_analyses(pipe: MotionCLRPipeline, result: Generation, cache: AttentionCache, row: int = 0) -> dict:
+def report_analyses(
+    pipe: MotionCLRPipeline, result: Generation, cache: AttentionCache, row: int = 0, keys: KeyCache | None = None
+) -> dict:
     """What the report states about prompt `row`: each word's activation frames (the paper's 80% rule) and
-    peak, and repetitions read off self-attention (ours and the paper's Appendix G)."""
-    from .analysis import activation_mask, count_by_period, count_paper, word_curves
+    peak, and repetitions: the library's recipe on the self-attention keys (where `keys` were captured), the same
+    recipe on the motion's features with no model, and the paper's Appendix G on the maps."""
+    from .analysis import activation_mask, count_from_attention, count_from_features, count_paper, word_curves
 
     T = result.lengths[row]
     tokenized = pipe.tokenizer.tokenize_prompt(result.prompts[row])
@@ -79,18 +82,19 @@ def report_analyses(pipe: MotionCLRPipeline, result: Generation, cache: Attentio
             }
         )
     self_map = full_resolution_self_map(cache, row, T)
-    ours = count_by_period(self_map)
-    paper = count_paper(self_map) if T >= 8 else None
-    return {
-        "words": words,
-        "repetitions": {
-            "by_period": ours.count,
-            "period_frames": round(ours.period, 2),
-            "paper_appendix_g": None if paper is None else round(paper.count, 3),
-        },
-        "curves": curves,
-        "self_map": self_map,
-    }
+    counts: dict[str, Any] = {}
+    if keys is not None and len(keys) and T >= 10:
+        ours = count_from_attention(keys, row=row, frames=T)
+        counts["repetitions"] = ours.count if ours.found else "none found"
+        counts["period_frames"] = round(ours.period, 1) if ours.found else None
+        counts["read_from"] = f"self-attention keys, layers {', '.join(map(str, ours.layers))}"
+    else:
+        counts["repetitions"] = "keys not captured" if T >= 10 else "too short to count"
+    if T >= 10:
+        model_free = count_from_features(result.features[row][:T], pipe.mean, pipe.std)
+        counts["baseline_no_model"] = model_free.count if model_free.found else "none found"
+    counts["paper_appendix_g"] = count_paper(self_map).rounded if T >= 8 else None
+    return {"words": words, "repetitions": counts, "curves": curves, "self_map": self_map}
 
 
 def _png(fig: Any) -> str:
@@ -120,9 +124,11 @@ def write_report(
     cache: AttentionCache,
     row: int = 0,
     record: Mapping[str, Any] | None = None,
+    keys: KeyCache | None = None,
 ) -> Path:
     """Write the report of prompt `row` of a generation whose attention `cache` captured (self and cross,
-    any layers and steps; head means are enough)."""
+    any layers and steps; head means are enough). With the run's self-attention `keys` (`capture_keys`), the
+    report counts repetitions by the library's recipe."""
     from .viz import keyframe_strip
     from .viz.interactive import attention_explorer, capture_explorer
 
@@ -134,7 +140,7 @@ def write_report(
         raise ValueError(f"the report needs self- and cross-attention captured; the capture lacks {sorted(missing)}")
     prompt = result.prompts[row]
     joints = result.joints[row]
-    analyses = report_analyses(pipe, result, cache, row)
+    analyses = report_analyses(pipe, result, cache, row, keys)
     tokenized = pipe.tokenizer.tokenize_prompt(prompt)
     explorer = attention_explorer(joints, analyses["curves"], analyses["self_map"], fps=result.fps, title=prompt)
     cross = capture_explorer(
@@ -172,9 +178,11 @@ and its peak.</p>
 {_table(analyses["words"], ["word", "peak_frame", "active_frames", "active_share"])}
 <img src="{curves_png}" alt="per-word curves">
 <h2>Repetitions read off self-attention</h2>
-{_table([reps], ["by_period", "period_frames", "paper_appendix_g"])}
-<p class="note">by_period: the motion's length over the period of the self-attention diagonal profile (ours);
-paper_appendix_g: the paper's peak count per row.</p>
+{_table([reps], list(reps))}
+<p class="note">repetitions: the library's recipe (the period of the similarity of the self-attention keys, then
+the peaks of each row a period apart; "none found" when nothing repeats); baseline_no_model: the same recipe on
+the motion's own features, with no model (what attention must beat); paper_appendix_g: the paper's peak count
+per row of the maps, rounded.</p>
 <h2>Keyframes</h2><img src="{strip}" alt="keyframes">
 <h2>Captured attention by layer and denoising step</h2>
 {parts[1]}

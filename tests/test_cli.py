@@ -76,9 +76,19 @@ def test_generate_replays_a_record_bit_for_bit(tmp_path):
 def test_count_and_ground_print_json(tmp_path, capsys):
     assert main(["count", "--prompt", "a person jumps three times", "--seconds", "3"]) == 0
     counted = json.loads(capsys.readouterr().out)
-    assert counted["frames"] == [0, 60] and counted["by_period"] >= 1
-    features = tmp_path / "motion.npy"
+    assert counted["frames"] == [0, 60] and counted["read_from"] == "self-attention keys of layers [16, 17]"
+    assert counted["repetitions"] == "none found" or counted["repetitions"] >= 2
     from motionclr_lens.world import make_sample
+
+    drawn = (make_sample(0, "val", i) for i in range(40))
+    jumps = next(s for s in drawn if len(s.segments) == 1 and s.segments[0].kind.startswith("jump"))
+    features = tmp_path / "jumps.npy"
+    np.save(features, jumps.features)
+    assert main(["count", "--prompt", jumps.captions[0].text, "--motion", str(features)]) == 0
+    counted = json.loads(capsys.readouterr().out)
+    assert counted["repetitions"] == jumps.segments[0].count == counted["baseline_no_model"] >= 2
+    assert isinstance(counted["paper_appendix_g"], int)
+    features = tmp_path / "motion.npy"
 
     np.save(features, make_sample(0, "test", 1).features)
     assert main(["ground", "--prompt", "a person walks forward", "--motion", str(features)]) == 0
