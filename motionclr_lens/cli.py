@@ -105,7 +105,7 @@ def _generate(args: argparse.Namespace) -> int:
     if args.expected_hash and args.expected_hash != digest:
         logger.warning("the model differs from the recorded one (hash %s, recorded %s)", digest, args.expected_hash)
     motion = getattr(args, "motion", None)
-    features = _read_features(motion, pipe) if motion else None
+    features = _read_features(motion, pipe, args) if motion else None
     out = _out_dir(args.out, args.force)
     generator = torch.Generator().manual_seed(args.seed)
     start = time.perf_counter()
@@ -175,12 +175,41 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_features(path: str, pipe: MotionCLRPipeline) -> np.ndarray:
-    """(frames, 263) features from a .npy file, with the error a user can act on."""
-    try:
-        features = np.load(path)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"cannot read the motion {path!r}: {error}") from None
+MOTION_FILES = (".npy", ".bvh", ".amc")
+
+
+def _read_features(path: str, pipe: MotionCLRPipeline, args: argparse.Namespace | None = None) -> np.ndarray:
+    """(frames, 263) features of a given motion, with the error a user can act on: a features .npy, or motion
+    capture (.bvh of any skeleton, .amc with its .asf) read by `motionclr_lens.io` and cut to the model's
+    longest motion from --start seconds."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in MOTION_FILES:
+        raise ValueError(f"--motion {path}: unknown kind of file {suffix or '(none)'!r}; valid: {list(MOTION_FILES)}")
+    if suffix == ".npy":
+        try:
+            features = np.load(path)
+        except (OSError, ValueError) as error:
+            raise ValueError(f"cannot read the motion {path!r}: {error}") from None
+    else:
+        from .io import load_motion
+
+        if not Path(path).is_file():
+            raise ValueError(f"--motion {path}: no such file")
+        options = {} if args is None else {"preset": args.preset, "amc_skeleton": args.skeleton, "up": args.up}
+        motion = load_motion(path, fps=pipe.config.fps, **options)
+        for note in motion.notes:
+            logger.info("%s: %s", path, note)
+        features = motion.features
+        start = 0 if args is None else round(args.start * pipe.config.fps)
+        if not 0 <= start < len(features) - 1:
+            raise ValueError(f"--start {args.start if args else 0} s is outside the motion's {len(features)} frames")
+        longest = pipe.config.max_frames
+        if len(features) - start > longest:
+            logger.warning(
+                "%s: %d frames from --start %g s; reading the first %d (the model's longest motion)",
+                path, len(features) - start, args.start if args else 0, longest,
+            )  # fmt: skip
+        features = features[start : start + longest]
     if features.ndim != 2 or features.shape[1] != pipe.config.input_dim:
         raise ValueError(f"--motion {path}: expected (frames, {pipe.config.input_dim}) features, got {features.shape}")
     if not np.isfinite(features).all():
@@ -196,7 +225,7 @@ def _motion_or_generated(args: argparse.Namespace, pipe: MotionCLRPipeline, kind
     generator = torch.Generator().manual_seed(args.seed)
     with capture(kinds=kinds, head_mean=True) as cache, capture_keys() as keys:
         if args.motion:
-            features = _read_features(args.motion, pipe)
+            features = _read_features(args.motion, pipe, args)
             pipe.probe(features, args.prompt, timestep=args.timestep, generator=generator)
             frames = len(features)
         else:
@@ -295,6 +324,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def motion_file_args(p: argparse.ArgumentParser) -> None:
+        from .io import PRESETS
+
+        g = p.add_argument_group("motion capture files (--motion FILE.bvh or FILE.amc)")
+        g.add_argument("--preset", choices=sorted(PRESETS), help="the file's joint names (default: found from them)")
+        g.add_argument("--skeleton", help="the .asf of an .amc (default: the .asf beside it)")
+        g.add_argument("--up", choices=["x", "y", "z", "-x", "-y", "-z"], help="the file's up axis (default: found)")
+        g.add_argument("--start", type=float, default=0.0, help="seconds into the file to start reading")
+
     def model_args(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--model",
@@ -341,8 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument(
                 "--motion",
                 required=name == "invert",
-                help="(frames, 263) features .npy: the first --prompt is its caption",
+                help="a features .npy (frames, 263), or motion capture (.bvh, .amc): the first --prompt is its caption",
             )
+            motion_file_args(p)
             p.add_argument("--depth", type=float, default=1.0, help="share of the DDIM schedule to invert through")
             p.add_argument("--refine", type=int, default=5, help="fixed-point iterations per inversion level")
         if name == "edit":
@@ -357,7 +396,10 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         model_args(p)
         p.add_argument("--prompt", required=True)
-        p.add_argument("--motion", help="a (frames, 263) features .npy to probe instead of generating")
+        p.add_argument(
+            "--motion", help="a motion to probe instead of generating: features .npy (frames, 263), .bvh or .amc"
+        )
+        motion_file_args(p)
         p.add_argument(
             "--timestep", type=int, default=PROBE_TIMESTEP, help=f"noise level of the probe (default {PROBE_TIMESTEP})"
         )

@@ -198,3 +198,39 @@ def test_invert_and_edit_a_given_motion(tmp_path, capsys):
     np.save(motion, sample.features[:, :50])
     assert main(["invert", "--motion", str(motion), "--prompt", caption, "--out", str(tmp_path / "bad"), *common]) == 2
     assert "expected (frames, 263) features" in capsys.readouterr().err
+
+
+def test_count_and_ground_read_motion_capture(tmp_path, capsys):
+    """A world motion written as another skeleton's BVH (Mixamo names, centimetres, Z up, 30 fps) is read,
+    counted and grounded end to end; broken files are refused with status 2 and the file named."""
+    from motionclr_lens.io import resample, save_bvh_as
+    from motionclr_lens.world import make_sample
+
+    drawn = (make_sample(0, "val", i) for i in range(40))
+    jumps = next(s for s in drawn if len(s.segments) == 1 and s.segments[0].kind.startswith("jump"))
+    path = save_bvh_as(
+        resample(jumps.joints, 20, 30), tmp_path / "jumps.bvh", names="mixamo", fps=30, unit="cm", up="z"
+    )
+    assert main(["count", "--prompt", jumps.captions[0].text, "--motion", str(path)]) == 0
+    counted = json.loads(capsys.readouterr().out)
+    assert counted["repetitions"] == jumps.segments[0].count
+    assert abs(counted["frames"][1] - (jumps.frames - 1)) <= 1
+    assert main(["ground", "--prompt", jumps.captions[0].text, "--motion", str(path)]) == 0
+    grounded = json.loads(capsys.readouterr().out)
+    assert [w["word"] for w in grounded["words"]] == jumps.captions[0].words
+    empty = tmp_path / "empty.bvh"
+    empty.write_text("")
+    truncated = tmp_path / "truncated.bvh"
+    truncated.write_text("\n".join(path.read_text().split("\n")[:-20]))
+    unknown = tmp_path / "unknown.bvh"
+    unknown.write_text(path.read_text().replace("mixamorig:", "bone_").replace("Hips", "Root").replace("Left", "L_"))
+    cases = [
+        (empty, "empty.bvh"),
+        (truncated, "truncated.bvh"),
+        (unknown, "unknown.bvh"),
+        (tmp_path / "missing.bvh", "missing.bvh: no such file"),
+        (tmp_path / "motion.csv", "unknown kind of file '.csv'"),
+    ]
+    for bad, message in cases:
+        assert main(["count", "--prompt", "a person jumps", "--motion", str(bad)]) == 2, bad
+        assert message in capsys.readouterr().err, bad
