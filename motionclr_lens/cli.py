@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .analysis.counting import COUNT_TIMESTEP
 from .pipeline import PROBE_TIMESTEP, MotionCLRPipeline, UnknownWordWarning, load_model, model_hash
 from .sampling import SCHEDULERS
 
@@ -400,9 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
             "--motion", help="a motion to probe instead of generating: features .npy (frames, 263), .bvh or .amc"
         )
         motion_file_args(p)
-        p.add_argument(
-            "--timestep", type=int, default=PROBE_TIMESTEP, help=f"noise level of the probe (default {PROBE_TIMESTEP})"
-        )
+        timestep = COUNT_TIMESTEP if name == "count" else PROBE_TIMESTEP
+        p.add_argument("--timestep", type=int, default=timestep, help=f"noise level of the probe (default {timestep})")
         p.add_argument("--seconds", type=float, default=4.0)
         p.add_argument("--seed", type=int, default=0)
         if name == "count":

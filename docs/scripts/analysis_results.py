@@ -1,45 +1,49 @@
-"""Score the lens's analyses on the motion world's held-out test set (docs/analysis.md).
+"""Score the lens's analyses on the motion world's held-out test split, each beside the strongest trivial baseline
+and a control, with bootstrap 95 % intervals over motions (docs/analysis.md).
 
-    python docs/scripts/analysis_results.py [--samples 200] [--timestep 300] [--json OUT.json]
-                                            [--figures docs/images/analysis]
+    python docs/scripts/analysis_results.py [--world extended] [--samples 200] [--counted 200] [--val 60]
+                                            [--timestep 300] [--json OUT.json] [--figures docs/images/analysis]
 
-Grounding and counting are read off the attention the embedded model pays to the world's own test motions,
-whose ground truth is known: each motion is noised to `--timestep` and denoised once under its caption
-(`MotionCLRPipeline.probe`), with every self- and cross-attention map captured (head mean).
+Every motion is the world's own, whose ground truth is known: it is noised to `--timestep` and denoised once under
+its caption (`MotionCLRPipeline.probe`), with the attention maps and the self-attention keys captured.
 
-- Grounding: per-word cross-attention curves (all layers) against the frames each word refers to:
-  temporal IoU of the frames above 80% of the curve's maximum (the paper's rule), pointing (the peak frame
-  inside the word's frames), and the order of the actions of 2- and 3-action captions; baselines: root
-  speed (the paper's) and smooth random curves. A variant is chosen on the world's validation split
-  (`--val` motions), never on the test set: the layers whose curves ground best, raw or as "word share"
-  curves (each frame's attention divided among the caption's words, so a word's curve is its share of the
-  frame), and the activation threshold (50-80% of the maximum).
-- Counting, on single-action motions whose caption states a count: the paper's Appendix G on the
-  full-resolution self-attention, our period estimate on the same maps (inside the frames the action
-  word's cross-attention covers), and joint baselines (pelvis-height peaks; the per-action counter);
-  sensitivity to layer, timestep and smoothing.
-- Grounded generation: "a person jumps N times" in an 8 s clip, generated with and without the Ground
-  edit (+0.15 to the word's cross-attention inside one window of N jumps, -0.1 outside), counted on the
-  joints.
+- Grounding: per-word cross-attention curves against the frames each word refers to (temporal IoU of the frames
+  a reading activates, pointing: the curve's peak inside the word's frames, and the order of the actions).
+  Readings of attention: raw curves above 80 % of their maximum (the paper's rule), word shares, and an
+  alignment (`align_phrases`: one contiguous span per phrase, order and boundaries from attention alone); the
+  reading reported as "chosen" is picked on `--val` validation motions, never the test set. Baselines: the
+  word-order prior (by phrase and by token position), root speed (the paper's), smooth random curves. Controls:
+  the chosen reading of the same caption probed on a different motion of as many actions (scored against the
+  caption's own motion, its frames scaled), and captions whose word order is not time order (the extended world).
+- Counting, on single-action motions with a repetition count: the one recipe (`count_from_attention` on the
+  self-attention keys), the same recipe on the motion's own features with no model (`count_from_features`),
+  the paper's Appendix G and the diagonal-profile period of the maps themselves, pelvis-height peaks, and the
+  per-action counter on the joints (which knows the action): exact, MAE, OBO (off by at most one) on motions of
+  two or more repetitions, and how often "no repetition" is said of the motions of one.
+- Grounded generation: "a person jumps N times" in an 8 s clip, with and without the Ground edit.
+- Heads: per-head statistics averaged over `--heads` motions.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
+import platform
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.signal import find_peaks
 
 from motionclr_lens import load_embedded
 from motionclr_lens.analysis import (
     COUNTABLE,
     GroundingScores,
-    activation_mask,
+    align_phrases,
     count_by_period,
+    count_from_attention,
+    count_from_features,
     count_paper,
     count_repetitions,
     head_statistics,
@@ -49,31 +53,59 @@ from motionclr_lens.analysis import (
     score_grounding,
     taxonomy,
     word_curves,
+    word_shares,
 )
+from motionclr_lens.analysis.baselines import (
+    bootstrap_difference,
+    bootstrap_interval,
+    pelvis_peaks,
+    phrase_order,
+    word_order_prior,
+)
+from motionclr_lens.analysis.counting import COUNT_TIMESTEP
 from motionclr_lens.analysis.heads import MEASURES, HeadStatistics
-from motionclr_lens.capture import capture
+from motionclr_lens.capture import capture, capture_keys
 from motionclr_lens.edits import Ground
-from motionclr_lens.pipeline import UnknownWordWarning
+from motionclr_lens.pipeline import PROBE_TIMESTEP, UnknownWordWarning
 from motionclr_lens.world import generate
 
 COUNT_WORDS = {2: "twice", 3: "three times", 4: "four times", 5: "five times"}
 JUMP_SECONDS = 1.2  # a jump of the world at its middle tempo
 GROUNDED_SECONDS = 8.0
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8)  # activation thresholds (fractions of the curve's maximum) tried on validation
+
+
+def draw(split: str, n: int, world: str, seed: int, start: int = 0) -> list:
+    kwargs = {"world": world} if "world" in inspect.signature(generate).parameters else {}
+    if world != "base" and not kwargs:
+        raise SystemExit(f"this version of the world has no variant {world!r}")
+    return generate(split, n, seed=seed, start=start, workers=2, **kwargs)
 
 
 def countable(s) -> bool:
     seg = s.segments[0]
-    return len(s.segments) == 1 and seg.kind in COUNTABLE and bool(seg.count) and s.captions[0].states_count[0]
+    return len(s.segments) == 1 and seg.kind in COUNTABLE and bool(seg.count)
 
 
-def counted_samples(n: int, seed: int, exclude: int) -> list:
-    """The first `n` single-action test motions whose first caption states a count, after index `exclude`."""
+def counted_samples(n: int, world: str, seed: int, exclude: int) -> list:
+    """The first `n` single-action test motions with a repetition count, after index `exclude`."""
     chosen: list = []
     start = exclude
     while len(chosen) < n:
-        chosen += [s for s in generate("test", 1024, seed=seed, start=start, workers=2) if countable(s)]
-        start += 1024
+        chosen += [s for s in draw("test", 512, world, seed, start) if countable(s)]
+        start += 512
     return chosen[:n]
+
+
+def usable(pipe, s) -> bool:
+    """The tokenizer reads the caption into the same words as the world's ground truth."""
+    return [w.text for w in pipe.tokenizer.tokenize_prompt(s.captions[0].text).words] == s.captions[0].words
+
+
+def reversed_order(caption) -> bool:
+    """Whether the caption names its actions in another order than they happen."""
+    order = phrase_order(caption.word_segments)
+    return order != sorted(order)
 
 
 def full_resolution_layers(cache) -> list[int]:
@@ -81,256 +113,295 @@ def full_resolution_layers(cache) -> list[int]:
     return [layer for layer in range(len(res)) if res[layer] == max(res)]
 
 
-def self_map(cache, layers: list[int], frames: int, step: int = 0) -> np.ndarray:
-    maps = [cache["self", layer, step][0].mean(0)[:frames, :frames].numpy() for layer in layers]
-    return np.mean(maps, axis=0)
+def self_map(cache, layers: list[int], frames: int) -> np.ndarray:
+    return np.mean([cache["self", layer, 0][0].mean(0)[:frames, :frames].numpy() for layer in layers], axis=0)
 
 
-def pelvis_peaks(joints: np.ndarray) -> int:
-    height = joints[:, 0, 1]
-    return len(find_peaks(height, prominence=max(0.03, 0.3 * float(height.max() - height.min())))[0])
+def readings(curves: np.ndarray, groups: list) -> dict[str, tuple[np.ndarray, float | None]]:
+    """The readings of one caption's cross-attention curves: name -> (curves, activation threshold)."""
+    shares = word_shares(curves, groups)
+    return {"raw": (curves, None), "share": (shares, None), "aligned": (align_phrases(curves, groups), 0.8)}
 
 
-def action_window(curves, words: list[str], segment_words: list[int], frames: int) -> tuple[int, int]:
-    """First to last frame where the action words' summed curve is above half its maximum."""
-    if not segment_words:
-        return 0, frames
-    mask = activation_mask(curves.curves[segment_words].sum(0), 0.5)
-    idx = np.flatnonzero(mask)
-    return (int(idx[0]), int(idx[-1]) + 1) if len(idx) >= 2 else (0, frames)
-
-
-def word_share(curves: np.ndarray) -> np.ndarray:
-    """Each frame's attention divided among the caption's words: (words, T) curves that sum to one per frame."""
-    return curves / np.maximum(curves.sum(0, keepdims=True), 1e-12)
-
-
-def usable(pipe, s) -> bool:
-    """The tokenizer reads the caption into the same words as the world's ground truth."""
-    tokenized = pipe.tokenizer.tokenize_prompt(s.captions[0].text)
-    return [w.text for w in tokenized.words] == s.captions[0].words
-
-
-THRESHOLDS = (0.5, 0.6, 0.7, 0.8)  # activation thresholds (fractions of the curve's maximum) tried on validation
-
-
-def choose_grounding(pipe, n: int, timestep: int, seed: int) -> dict:
-    """On validation motions: the IoU of each cross-attention layer's curves, raw and as word shares; the
-    chosen variant is the better of the two, over the layers whose IoU is within 0.02 of the best layer's,
-    activated above the threshold (of `THRESHOLDS`) that grounds those layers' curves best."""
-    rows: list[dict] = []
-    per_motion: list[tuple] = []
-    for k, s in enumerate(generate("val", n, seed=seed, workers=2)):
+def choose_grounding(pipe, n: int, world: str, timestep: int, seed: int) -> dict:
+    """On validation motions: for each reading (raw curves, word shares, alignment) and layer set (all layers,
+    or those whose curves ground best one by one), the IoU at each activation threshold; the best of all."""
+    per_motion = []
+    layer_rows: list[dict] = []
+    for k, s in enumerate(draw("val", n, world, seed)):
         if not usable(pipe, s):
             continue
         caption = s.captions[0]
         tokenized = pipe.tokenizer.tokenize_prompt(caption.text)
         with capture(kinds=("cross",), head_mean=True) as cache:
             pipe.probe(s.features, caption.text, timestep=timestep, generator=torch.Generator().manual_seed(k))
-        layer_curves = {
+        by_layer = {
             layer: word_curves(cache, tokenized, frames=s.frames, layers=[layer]).curves
             for layer in cache.layers("cross")
         }
-        methods = {}
-        for layer, curves in layer_curves.items():
-            methods[f"{layer}"] = curves
-            methods[f"{layer} share"] = word_share(curves)
-        rows += score_grounding(methods, caption.words, caption.word_frames, caption.word_segments, motion=k)
-        per_motion.append((k, caption, layer_curves))
-    summary = GroundingScores(rows).summary()
-    by_layer = {
-        int(m.split()[0]): {"iou": summary[m]["iou"], "iou_share": summary[f"{m} share"]["iou"]}
-        for m in summary
-        if not m.endswith("share")
+        layer_rows += score_grounding(
+            {str(layer): word_shares(c, caption.word_segments) for layer, c in by_layer.items()},
+            caption.words,
+            caption.word_frames,
+            caption.word_segments,
+            motion=k,
+        )
+        per_motion.append((k, caption, by_layer))
+    per_layer = {int(m): v["iou"] for m, v in GroundingScores(layer_rows).summary().items()}
+    best = max(per_layer.values())
+    layer_sets = {
+        "all layers": sorted(per_layer),
+        "best layers": sorted(x for x, v in per_layer.items() if v >= best - 0.02),
     }
-    share = np.mean([v["iou_share"] for v in by_layer.values()]) > np.mean([v["iou"] for v in by_layer.values()])
-    key = "iou_share" if share else "iou"
-    best = max(v[key] for v in by_layer.values())
-    layers = sorted(layer for layer, v in by_layer.items() if v[key] >= best - 0.02)
-    by_threshold = {}
-    for threshold in THRESHOLDS:
-        scored: list[dict] = []
-        for k, caption, layer_curves in per_motion:
-            curves = np.mean([layer_curves[layer] for layer in layers], axis=0)
-            curves = word_share(curves) if share else curves
-            scored += score_grounding(
-                {"chosen": curves}, caption.words, caption.word_frames, caption.word_segments, threshold, motion=k
+    candidates = []
+    for set_name, layers in layer_sets.items():
+        scored: dict[tuple[str, float], list[dict]] = {}
+        for k, caption, by_layer in per_motion:
+            curves = np.mean([by_layer[x] for x in layers], axis=0)
+            for name, (c, fixed) in readings(curves, caption.word_segments).items():
+                for threshold in (fixed,) if fixed is not None else THRESHOLDS:
+                    scored.setdefault((name, threshold), []).extend(
+                        score_grounding(
+                            {"x": c}, caption.words, caption.word_frames, caption.word_segments, threshold, motion=k
+                        )
+                    )
+        for (name, threshold), rows in scored.items():
+            iou = GroundingScores(rows).summary()["x"]["iou"]
+            candidates.append(
+                {"layers": set_name, "layer_list": layers, "reading": name, "threshold": threshold, "iou": iou}
             )
-        by_threshold[threshold] = GroundingScores(scored).summary()["chosen"]["iou"]
-    threshold = max(by_threshold, key=lambda t: by_threshold[t])
+    chosen = max(candidates, key=lambda c: c["iou"])
     return {
-        "by_layer": by_layer,
-        "share": bool(share),
-        "layers": layers,
-        "threshold": threshold,
-        "iou_by_threshold": by_threshold,
-        "validation_motions": n,
+        "chosen": chosen,
+        "candidates": candidates,
+        "iou_by_layer": per_layer,
+        "validation_motions": len(per_motion),
     }
+
+
+def interval_text(values, statistic=np.mean) -> str:
+    m, lo, hi = bootstrap_interval(values, statistic)
+    return f"{m:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def per_motion_means(rows: list[dict], method: str, key: str, motions: list[int]) -> np.ndarray:
+    by = {
+        m: [r[key] for r in rows if r["method"] == method and r["motion"] == m and r["kind"] == "word"] for m in motions
+    }
+    return np.array([np.mean(by[m]) for m in motions if by[m]])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--samples", type=int, default=200, help="motions for grounding")
-    parser.add_argument("--counted", type=int, default=100, help="single-action motions with a stated count")
-    parser.add_argument("--heads", type=int, default=40, help="motions whose per-head statistics are averaged")
-    parser.add_argument("--val", type=int, default=60, help="validation motions that choose the grounding layers")
-    parser.add_argument("--timestep", type=int, default=300)
+    parser.add_argument("--world", default="base", help="the world's variant (base or extended)")
+    parser.add_argument("--samples", type=int, default=200, help="test motions for grounding")
+    parser.add_argument("--counted", type=int, default=200, help="single-action test motions with a count")
+    parser.add_argument("--heads", type=int, default=24, help="motions whose per-head statistics are averaged")
+    parser.add_argument("--val", type=int, default=60, help="validation motions that choose the grounding reading")
+    parser.add_argument("--timestep", type=int, default=PROBE_TIMESTEP, help="noise level of the grounding probes")
+    parser.add_argument("--count-timestep", type=int, default=COUNT_TIMESTEP, help="noise level of the counting probes")
     parser.add_argument("--grounded-seeds", type=int, default=6)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None)
     parser.add_argument("--figures", default=None)
     args = parser.parse_args()
     warnings.simplefilter("ignore", UnknownWordWarning)
+    print(f"CPU {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+          f"cpu capability {torch.backends.cpu.get_cpu_capability()}")  # fmt: skip
 
     pipe = load_embedded()
-    chosen = choose_grounding(pipe, args.val, args.timestep, args.seed)
-    chosen_name = "chosen layers" + (" (share)" if chosen["share"] else "") + f", above {chosen['threshold']:g} max"
-    print(
-        f"chosen on {args.val} validation motions: layers {chosen['layers']}, word share {chosen['share']}, "
-        f"threshold {chosen['threshold']:g}"
+    choice = choose_grounding(pipe, args.val, args.world, args.timestep, args.seed)
+    c = choice["chosen"]
+    chosen_name = f"chosen: {c['reading']}, {c['layers']}" + (
+        f", above {c['threshold']:g} max" if c["reading"] != "aligned" else ""
     )
-    samples = generate("test", args.samples, seed=args.seed, workers=2)
-    samples += counted_samples(args.counted, args.seed, exclude=len(samples))
+    print(f"chosen on {choice['validation_motions']} validation motions: {chosen_name} (IoU {c['iou']:.3f})")
+
+    samples = draw("test", args.samples, args.world, args.seed)
+    counted = counted_samples(args.counted, args.world, args.seed, exclude=args.samples)
     rng = np.random.default_rng(args.seed)
     rows: list[dict] = []
-    counting: list[dict] = []
+    control_rows: list[dict] = []
+    caption_kind: dict[int, str] = {}
     head_rows: list[list[dict]] = []
-    sensitivity: list[dict] = []
     for k, s in enumerate(samples):
+        if not usable(pipe, s):
+            continue
         caption = s.captions[0]
         tokenized = pipe.tokenizer.tokenize_prompt(caption.text)
-        if [w.text for w in tokenized.words] != caption.words:
-            continue
-        joints = joints_of(s.features)
-        generator = torch.Generator().manual_seed(args.seed * 7919 + k)
-        with capture(kinds=("cross", "self")) as cache:  # per head
-            pipe.probe(s.features, caption.text, timestep=args.timestep, generator=generator)
-        curves = word_curves(cache, tokenized, frames=s.frames)
-        chosen_curves = word_curves(cache, tokenized, frames=s.frames, layers=chosen["layers"]).curves
+        groups = caption.word_segments
+        with capture(kinds=("cross", "self") if k < args.heads else ("cross",), head_mean=k >= args.heads) as cache:
+            pipe.probe(s.features, caption.text, timestep=args.timestep, generator=torch.Generator().manual_seed(k))
+        curves = word_curves(cache, tokenized, frames=s.frames).curves
+        chosen_curves = word_curves(cache, tokenized, frames=s.frames, layers=c["layer_list"]).curves
+        chosen_reading, fixed = readings(chosen_curves, groups)[c["reading"]]
         methods = {
-            "cross-attention": curves.curves,
-            "word share": word_share(curves.curves),
-            "root speed": root_speed_curve(joints),
+            "cross-attention (80 % of max)": curves,
+            "word shares (80 % of max)": word_shares(curves, groups),
+            "alignment of word shares": align_phrases(curves, groups),
+            "word-order prior (phrase)": word_order_prior(groups, s.frames, "phrase"),
+            "word-order prior (token)": word_order_prior(groups, s.frames, "token"),
+            "root speed": root_speed_curve(joints_of(s.features)),
             "random": np.stack([random_curve(s.frames, rng) for _ in caption.words]),
         }
-        if k < args.samples:
-            rows += score_grounding(methods, caption.words, caption.word_frames, caption.word_segments, motion=k)
-            rows += score_grounding(
-                {chosen_name: word_share(chosen_curves) if chosen["share"] else chosen_curves},
-                caption.words,
-                caption.word_frames,
-                caption.word_segments,
-                chosen["threshold"],
-                motion=k,
-            )
+        rows += score_grounding(methods, caption.words, caption.word_frames, groups, motion=k)
+        rows += score_grounding(
+            {chosen_name: chosen_reading}, caption.words, caption.word_frames, groups, fixed or c["threshold"], motion=k
+        )
+        caption_kind[k] = "single" if len(s.segments) == 1 else ("reversed" if reversed_order(caption) else "in order")
         if k < args.heads:
             head_rows.append(
                 head_statistics(cache, frames=s.frames, prompt=tokenized, word_frames=caption.word_frames).rows
             )
 
-        seg = s.segments[0]
-        if countable(s):
-            full = full_resolution_layers(cache)
-            A = self_map(cache, full, s.frames)
-            content = [i for i, g in enumerate(caption.word_segments) if g == 0]
-            window = action_window(curves, caption.words, content, s.frames)
-            counting.append(
-                {
-                    "motion": k,
-                    "kind": seg.kind,
-                    "truth": seg.count,
-                    "paper": count_paper(A).rounded,
-                    "paper (map mean)": count_paper(A, mean_of="map").rounded,
-                    "period": count_by_period(A, *window).count,
-                    "period (whole motion)": count_by_period(A).count,
-                    "joints: pelvis peaks": pelvis_peaks(joints),
-                    "joints: per-action counter": count_repetitions(joints, seg.kind).count,
-                }
-            )
-            for layer in full:
-                A1 = self_map(cache, [layer], s.frames)
-                sensitivity.append(
-                    {
-                        "motion": k,
-                        "layer": layer,
-                        "truth": seg.count,
-                        "paper": count_paper(A1).rounded,
-                        "paper sigma 0": count_paper(A1, sigma=0.0).rounded,
-                        "paper sigma 2": count_paper(A1, sigma=2.0).rounded,
-                        "period": count_by_period(A1, *window).count,
-                    }
+        # Control: the same caption probed on another motion of as many actions; scored against its own frames.
+        others = [o for o in samples if o.index != s.index and len(o.segments) == len(s.segments)]
+        if others:
+            other = others[int(rng.integers(len(others)))]
+            with capture(kinds=("cross",), head_mean=True) as ocache:
+                pipe.probe(
+                    other.features, caption.text, timestep=args.timestep, generator=torch.Generator().manual_seed(k)
                 )
+            ocurves = word_curves(ocache, tokenized, frames=other.frames, layers=c["layer_list"]).curves
+            oreading, _ = readings(ocurves, groups)[c["reading"]]
+            scale = other.frames / s.frames
+            scaled = [
+                None if f is None else (int(round(f[0] * scale)), int(round(f[1] * scale))) for f in caption.word_frames
+            ]
+            control_rows += score_grounding(
+                {"control: caption on another motion": oreading}, caption.words, scaled, groups,
+                fixed or c["threshold"], motion=k,
+            )  # fmt: skip
 
-    grounding = GroundingScores(rows)
-    result: dict = {
-        "timestep": args.timestep,
-        "samples": args.samples,
-        "grounding": grounding.summary(),
-        "grounding_choice": chosen,
-    }
-    print(f"{args.samples} test motions probed at t={args.timestep}\n")
-    print("| method | IoU | pointing | order |\n|---|---|---|---|")
-    for method, v in result["grounding"].items():
-        print(f"| {method} | {v['iou']:.3f} | {v['pointing']:.3f} | {v['order']:.3f} |")
+    all_rows = rows + control_rows
+    methods = list(dict.fromkeys(r["method"] for r in all_rows))
+    grounding: dict[str, dict] = {}
+    print(
+        f"\ngrounding on {len(caption_kind)} test motions at t={args.timestep} "
+        "(IoU and pointing: mean [95 % interval] over motions)"
+    )
+    for subset in ("all", "single", "in order", "reversed"):
+        motions = [m for m, kind in caption_kind.items() if subset == "all" or kind == subset]
+        if not motions:
+            continue
+        grounding[subset] = {"motions": len(motions)}
+        print(
+            f"\n{subset} ({len(motions)} motions)\n\n| reading | IoU | pointing | order of actions |\n|---|---|---|---|"
+        )
+        for method in methods:
+            iou = per_motion_means(all_rows, method, "iou", motions)
+            hit = per_motion_means(all_rows, method, "hit", motions)
+            order = [
+                r["correct"]
+                for r in all_rows
+                if r["method"] == method and r["kind"] == "order" and r["motion"] in motions
+            ]
+            if not len(iou):
+                continue
+            grounding[subset][method] = {
+                "iou": bootstrap_interval(iou),
+                "pointing": bootstrap_interval(hit),
+                "order": bootstrap_interval(np.array(order, float)) if order else None,
+            }
+            order_text = interval_text(np.array(order, float)) if order else "-"
+            print(f"| {method} | {interval_text(iou)} | {interval_text(hit)} | {order_text} |")
+    gains = {}
+    for subset in ("all", "in order", "reversed"):
+        motions = [m for m, kind in caption_kind.items() if subset == "all" or kind == subset]
+        a = per_motion_means(rows, chosen_name, "iou", motions)
+        b = per_motion_means(rows, "word-order prior (phrase)", "iou", motions)
+        if len(a) and len(a) == len(b):
+            gains[subset] = bootstrap_difference(a, b)
+    print("\ngain of the chosen reading over the word-order prior (IoU, mean [95 % interval]):",
+          {k: tuple(round(x, 3) for x in v) for k, v in gains.items()})  # fmt: skip
 
-    truth = np.array([c["truth"] for c in counting])
-    methods = [m for m in (counting[0] if counting else {}) if m not in ("motion", "kind", "truth")]
-    result["counting"] = {
-        m: {
-            "exact": float(np.mean(np.array([c[m] for c in counting]) == truth)),
-            "within_1": float(np.mean(np.abs(np.array([c[m] for c in counting]) - truth) <= 1)),
+    # Counting
+    counting: list[dict] = []
+    for k, s in enumerate(counted):
+        seg = s.segments[0]
+        with capture(kinds=("self",), head_mean=True) as cache, capture_keys() as keys:
+            pipe.probe(
+                s.features, s.captions[0].text, timestep=args.timestep, generator=torch.Generator().manual_seed(k)
+            )
+        full = full_resolution_layers(cache)
+        A = self_map(cache, full, s.frames)
+        joints = joints_of(s.features)
+        periods = np.diff(seg.reps)
+        counting.append(
+            {
+                "motion": s.index,
+                "kind": seg.kind,
+                "truth": seg.count,
+                "period": float(np.median(periods)) if len(periods) else None,
+                "attention: the recipe on self-attention keys": count_from_attention(keys, frames=s.frames).count,
+                "no model: the recipe on the features": count_from_features(s.features, pipe.mean, pipe.std).count,
+                "attention: the paper's Appendix G (maps)": count_paper(A).rounded,
+                "attention: diagonal-profile period (maps)": count_by_period(A).count,
+                "joints: pelvis-height peaks": pelvis_peaks(joints),
+                "joints: the per-action counter (knows the action)": count_repetitions(joints, seg.kind).count,
+            }
+        )
+    truth = np.array([r["truth"] for r in counting])
+    count_methods = [m for m in counting[0] if m not in ("motion", "kind", "truth", "period")]
+    many = truth >= 2
+    result_counting = {}
+    print(
+        f"\ncounting at t={args.count_timestep}: {int(many.sum())} motions of 2 or more repetitions, "
+        f"{int((~many).sum())} of one\n"
+    )
+    print("| method | exact | MAE | OBO | says 'none' when 1 |\n|---|---|---|---|---|")
+    for m in count_methods:
+        said = [r[m] for r in counting]
+        c = np.array([1 if x is None else x for x in said])
+        none_when_one = np.array([x is None for x, t in zip(said, truth, strict=True) if t == 1], float)
+        entry = {
+            "exact": bootstrap_interval((c[many] == truth[many]).astype(float)),
+            "mae": bootstrap_interval(np.abs(c[many] - truth[many]).astype(float)),
+            "obo": bootstrap_interval((np.abs(c[many] - truth[many]) <= 1).astype(float)),
+            "none_when_one": float(none_when_one.mean()) if len(none_when_one) else None,
         }
-        for m in methods
-    }
-    result["counting_n"] = len(counting)
-    print(f"\ncounting on {len(counting)} motions\n\n| method | exact | within 1 |\n|---|---|---|")
-    for m, v in result["counting"].items():
-        print(f"| {m} | {v['exact']:.3f} | {v['within_1']:.3f} |")
+        result_counting[m] = entry
+        fmt = lambda v: f"{v[0]:.3f} [{v[1]:.3f}, {v[2]:.3f}]"  # noqa: E731
+        one = "-" if entry["none_when_one"] is None else f"{entry['none_when_one']:.2f}"
+        print(f"| {m} | {fmt(entry['exact'])} | {fmt(entry['mae'])} | {fmt(entry['obo'])} | {one} |")
+    by_period = {}
+    bins = [(0, 10), (10, 20), (20, 1000)]
+    for lo, hi in bins:
+        mine = [r for r in counting if r["period"] is not None and lo <= r["period"] < hi and r["truth"] >= 2]
+        if mine:
+            by_period[f"{lo}-{hi}"] = {
+                m: float(np.mean([(1 if r[m] is None else r[m]) == r["truth"] for r in mine]))
+                for m in count_methods[:2]
+            } | {"motions": len(mine)}
+    print("\nexact rate by true period (frames):", by_period)
 
-    by_layer: dict[int, dict[str, float]] = {}
-    for layer in sorted({r["layer"] for r in sensitivity}):
-        mine = [r for r in sensitivity if r["layer"] == layer]
-        t = np.array([r["truth"] for r in mine])
-        by_layer[layer] = {
-            m: float(np.mean(np.array([r[m] for r in mine]) == t))
-            for m in ("paper", "paper sigma 0", "paper sigma 2", "period")
-        }
-    result["counting_by_layer"] = by_layer
-    print("\n| layer | paper | paper sigma 0 | paper sigma 2 | period |\n|---|---|---|---|---|")
-    for layer, v in by_layer.items():
-        print(f"| {layer} | " + " | ".join(f"{v[m]:.3f}" for m in v) + " |")
-
-    # Grounded generation (the paper's setting): "a person jumps N times" in a clip long enough for more,
-    # with and without the Ground edit masking one window of N world-tempo jumps (1.2 s each).
-    fixed = []
+    # Grounded generation (the paper's setting)
+    fixed_runs = []
     for n in (2, 3, 4, 5):
         window = (0.5, 0.5 + JUMP_SECONDS * n)
         prompt = f"a person jumps {COUNT_WORDS[n]}"
         for seed in range(args.grounded_seeds):
             counts = {}
             for label, edits in (("plain", ()), ("grounded", (Ground(word="jumps", seconds=window),))):
-                generator = torch.Generator().manual_seed(seed)
-                out = pipe.generate(prompt, seconds=GROUNDED_SECONDS, generator=generator, edits=edits)
+                out = pipe.generate(
+                    prompt, seconds=GROUNDED_SECONDS, generator=torch.Generator().manual_seed(seed), edits=edits
+                )
                 counts[label] = count_repetitions(joints_of(out.features[0]), "jump").count
-            fixed.append({"n": n, "seed": seed, **counts})
-    t = np.array([f["n"] for f in fixed])
-    plain = np.array([f["plain"] for f in fixed])
-    grounded = np.array([f["grounded"] for f in fixed])
-    missed = plain != t
-    result["grounded_generation"] = {
+            fixed_runs.append({"n": n, "seed": seed, **counts})
+    t = np.array([f["n"] for f in fixed_runs])
+    plain = np.array([f["plain"] for f in fixed_runs])
+    grounded = np.array([f["grounded"] for f in fixed_runs])
+    grounded_generation = {
         "clip_seconds": GROUNDED_SECONDS,
-        "runs": len(fixed),
+        "runs": len(fixed_runs),
         "plain_exact": float(np.mean(plain == t)),
         "grounded_exact": float(np.mean(grounded == t)),
         "plain_mean_abs_error": float(np.mean(np.abs(plain - t))),
         "grounded_mean_abs_error": float(np.mean(np.abs(grounded - t))),
-        "fixed_of_miscounted": f"{int(np.sum(grounded[missed] == t[missed]))} of {int(missed.sum())}",
-        "runs_detail": fixed,
     }
-    print(f"\ngrounded generation, 'a person jumps N times' in {GROUNDED_SECONDS:g} s (N = 2..5):")
-    print({k: v for k, v in result["grounded_generation"].items() if k != "runs_detail"})
+    print(f"\ngrounded generation, 'a person jumps N times' in {GROUNDED_SECONDS:g} s (N = 2..5):", grounded_generation)
 
-    # Heads: each measure averaged over the probed motions, then the strongest grounding heads.
+    # Heads
     mean_rows = []
     for i, first in enumerate(head_rows[0] if head_rows else []):
         row = dict(first)
@@ -340,56 +411,118 @@ def main() -> None:
         mean_rows.append(row)
     heads = HeadStatistics(mean_rows)
     cross = sorted((r for r in mean_rows if r["kind"] == "cross"), key=lambda r: -r["grounding"])
-    result["heads"] = {
+    heads_summary = {
         "best_grounding_heads": [(r["layer"], r["head"], round(r["grounding"], 3)) for r in cross[:5]],
         "mean_cross_grounding": float(np.nanmean([r["grounding"] for r in cross])) if cross else float("nan"),
     }
-    print(f"\nheads over {len(head_rows)} motions: best grounding (layer, head, IoU):", result["heads"])
+    print(f"\nheads over {len(head_rows)} motions:", heads_summary)
 
+    result = {
+        "world": args.world,
+        "timestep": args.timestep,
+        "count_timestep": args.count_timestep,
+        "grounding_choice": {k: v for k, v in choice.items() if k != "candidates"}
+        | {"candidates": choice["candidates"]},
+        "grounding": grounding,
+        "gain_over_word_order_prior": gains,
+        "counting": result_counting,
+        "counting_by_period": by_period,
+        "counting_rows": counting,
+        "grounded_generation": grounded_generation | {"runs_detail": fixed_runs},
+        "heads": heads_summary,
+    }
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2))
+        Path(args.json).write_text(json.dumps(result, indent=1, default=float))
     if args.figures:
-        import matplotlib
+        figures(Path(args.figures), result, choice, grounding, gains, heads, mean_rows, args)
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
 
-        folder = Path(args.figures)
-        folder.mkdir(parents=True, exist_ok=True)
-        fig, ax = plt.subplots(figsize=(5.5, 3.0))
-        layers = sorted(chosen["by_layer"])
-        for key, label in (("iou", "raw curves"), ("iou_share", "word share")):
-            ax.plot(layers, [chosen["by_layer"][x][key] for x in layers], marker="o", label=label)
-        ax.set_xticks(layers)
-        ax.set_xlabel("cross-attention layer")
-        ax.set_ylabel("grounding IoU (validation)")
-        ax.legend(frameon=False, fontsize=8)
-        fig.tight_layout()
-        fig.savefig(folder / "grounding_by_layer.png", dpi=110)
-        plt.close(fig)
-        fig = grounding.plot(title=f"Grounding on held-out world motions (t={args.timestep})")
-        fig.savefig(folder / "grounding.png", dpi=110)
-        plt.close(fig)
-        fig, ax = plt.subplots(figsize=(5.5, 3.0))
-        layers = list(by_layer)
-        for m in ("paper", "paper sigma 0", "paper sigma 2", "period"):
-            ax.plot(range(len(layers)), [by_layer[x][m] for x in layers], marker="o", label=m)
-        ax.set_xticks(range(len(layers)), [str(x) for x in layers])
-        ax.set_xlabel("full-resolution self-attention layer")
-        ax.set_ylabel("exact count accuracy")
-        ax.set_ylim(0, 1)
-        ax.legend(frameon=False, fontsize=8)
-        fig.tight_layout()
-        fig.savefig(folder / "counting_by_layer.png", dpi=110)
-        plt.close(fig)
-        if mean_rows:
-            for kind in ("self", "cross"):
-                fig = heads.plot(kind)
-                fig.savefig(folder / f"heads_{kind}.png", dpi=110)
-                plt.close(fig)
-            fig = taxonomy(heads, clusters=4).plot(title="Self-attention heads of the embedded model")
-            fig.savefig(folder / "head_taxonomy.png", dpi=110)
+def figures(folder: Path, result: dict, choice: dict, grounding: dict, gains: dict, heads, mean_rows, args) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    # IoU of each layer's word shares on validation
+    fig, ax = plt.subplots(figsize=(5.5, 3.0))
+    layers = sorted(choice["iou_by_layer"])
+    ax.plot(layers, [choice["iou_by_layer"][x] for x in layers], marker="o")
+    ax.set_xticks(layers)
+    ax.set_xlabel("cross-attention layer")
+    ax.set_ylabel("IoU of word shares (validation)")
+    fig.tight_layout()
+    fig.savefig(folder / "grounding_by_layer.png", dpi=110)
+    plt.close(fig)
+
+    # Grounding: IoU with intervals per reading, per subset of captions
+    subsets = [s for s in ("in order", "reversed", "single") if s in grounding]
+    methods = [m for m in grounding["all"] if m != "motions"]
+    fig, ax = plt.subplots(figsize=(8.6, 0.42 * len(methods) + 1.4))
+    height = 0.8 / len(subsets)
+    colors = {"in order": "#1f77b4", "reversed": "#e4007c", "single": "#8c8c8c"}
+    for j, subset in enumerate(subsets):
+        for i, m in enumerate(methods):
+            if m not in grounding[subset]:
+                continue
+            v, lo, hi = grounding[subset][m]["iou"]
+            y = i + (j - (len(subsets) - 1) / 2) * height
+            ax.barh(y, v, height, color=colors[subset], label=subset if i == 0 else None)
+            ax.errorbar(v, y, xerr=[[v - lo], [hi - v]], color="#222", lw=0.8, capsize=2)
+    ax.set_yticks(range(len(methods)), methods)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("temporal IoU (mean over motions, 95 % interval)")
+    ax.legend(frameon=False, loc="lower right", title="captions")
+    ax.set_title(f"Grounding on held-out world motions ({result['world']} world, t={args.timestep})", loc="left")
+    fig.tight_layout()
+    fig.savefig(folder / "grounding.png", dpi=110)
+    plt.close(fig)
+
+    # Gain over the word-order prior
+    fig, ax = plt.subplots(figsize=(5.0, 2.6))
+    names = list(gains)
+    for i, name in enumerate(names):
+        v, lo, hi = gains[name]
+        ax.bar(i, v, color="#e4007c" if v < 0 else "#2ca02c")
+        ax.errorbar(i, v, yerr=[[v - lo], [hi - v]], color="#222", capsize=3)
+    ax.axhline(0, color="#444", lw=0.8)
+    ax.set_xticks(range(len(names)), [f"{n} captions" for n in names])
+    ax.set_ylabel("IoU gain over the prior")
+    ax.set_title("Chosen attention reading minus the word-order prior", loc="left", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(folder / "gain_over_prior.png", dpi=110)
+    plt.close(fig)
+
+    # Counting: exact and OBO with intervals per method
+    counting = result["counting"]
+    methods = list(counting)
+    fig, ax = plt.subplots(figsize=(8.6, 0.42 * len(methods) + 1.2))
+    for j, (key, color) in enumerate((("exact", "#1f77b4"), ("obo", "#9ecae1"))):
+        for i, m in enumerate(methods):
+            v, lo, hi = counting[m][key]
+            y = i + (j - 0.5) * 0.4
+            ax.barh(
+                y, v, 0.4, color=color, label=("exact" if key == "exact" else "off by at most one") if i == 0 else None
+            )
+            ax.errorbar(v, y, xerr=[[v - lo], [hi - v]], color="#222", lw=0.8, capsize=2)
+    ax.set_yticks(range(len(methods)), methods)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.legend(frameon=False, loc="lower right")
+    ax.set_xlabel("share of motions of 2 or more repetitions (95 % interval)")
+    fig.tight_layout()
+    fig.savefig(folder / "counting.png", dpi=110)
+    plt.close(fig)
+
+    if mean_rows:
+        for kind in ("self", "cross"):
+            fig = heads.plot(kind)
+            fig.savefig(folder / f"heads_{kind}.png", dpi=110)
             plt.close(fig)
+        fig = taxonomy(heads, clusters=4).plot(title="Self-attention heads of the embedded model")
+        fig.savefig(folder / "head_taxonomy.png", dpi=110)
+        plt.close(fig)
 
 
 if __name__ == "__main__":

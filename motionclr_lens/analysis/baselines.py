@@ -40,8 +40,9 @@ def word_order_prior(word_groups: Sequence[int | None], frames: int, by: str = "
 
     `word_groups[i]` names the action phrase word i belongs to (None for function words; any labels: only which
     words go together is read, never when they happen). `by="phrase"`: the k-th of n phrases in text order covers
-    frames [k T / n, (k + 1) T / n), a box with its peak at the middle. `by="token"`: each word covers the stretch
-    of T / n frames centred at its relative place in the sentence. Function words get flat curves.
+    frames [k T / n, (k + 1) T / n), a box (above 90 % of its peak throughout) peaking at its middle.
+    `by="token"`: each word covers the stretch of T / n frames centred at its relative place in the sentence.
+    Function words get flat curves.
     """
     if by not in PRIOR_KINDS:
         raise ValueError(f"by must be one of {list(PRIOR_KINDS)}, got {by!r}")
@@ -62,8 +63,9 @@ def word_order_prior(word_groups: Sequence[int | None], frames: int, by: str = "
         inside = np.abs(t - centre) <= half
         if not inside.any():
             inside[int(np.clip(centre, 0, frames - 1))] = True
-        # a box, highest at its middle so that its peak (pointing) is the middle
-        curves[i] = inside * (2.0 - np.abs(t - centre) / max(half, 1e-9))
+        # a box above 90 % of its maximum everywhere (any activation threshold up to 0.9 takes the whole stretch),
+        # highest at its middle so that its peak (pointing) is the middle
+        curves[i] = inside * (1.0 - 0.1 * np.abs(t - centre) / max(half, 1e-9))
     return curves
 
 

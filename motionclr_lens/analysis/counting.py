@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ..capture import KeyCache
 
 __all__ = [
+    "COUNT_TIMESTEP",
     "PaperCount",
     "PeriodCount",
     "RepetitionEstimate",
@@ -46,9 +47,12 @@ __all__ = [
 # a row's peak must stand out (a fraction of the row's range), and the shortest period looked for (frames).
 KEY_SHARPNESS = 0.1
 FEATURE_SHARPNESS = 0.1
-PROMINENCE = 0.3
+PROMINENCE = 0.5
 MIN_PERIOD = 5
 MIN_CELLS = 4  # a layer reads a period only where it spans at least this many of the layer's frames
+# The noise level to probe a given motion at for counting: counting reads the motion, so it wants less noise than
+# grounding (`pipeline.PROBE_TIMESTEP`), which reads the text; chosen on validation with the settings above.
+COUNT_TIMESTEP = 100
 
 
 def _square(attention: np.ndarray) -> np.ndarray:
@@ -215,14 +219,16 @@ def estimate_period(profile: np.ndarray, min_period: float = MIN_PERIOD, reach: 
 
 
 def _row_peaks(similarity: np.ndarray, period: float, prominence: float) -> tuple[np.ndarray, np.ndarray]:
-    """Peaks of each row of a symmetrised similarity, at least 0.6 periods apart and standing `prominence` of
-    the row's range above their surroundings (the row's ends count as low, so a peak at an end is seen); and
-    whether the row's peaks come a period apart (0.7-1.4 periods: a row of the repeating part, not of a pose held
-    before or after it)."""
+    """Peaks of each row of a symmetrised similarity, at least 0.6 periods apart and standing `prominence` of the
+    row's range away from the frame itself (lags of half a period or more: a frame is always most like itself)
+    above their surroundings (the row's ends count as low, so a peak at an end is seen); and whether the row's
+    peaks come a period apart (0.7-1.4 periods: a row of the repeating part, not of a pose held before or after)."""
     S = 0.5 * (similarity + similarity.T)
+    T = len(S)
+    far = np.abs(np.arange(T)[:, None] - np.arange(T)[None, :]) >= period / 2
     counts, periodic = [], []
-    for row in S:
-        span = float(row.max() - row.min())
+    for row, away in zip(S, far, strict=True):
+        span = float(row[away].max() - row.min()) if away.any() else 0.0
         padded = np.concatenate([[row.min()], row, [row.min()]])
         peaks = (
             find_peaks(padded, distance=max(1, int(0.6 * period)), prominence=prominence * span)[0] if span > 0 else []
@@ -359,11 +365,12 @@ def count_from_attention(
     min_cells: int = MIN_CELLS,
 ) -> RepetitionEstimate:
     """Repetitions of prompt `row` from its self-attention keys (`capture_keys`): the recipe on the mean
-    similarity of the keys of `layers` (default: the decoder's finest-resolution layers) at `step` (default: the
-    last captured, the least noisy), each brought to full resolution. A coarser layer joins only where the
-    period found at the finest layers spans at least `min_cells` of its frames."""
+    similarity of the keys of `layers` at `step` (default: the last captured, the least noisy), each brought to
+    full resolution. `layers` default to the decoder's last layer at the finest resolution (17 of MotionCLR's 18;
+    chosen on validation over both finest decoder layers and the next coarser ones). A coarser layer joins only
+    where the period found at the finest of the layers given spans at least `min_cells` of its frames."""
     finest = finest_layers(keys)
-    chosen = list(finest) if layers is None else sorted(set(layers))
+    chosen = finest[-1:] if layers is None else sorted(set(layers))
     missing = [layer for layer in chosen if layer not in keys.layers()]
     if missing:
         raise ValueError(f"layers {missing} were not captured; captured: {keys.layers()}")

@@ -104,8 +104,8 @@ def align_phrases(curves: np.ndarray, word_groups: list[int | None], min_frames:
     (`word_groups[i]` names word i's phrase, None for function words), in whatever order and with whatever
     boundaries give each phrase the most of its words' attention share (dynamic programming over every order of
     the phrases; each span at least `min_frames` long). Attention alone decides order and boundaries; the
-    caption's word order plays no part. Returns (words, T) curves: a box over its phrase's span for each word,
-    highest at the span's middle, and flat curves for function words."""
+    caption's word order plays no part. Returns (words, T) curves: a box over its phrase's span for each word
+    (above 90 % of its peak throughout, peaking at the span's middle), and flat curves for function words."""
     curves = np.asarray(curves, dtype=np.float64)
     if curves.ndim != 2 or curves.shape[0] != len(word_groups):
         raise ValueError(f"curves must be (words={len(word_groups)}, T), got {curves.shape}")
@@ -145,7 +145,7 @@ def align_phrases(curves: np.ndarray, word_groups: list[int | None], min_frames:
     frames = np.arange(T) + 0.5
     for g, a, b in best_spans:
         centre, half = (a + b) / 2, (b - a) / 2
-        box = ((frames >= a) & (frames < b)) * (2.0 - np.abs(frames - centre) / max(half, 1e-9))
+        box = ((frames >= a) & (frames < b)) * (1.0 - 0.1 * np.abs(frames - centre) / max(half, 1e-9))
         for i, grp in enumerate(word_groups):
             if grp == groups[g]:
                 out[i] = box
