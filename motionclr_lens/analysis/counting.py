@@ -5,8 +5,8 @@ A repetitive motion makes a grid of blocks in any frame-by-frame similarity: a f
 same phase of every other repetition. The recipe (`count_from_matrix`) reads the period off the similarity's
 mean diagonal profile with a comb (the lag whose multiples stand highest above their midpoints), then counts
 the peaks along each row that are at least 0.6 periods apart and takes the median over the rows whose peaks come
-a period apart (the rows of the repeating part, not of a pose held before or after it); a count below two,
-or no period, is "no repetition found" (`count` None), never a silent 1.
+a period apart (the rows of the repeating part, not of a pose held before or after it). Fewer than half the rows
+periodic, a count below two, or no period, is "no repetition found" (`count` None), never a silent 1.
 
 `count_from_attention` applies it to the similarity of the self-attention keys (frames whose keys are alike are
 frames the layer attends to alike) of the layers that can resolve the period; `count_from_features` applies the
@@ -50,6 +50,9 @@ FEATURE_SHARPNESS = 0.1
 PROMINENCE = 0.5
 MIN_PERIOD = 5
 MIN_CELLS = 4  # a layer reads a period only where it spans at least this many of the layer's frames
+# A repetition shows at every phase of it: at least this share of the window's rows must have peaks a period
+# apart, else nothing repeats (a pose held before and after one movement makes only its own rows periodic).
+MIN_PERIODIC_SHARE = 0.5
 # The noise level to probe a given motion at for counting: counting reads the motion, so it wants less noise than
 # grounding (`pipeline.PROBE_TIMESTEP`), which reads the text; chosen on validation with the settings above.
 COUNT_TIMESTEP = 100
@@ -304,7 +307,7 @@ def count_from_matrix(
     if not np.isfinite(period):
         return RepetitionEstimate(None, period, strength, window, np.zeros(0, int), a, profile, source, layers)
     row_counts, periodic = _row_peaks(a[start:end, start:end], period, prominence)
-    if not periodic.any():
+    if periodic.mean() < MIN_PERIODIC_SHARE:
         return RepetitionEstimate(None, period, strength, window, row_counts, a, profile, source, layers)
     count = int(np.median(row_counts[periodic]))
     return RepetitionEstimate(

@@ -37,10 +37,11 @@ class WordCurves:
     fps: float = 20.0
 
     @styled
-    def plot(self, title: str | None = None):
+    def plot(self, title: str | None = None, truth: list[tuple[int, int] | None] | None = None):
+        """One line per word; `truth` (each word's true frames, or None) draws them as bars under the curves."""
         from ..viz.figures import word_curves as plot_word_curves
 
-        return plot_word_curves(self.curves, self.words, self.fps, title=title)
+        return plot_word_curves(self.curves, self.words, self.fps, title=title, truth=truth)
 
 
 def word_curves(

@@ -111,21 +111,43 @@ def word_curves(
     fps: float = 20.0,
     title: str | None = None,
     ax: plt.Axes | None = None,
+    truth: Sequence[tuple[int, int] | None] | None = None,
+    ylabel: str = "cross-attention",
 ) -> Figure:
-    """Per-word attention over time: curves (W, T), one line per word, frames on the x axis in seconds."""
+    """Per-word attention over time: curves (W, T), one line per word, frames on the x axis in seconds.
+
+    `truth[i]` (frames [start, end) or None) draws each word's true frames as a bar in its colour under the
+    curves; words without frames (function words, the subject) are then drawn thin and grey."""
     curves = np.asarray(curves, dtype=np.float64)
     if curves.ndim != 2 or curves.shape[0] != len(words):
         raise ValueError(f"curves must have shape (len(words)={len(words)}, T), got {curves.shape}")
+    if truth is not None and len(truth) != len(words):
+        raise ValueError(f"truth must give one span (or None) per word: {len(truth)} for {len(words)} words")
     if ax is None:
-        fig, ax = plt.subplots(figsize=(7.5, 2.8))
+        fig, ax = plt.subplots(figsize=(7.5, 2.8 if truth is None else 3.3))
     else:
         fig = cast(Figure, ax.figure)
     t = np.arange(curves.shape[1]) / fps
-    colors = plt.get_cmap("tab10")
+    colors = [plt.get_cmap("tab20")(k % 20) for k in (0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 1, 3, 5, 7, 9, 11)]
+    content = [i for i in range(len(words)) if truth is None or truth[i] is not None]
+    top = float(np.nanmax(curves)) if curves.size else 1.0
     for i, (word, curve) in enumerate(zip(words, curves, strict=True)):
-        ax.plot(t, curve, lw=1.8, color=colors(i % 10), label=word)
+        if i in content:
+            color = colors[content.index(i) % len(colors)]
+            ax.plot(t, curve, lw=1.8, color=color, label=word)
+        else:
+            ax.plot(t, curve, lw=0.8, color="#b0b0b0", label=f"{word} (no frames)")
+    if truth is not None:
+        step = 0.06 * top
+        for k, i in enumerate(content):
+            span = truth[i]
+            assert span is not None
+            y = -(k + 1) * step
+            ax.plot([span[0] / fps, span[1] / fps], [y, y], lw=4, color=colors[k % len(colors)], solid_capstyle="butt")
+        ax.text(0.0, -(len(content) + 1.5) * step, "true frames of each word", fontsize=7, color="#555", va="top")
+        ax.set_ylim(-(len(content) + 2.6) * step, top * 1.08)
     ax.set_xlabel("time (s)")
-    ax.set_ylabel("cross-attention")
+    ax.set_ylabel(ylabel)
     ax.set_xlim(0, t[-1] if len(t) > 1 else 1)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
@@ -224,7 +246,8 @@ def repetition_figure(estimate: RepetitionEstimate, truth: int | None = None, fp
     left.add_patch(plt.Rectangle((a / fps, a / fps), (b - a) / fps, (b - a) / fps, fill=False, ec="#35c4ff", lw=1.2))
     left.set_xlabel("frame (s)")
     left.set_ylabel("frame (s)")
-    layers = f", layers {', '.join(map(str, estimate.layers))}" if estimate.layers else ""
+    plural = "s" if len(estimate.layers) > 1 else ""
+    layers = f", layer{plural} {', '.join(map(str, estimate.layers))}" if estimate.layers else ""
     left.set_title(f"{estimate.source}{layers}", loc="left", fontsize=9)
     period = estimate.period if np.isfinite(estimate.period) else None
     count_text = "no repetition found" if estimate.count is None else f"counted {estimate.count}"
