@@ -76,7 +76,7 @@ def test_generate_replays_a_record_bit_for_bit(tmp_path):
 def test_count_and_ground_print_json(tmp_path, capsys):
     assert main(["count", "--prompt", "a person jumps three times", "--seconds", "3"]) == 0
     counted = json.loads(capsys.readouterr().out)
-    assert counted["frames"] == [0, 60] and counted["read_from"] == "self-attention keys of layers [17]"
+    assert counted["frames"] == [0, 60] and counted["read_from"] == "self-attention keys of layers [16, 17]"
     assert counted["repetitions"] == "none found" or counted["repetitions"] >= 2
     from motionclr_lens.world import make_sample
 

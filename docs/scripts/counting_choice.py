@@ -9,7 +9,8 @@ layers, its sharpness, the row-peak prominence, the timestep) and for the model-
 on the similarity of the motion's own features: sharpness and prominence), so each is tuned as well as the data
 allows. The rule, fixed before looking: the lowest mean absolute error on motions of two or more repetitions
 ("no repetition found" scored as 1), ties broken by the exact rate. It prints the grid's best rows and the
-chosen settings, which are the defaults in `motionclr_lens/analysis/counting.py`.
+chosen settings, which are the defaults in `motionclr_lens/analysis/counting.py` (KEY_SHARPNESS, PROMINENCE,
+COUNT_TIMESTEP and the layers for attention; FEATURE_SHARPNESS and FEATURE_PROMINENCE for the features).
 """
 
 from __future__ import annotations

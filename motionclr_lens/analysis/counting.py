@@ -42,12 +42,15 @@ __all__ = [
     "similarity_matrix",
 ]
 
-# The recipe's settings, chosen on the world's validation split (docs/scripts/counting_choice.py; docs/analysis.md):
+# The recipe's settings, chosen on 200 validation motions of the extended world (the base world's choose the same)
+# for the attention keys and, separately, for the features (docs/scripts/counting_choice.py; docs/analysis.md):
 # how sharp a similarity is (its bandwidth as a fraction of the median squared distance between frames), how far
-# a row's peak must stand out (a fraction of the row's range), and the shortest period looked for (frames).
+# a row's peak must stand out (a fraction of the row's range away from the frame itself), the shortest period
+# looked for (frames).
 KEY_SHARPNESS = 0.1
 FEATURE_SHARPNESS = 0.1
 PROMINENCE = 0.5
+FEATURE_PROMINENCE = 0.3
 MIN_PERIOD = 5
 MIN_CELLS = 4  # a layer reads a period only where it spans at least this many of the layer's frames
 # A repetition shows at every phase of it: at least this share of the window's rows must have peaks a period
@@ -322,7 +325,7 @@ def count_from_features(
     start: int = 0,
     end: int | None = None,
     sharpness: float = FEATURE_SHARPNESS,
-    prominence: float = PROMINENCE,
+    prominence: float = FEATURE_PROMINENCE,
     min_period: float = MIN_PERIOD,
 ) -> RepetitionEstimate:
     """The model-free baseline: the same recipe on the similarity of the motion's own (T, 263) features, each
@@ -369,11 +372,12 @@ def count_from_attention(
 ) -> RepetitionEstimate:
     """Repetitions of prompt `row` from its self-attention keys (`capture_keys`): the recipe on the mean
     similarity of the keys of `layers` at `step` (default: the last captured, the least noisy), each brought to
-    full resolution. `layers` default to the decoder's last layer at the finest resolution (17 of MotionCLR's 18;
-    chosen on validation over both finest decoder layers and the next coarser ones). A coarser layer joins only
-    where the period found at the finest of the layers given spans at least `min_cells` of its frames."""
+    full resolution. `layers` default to the decoder's layers at the finest resolution (16 and 17 of MotionCLR's
+    18; chosen on validation over the last of them alone, all four full-resolution layers and the next coarser
+    ones). A coarser layer joins only where the period found at the finest of the layers given spans at least
+    `min_cells` of its frames."""
     finest = finest_layers(keys)
-    chosen = finest[-1:] if layers is None else sorted(set(layers))
+    chosen = list(finest) if layers is None else sorted(set(layers))
     missing = [layer for layer in chosen if layer not in keys.layers()]
     if missing:
         raise ValueError(f"layers {missing} were not captured; captured: {keys.layers()}")
