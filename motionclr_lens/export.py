@@ -8,6 +8,7 @@ skeleton, and .npy joints and features.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from scipy.spatial.transform import Rotation
 
 from .motion import FPS, JOINT_NAMES, NUM_JOINTS, PARENTS, RAW_OFFSETS, bone_offsets, check_joints
 
-__all__ = ["BVH", "read_bvh", "save_animation", "save_bvh", "save_npy", "solve_rotations"]
+__all__ = ["BVH", "read_bvh", "save_animation", "save_bvh", "save_npy", "solve_rotations", "solve_tree_rotations"]
 
 CHILDREN: tuple[tuple[int, ...], ...] = tuple(
     tuple(c for c in range(NUM_JOINTS) if PARENTS[c] == j) for j in range(NUM_JOINTS)
@@ -65,40 +66,47 @@ def _minimal_rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return R
 
 
-def solve_rotations(joints: np.ndarray, offsets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Global rotations of every joint, (T, 22, 3, 3), that put the rest skeleton (`offsets`, default the
-    motion's own bone lengths) onto the joints, and those offsets.
+def solve_tree_rotations(positions: np.ndarray, parents: Sequence[int], offsets: np.ndarray) -> np.ndarray:
+    """(T, J, 3, 3) global rotations of every joint of a tree (`parents[j]` < j, -1 for a root) that put the rest
+    `offsets` (J, 3) onto the `positions` (T, J, 3).
 
-    A joint with several children (pelvis, upper spine) gets the rotation that best fits all its bones
-    (Kabsch); a joint with one child the shortest arc from its parent's frame, so bones do not twist; an end
-    joint (head, hands, toes) keeps its parent's rotation.
+    A joint with several children (pelvis, upper spine) gets the rotation that best fits all its bones (Kabsch);
+    a joint with one child the shortest arc from its parent's frame, so bones do not twist; a leaf (head, hands,
+    toes) keeps its parent's rotation. Exact where each joint's children keep their layout (rigid sibling bones).
     """
-    joints = check_joints(joints)
-    offsets = rest_offsets(joints) if offsets is None else np.asarray(offsets, dtype=np.float64)
-    T = len(joints)
-    R = np.zeros((T, NUM_JOINTS, 3, 3))
-    for j in range(NUM_JOINTS):  # parents come before children
-        parent = np.broadcast_to(np.eye(3), (T, 3, 3)) if PARENTS[j] < 0 else R[:, PARENTS[j]]
-        kids = CHILDREN[j]
+    T, J = positions.shape[:2]
+    children = [[c for c in range(J) if parents[c] == j] for j in range(J)]
+    R = np.zeros((T, J, 3, 3))
+    for j in range(J):  # parents come before children
+        parent = np.broadcast_to(np.eye(3), (T, 3, 3)) if parents[j] < 0 else R[:, parents[j]]
+        kids = children[j]
         if not kids:
             R[:, j] = parent
         elif len(kids) == 1:
             k = kids[0]
             rest = np.einsum("tij,j->ti", parent, offsets[k])
-            rest /= np.linalg.norm(rest, axis=1, keepdims=True)
-            bone = joints[:, k] - joints[:, j]
-            bone /= np.maximum(np.linalg.norm(bone, axis=1, keepdims=True), 1e-9)
+            rest /= np.maximum(np.linalg.norm(rest, axis=1, keepdims=True), 1e-12)
+            bone = positions[:, k] - positions[:, j]
+            bone /= np.maximum(np.linalg.norm(bone, axis=1, keepdims=True), 1e-12)
             R[:, j] = _minimal_rotation(rest, bone) @ parent
         else:
-            A = offsets[list(kids)]  # (K, 3) rest
-            B = joints[:, list(kids)] - joints[:, j : j + 1]  # (T, K, 3) posed
+            A = offsets[kids]  # (K, 3) rest
+            B = positions[:, kids] - positions[:, j : j + 1]  # (T, K, 3) posed
             H = np.einsum("ki,tkj->tij", A, B)
             U, _, Vt = np.linalg.svd(H)
-            d = np.sign(np.linalg.det(np.swapaxes(Vt, 1, 2) @ np.swapaxes(U, 1, 2)))
-            D = np.zeros((T, 3, 3))
-            D[:, 0, 0], D[:, 1, 1], D[:, 2, 2] = 1.0, 1.0, d
-            R[:, j] = np.swapaxes(Vt, 1, 2) @ D @ np.swapaxes(U, 1, 2)
-    return R, offsets
+            V, Ut = np.swapaxes(Vt, 1, 2), np.swapaxes(U, 1, 2)
+            D = np.broadcast_to(np.eye(3), (T, 3, 3)).copy()
+            D[:, 2, 2] = np.sign(np.linalg.det(V @ Ut))
+            R[:, j] = V @ D @ Ut
+    return R
+
+
+def solve_rotations(joints: np.ndarray, offsets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Global rotations of every joint, (T, 22, 3, 3), that put the rest skeleton (`offsets`, default the
+    motion's own bone lengths) onto the joints, and those offsets (`solve_tree_rotations` on HumanML3D's tree)."""
+    joints = check_joints(joints)
+    offsets = rest_offsets(joints) if offsets is None else np.asarray(offsets, dtype=np.float64)
+    return solve_tree_rotations(joints.astype(np.float64), PARENTS, offsets), offsets
 
 
 @dataclass

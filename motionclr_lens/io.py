@@ -1171,39 +1171,6 @@ def _check_facing(joints: np.ndarray, notes: list[str]) -> None:
 # --- writing BVH --------------------------------------------------------------------------------------------
 
 
-def _solve_global(positions: np.ndarray, parents: Sequence[int], offsets: np.ndarray) -> np.ndarray:
-    """(T, J, 3, 3) global rotations putting the rest offsets onto the positions: a joint with several children
-    fits them all (Kabsch), with one child turns by the shortest arc from its parent's frame, a leaf keeps its
-    parent's rotation. Exact where each joint's children keep their layout (rigid sibling bones)."""
-    from .export import _minimal_rotation
-
-    T, J = positions.shape[:2]
-    children = [[c for c in range(J) if parents[c] == j] for j in range(J)]
-    R = np.zeros((T, J, 3, 3))
-    for j in range(J):
-        parent = np.broadcast_to(np.eye(3), (T, 3, 3)) if parents[j] < 0 else R[:, parents[j]]
-        kids = children[j]
-        if not kids:
-            R[:, j] = parent
-        elif len(kids) == 1:
-            k = kids[0]
-            rest = np.einsum("tij,j->ti", parent, offsets[k])
-            rest /= np.maximum(np.linalg.norm(rest, axis=1, keepdims=True), 1e-12)
-            bone = positions[:, k] - positions[:, j]
-            bone /= np.maximum(np.linalg.norm(bone, axis=1, keepdims=True), 1e-12)
-            R[:, j] = _minimal_rotation(rest, bone) @ parent
-        else:
-            A = offsets[kids]  # (K, 3)
-            B = positions[:, kids] - positions[:, j : j + 1]  # (T, K, 3)
-            H = np.einsum("ki,tkj->tij", A, B)
-            U, _, Vt = np.linalg.svd(H)
-            V, Ut = np.swapaxes(Vt, 1, 2), np.swapaxes(U, 1, 2)
-            D = np.broadcast_to(np.eye(3), (T, 3, 3)).copy()
-            D[:, 2, 2] = np.sign(np.linalg.det(V @ Ut))
-            R[:, j] = V @ D @ Ut
-    return R
-
-
 def write_bvh(
     path: str | Path,
     positions: np.ndarray,
@@ -1216,7 +1183,7 @@ def write_bvh(
     translations: bool = False,
 ) -> Path:
     """Write (T, J, 3) global joint positions of any tree (`parents[j] < j`, -1 for the root) as a BVH file,
-    in the positions' own units and axes, rotations solved from the positions (see `_solve_global`).
+    in the positions' own units and axes, rotations solved from the positions (`export.solve_tree_rotations`).
 
     `offsets` (J, 3) is the rest pose (default: the first frame's bones); `order` the rotation channel order of
     every joint ("ZXY", "XYZ", ...); `translations=True` gives every joint position channels too (as LAFAN1's
@@ -1239,7 +1206,9 @@ def write_bvh(
         offsets = np.zeros((J, 3))
         offsets[1:] = positions[0, 1:] - positions[0, list(parents[1:])]
     offsets = np.asarray(offsets, dtype=np.float64)
-    R = _solve_global(positions, parents, offsets)
+    from .export import solve_tree_rotations
+
+    R = solve_tree_rotations(positions, parents, offsets)
     local = R.copy()
     for j in range(1, J):
         local[:, j] = np.swapaxes(R[:, parents[j]], 1, 2) @ R[:, j]

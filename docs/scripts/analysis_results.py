@@ -75,6 +75,14 @@ GROUNDED_SECONDS = 8.0
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8)  # activation thresholds (fractions of the curve's maximum) tried on validation
 
 
+def cpu_name() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
 def draw(split: str, n: int, world: str, seed: int, start: int = 0) -> list:
     kwargs = {"world": world} if "world" in inspect.signature(generate).parameters else {}
     if world != "base" and not kwargs:
@@ -206,8 +214,7 @@ def main() -> None:
     parser.add_argument("--figures", default=None)
     args = parser.parse_args()
     warnings.simplefilter("ignore", UnknownWordWarning)
-    print(f"CPU {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"cpu capability {torch.backends.cpu.get_cpu_capability()}")  # fmt: skip
+    print(f"CPU {cpu_name()}, torch {torch.__version__}, cpu capability {torch.backends.cpu.get_cpu_capability()}")
 
     pipe = load_embedded()
     choice = choose_grounding(pipe, args.val, args.world, args.timestep, args.seed)
