@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -133,3 +135,19 @@ def test_head_statistics_and_taxonomy():
         pipe.probe(sample.features, caption.text, timestep=300)
     with pytest.raises(ValueError, match="per-head maps"):
         head_statistics(averaged)
+
+
+def test_probe_defaults_to_the_timestep_the_cli_uses():
+    """One noise level for grounding probes (the API, the CLI, the README), and one for counting probes."""
+    import inspect
+
+    from motionclr_lens.analysis.counting import COUNT_TIMESTEP
+    from motionclr_lens.cli import build_parser
+    from motionclr_lens.pipeline import PROBE_TIMESTEP, MotionCLRPipeline
+
+    assert inspect.signature(MotionCLRPipeline.probe).parameters["timestep"].default == PROBE_TIMESTEP
+    parser = build_parser()
+    assert parser.parse_args(["ground", "--prompt", "a person walks"]).timestep == PROBE_TIMESTEP
+    assert parser.parse_args(["count", "--prompt", "a person jumps"]).timestep == COUNT_TIMESTEP
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "timestep=500" not in readme and "timestep=COUNT_TIMESTEP" in readme
