@@ -81,3 +81,34 @@ def test_default_recogniser_reads_the_world(test_samples):
     assert len(single) >= 20 and len(multi) >= 60
     assert np.mean(single) >= 0.9
     assert np.mean(multi) >= 0.8
+
+
+@pytest.fixture(scope="module")
+def extended_test_samples():
+    return generate("test", 400, seed=3, workers=1, world="extended")
+
+
+def test_default_recogniser_reads_the_extended_world(extended_test_samples):
+    """The shipped recogniser, on held-out motions of the extended world: the action of single-action samples;
+    every fast series of one-foot hops and every deep squat, cut out at its own frames (styles the base world
+    does not draw); and an arm action overlaid on walking or jogging, which labels its frames as
+    `frame_labels()` of the world does."""
+    recogniser = ActionRecogniser.default()
+    single, fast_hops, deep_squats, overlaid = [], [], [], []
+    for s in extended_test_samples:
+        joints = joints_of(s.features)
+        labels = recogniser.frame_labels(joints)
+        if len(s.segments) == 1:
+            single.append(recogniser.main_action(joints) == s.segments[0].kind)
+        for seg in s.segments:
+            if seg.during is not None:
+                overlaid.append(np.mean(labels[seg.start : seg.end] == recogniser.classes.index(seg.kind)))
+            elif seg.kind == "hop" and "period" in seg.attrs:
+                fast_hops.append(recogniser.main_action(joints[seg.start : seg.end]) == "hop")
+            elif seg.kind == "squat" and seg.attrs.get("depth", 0.0) > 0.42:
+                deep_squats.append(recogniser.main_action(joints[seg.start : seg.end]) == "squat")
+    assert len(single) >= 30 and len(fast_hops) >= 10 and len(deep_squats) >= 10 and len(overlaid) >= 50
+    assert np.mean(single) >= 0.95
+    assert np.mean(fast_hops) >= 0.9
+    assert np.mean(deep_squats) >= 0.9
+    assert np.mean(overlaid) >= 0.97

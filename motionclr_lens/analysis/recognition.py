@@ -2,11 +2,18 @@
 
 It reads joints only (never text), so it can judge whether a generated motion does what its caption says.
 It is trained on the world's own motions (joints decoded from their features, as generated motions are),
-never on generated ones. During training, most motions are perturbed the way a generator's output departs
-from clean motion (`perturb_joints`: the heading wobbles about the pelvis, the body drifts over the floor,
-joints jitter, the floor height is off), so that such flaws do not read as other actions.
+never on generated ones: the training splits of the base world and of the extended world (docs/world.md),
+half of each. During training, most motions are perturbed the way a generator's output departs from clean
+motion (`perturb_joints`: the heading wobbles about the pelvis, the body drifts over the floor, joints
+jitter, the floor height is off), so that such flaws do not read as other actions.
 
-    recogniser = ActionRecogniser.fit(generate("train", 3000, workers=2))
+Its domain is the world's motions and motions near them, of both worlds: the 34 actions in the styles the
+two worlds draw (deep squats, fast series of one-foot hops, small and large arm circles, kicks with a lean,
+travelling jumps and hops included). Where an arm action is overlaid on walking or jogging, it labels those
+frames with the arm action, as the world's `WorldSample.frame_labels()` does. It is not a general action
+classifier: a motion unlike any of the world's is still labelled with one of its 34 actions.
+
+    recogniser = ActionRecogniser.fit(training_samples(8000, "mixed"))
     recogniser.segments(joints)   # [("jump", 0, 61), ("walk_forward", 61, 140)]
 """
 
@@ -27,7 +34,15 @@ from torch import Tensor, nn
 from ..motion import recover_from_ric
 from .descriptors import DESCRIPTOR_DIM, motion_descriptor
 
-__all__ = ["ActionRecogniser", "RecognisedSegment", "decode_segments", "joints_of", "perturb_joints", "smooth_labels"]
+__all__ = [
+    "ActionRecogniser",
+    "RecognisedSegment",
+    "decode_segments",
+    "joints_of",
+    "perturb_joints",
+    "smooth_labels",
+    "training_samples",
+]
 
 
 @dataclass(frozen=True)
@@ -151,7 +166,9 @@ def decode_segments(labels: np.ndarray, classes: Sequence[str], min_frames: int 
 
 
 class ActionRecogniser:
-    """Per-frame action labels from joints, by a small temporal convolutional network."""
+    """Per-frame action labels from joints, by a small temporal convolutional network. Its domain is the
+    motion world's motions and near-world motions of the base and extended worlds (the module's docstring),
+    not human motion at large."""
 
     def __init__(self, classes: Sequence[str], net: _Net, mean: np.ndarray, std: np.ndarray) -> None:
         self.classes = list(classes)
@@ -275,26 +292,41 @@ class ActionRecogniser:
 
     @classmethod
     def default(cls) -> ActionRecogniser:
-        """The recogniser shipped with the package, trained on the motion world's training split
-        (`python -m motionclr_lens.analysis.recognition --out FOLDER` retrains it)."""
+        """The recogniser shipped with the package, trained on 4,000 training motions of the base world and
+        4,000 of the extended world (`python -m motionclr_lens.analysis.recognition --out FOLDER` retrains it)."""
         return cls.load(Path(str(resources.files("motionclr_lens.assets").joinpath("recogniser"))))
+
+
+def training_samples(count: int, world: str = "mixed", seed: int = 0, workers: int = 2) -> list:
+    """`count` motions of the training split of the base world, the extended world, or both ("mixed": half of
+    each, the base world's first)."""
+    from ..world import WORLDS, generate
+
+    if world not in (*WORLDS, "mixed"):
+        raise ValueError(f"unknown world {world!r}; valid: {[*WORLDS, 'mixed']}")
+    if world != "mixed":
+        return generate("train", count, seed=seed, workers=workers, world=world)
+    half = count // 2
+    return generate("train", count - half, seed=seed, workers=workers, world="base") + generate(
+        "train", half, seed=seed, workers=workers, world="extended"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m motionclr_lens.analysis.recognition",
-        description="Train the action recogniser on the motion world's training split.",
+        description="Train the action recogniser on the training split of the motion world (base, extended or both).",
     )
     parser.add_argument("--out", required=True, help="folder to write the recogniser to")
-    parser.add_argument("--samples", type=int, default=4000)
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--world", default="mixed", choices=["base", "extended", "mixed"], help="mixed: half of each")
+    parser.add_argument("--samples", type=int, default=8000)
+    parser.add_argument("--epochs", type=int, default=16)
     parser.add_argument("--perturb", type=float, default=0.75, help="share of motions perturbed in each epoch")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    from ..world import generate
 
     torch.set_num_threads(1)
-    samples = generate("train", args.samples, seed=args.seed, workers=2)
+    samples = training_samples(args.samples, args.world, seed=args.seed)
     recogniser = ActionRecogniser.fit(samples, epochs=args.epochs, seed=args.seed, progress=True, perturb=args.perturb)
     print(f"saved to {recogniser.save(args.out)}")
     return 0
