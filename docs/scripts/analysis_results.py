@@ -212,7 +212,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None)
     parser.add_argument("--figures", default=None)
+    parser.add_argument("--replot", default=None, help="redraw the figures from a --json of an earlier run")
     args = parser.parse_args()
+    if args.replot:
+        saved = json.loads(Path(args.replot).read_text())
+        args.timestep = saved["timestep"]
+        choice = saved["grounding_choice"]
+        choice["iou_by_layer"] = {int(k): v for k, v in choice["iou_by_layer"].items()}
+        figures(Path(args.figures or "."), saved, choice, saved["grounding"], saved["gain_over_word_order_prior"],
+                None, [], args)  # fmt: skip
+        return
     warnings.simplefilter("ignore", UnknownWordWarning)
     print(f"CPU {cpu_name()}, torch {torch.__version__}, cpu capability {torch.backends.cpu.get_cpu_capability()}")
 
@@ -480,7 +489,7 @@ def figures(folder: Path, result: dict, choice: dict, grounding: dict, gains: di
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("temporal IoU (mean over motions, 95 % interval)")
-    ax.legend(frameon=False, loc="lower right", title="captions")
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="captions")
     ax.set_title(f"Grounding on held-out world motions ({result['world']} world, t={args.timestep})", loc="left")
     fig.tight_layout()
     fig.savefig(folder / "grounding.png", dpi=110)
@@ -516,13 +525,13 @@ def figures(folder: Path, result: dict, choice: dict, grounding: dict, gains: di
     ax.set_yticks(range(len(methods)), methods)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.legend(frameon=False, loc="lower right")
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_xlabel("share of motions of 2 or more repetitions (95 % interval)")
     fig.tight_layout()
     fig.savefig(folder / "counting.png", dpi=110)
     plt.close(fig)
 
-    if mean_rows:
+    if mean_rows and heads is not None:
         for kind in ("self", "cross"):
             fig = heads.plot(kind)
             fig.savefig(folder / f"heads_{kind}.png", dpi=110)
