@@ -24,6 +24,7 @@ from motionclr_lens.analysis.baselines import (
     phrase_order,
     word_order_prior,
 )
+from motionclr_lens.analysis.counting import UPSAMPLE
 from motionclr_lens.capture import capture_keys
 from motionclr_lens.hooks import active_hooks
 from motionclr_lens.world import make_sample
@@ -131,7 +132,8 @@ def test_count_from_attention_on_the_embedded_model():
         right += counts[0] == s.segments[0].count
     assert right >= 7, f"{right} of 10 counted right"
     estimate = count_from_attention(keys, frames=samples[-1].frames)
-    assert estimate.layers == (16, 17) and estimate.matrix.shape == (samples[-1].frames,) * 2
+    assert estimate.layers == (16, 17) and estimate.matrix.shape == (UPSAMPLE * samples[-1].frames,) * 2
+    assert estimate.rows_per_frame == UPSAMPLE and estimate.window == (0, samples[-1].frames)
     with pytest.raises(ValueError, match="were not captured"):
         count_from_attention(keys, layers=[30])
     with pytest.raises(ValueError, match="frames must be an int"):

@@ -213,6 +213,7 @@ def main() -> None:
     parser.add_argument("--json", default=None)
     parser.add_argument("--figures", default=None)
     parser.add_argument("--replot", default=None, help="redraw the figures from a --json of an earlier run")
+    parser.add_argument("--counting-only", action="store_true", help="only the counting table (no figures)")
     args = parser.parse_args()
     if args.replot:
         saved = json.loads(Path(args.replot).read_text())
@@ -226,15 +227,25 @@ def main() -> None:
     print(f"CPU {cpu_name()}, torch {torch.__version__}, cpu capability {torch.backends.cpu.get_cpu_capability()}")
 
     pipe = load_embedded()
-    choice = choose_grounding(pipe, args.val, args.world, args.timestep, args.seed)
+    exclude = args.samples  # the counted motions come after the grounding ones, whatever is run
+    if args.counting_only:
+        args.samples, args.val, args.heads, args.grounded_seeds, args.figures = 0, 0, 0, 0, None
+    choice = choose_grounding(pipe, args.val, args.world, args.timestep, args.seed) if args.val else None
+    if choice is None:
+        choice = {
+            "chosen": {"reading": "raw", "layers": "all layers", "layer_list": None, "threshold": 0.8, "iou": 0.0},
+            "validation_motions": 0,
+            "iou_by_layer": {},
+            "candidates": [],
+        }
     c = choice["chosen"]
     chosen_name = f"chosen: {c['reading']}, {c['layers']}" + (
         f", above {c['threshold']:g} max" if c["reading"] != "aligned" else ""
     )
     print(f"chosen on {choice['validation_motions']} validation motions: {chosen_name} (IoU {c['iou']:.3f})")
 
-    samples = draw("test", args.samples, args.world, args.seed)
-    counted = counted_samples(args.counted, args.world, args.seed, exclude=args.samples)
+    samples = draw("test", args.samples, args.world, args.seed) if args.samples else []
+    counted = counted_samples(args.counted, args.world, args.seed, exclude=exclude)
     rng = np.random.default_rng(args.seed)
     rows: list[dict] = []
     control_rows: list[dict] = []

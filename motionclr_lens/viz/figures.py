@@ -239,8 +239,9 @@ def repetition_figure(estimate: RepetitionEstimate, truth: int | None = None, fp
     """What a count was read from: the frame-by-frame similarity (the counted window boxed) and its diagonal
     profile with the period and its multiples marked, the count (or "no repetition found") and the true count."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.4), gridspec_kw={"width_ratios": [1, 1.35]})
+    rate = fps * estimate.rows_per_frame  # rows of the similarity per second
     T = len(estimate.matrix)
-    extent = (0, T / fps, T / fps, 0)
+    extent = (0, T / rate, T / rate, 0)
     left.imshow(estimate.matrix, cmap="magma", extent=extent, interpolation="nearest")
     a, b = estimate.window
     left.add_patch(plt.Rectangle((a / fps, a / fps), (b - a) / fps, (b - a) / fps, fill=False, ec="#35c4ff", lw=1.2))
@@ -249,13 +250,13 @@ def repetition_figure(estimate: RepetitionEstimate, truth: int | None = None, fp
     plural = "s" if len(estimate.layers) > 1 else ""
     layers = f", layer{plural} {', '.join(map(str, estimate.layers))}" if estimate.layers else ""
     left.set_title(f"{estimate.source}{layers}", loc="left", fontsize=9)
-    period = estimate.period if np.isfinite(estimate.period) else None
+    period = estimate.period * estimate.rows_per_frame if np.isfinite(estimate.period) else None
     count_text = "no repetition found" if estimate.count is None else f"counted {estimate.count}"
-    counting_figure(estimate.profile, period, None, truth, fps=fps, ax=right)
+    counting_figure(estimate.profile, period, None, truth, fps=rate, ax=right)
     right.set_ylabel("mean similarity")
     right.text(0.98, 0.80, count_text, transform=right.transAxes, ha="right", va="top")
     if period is not None and estimate.count is not None:
-        right.text(0.98, 0.68, f"period {period / fps:.2f} s", transform=right.transAxes, ha="right", va="top")
+        right.text(0.98, 0.68, f"period {period / rate:.2f} s", transform=right.transAxes, ha="right", va="top")
     if title:
         fig.suptitle(title, x=0.01, ha="left")
     fig.tight_layout()
