@@ -8,97 +8,24 @@ skeleton, and .npy joints and features.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from .motion import FPS, JOINT_NAMES, NUM_JOINTS, PARENTS, RAW_OFFSETS, bone_offsets, check_joints
-
-__all__ = ["BVH", "read_bvh", "save_animation", "save_bvh", "save_npy", "solve_rotations", "solve_tree_rotations"]
-
-CHILDREN: tuple[tuple[int, ...], ...] = tuple(
-    tuple(c for c in range(NUM_JOINTS) if PARENTS[c] == j) for j in range(NUM_JOINTS)
+from .motion import (
+    CHILDREN,
+    FPS,
+    JOINT_NAMES,
+    NUM_JOINTS,
+    PARENTS,
+    check_joints,
+    rest_offsets,
+    solve_tree_rotations,
 )
 
-
-def rest_offsets(joints: np.ndarray) -> np.ndarray:
-    """(22, 3) bone offsets of the rest pose: HumanML3D's T-pose directions with the motion's mean bone
-    lengths, except around the joints with several children (pelvis, upper spine), whose children keep the
-    motion's own mean layout (hips below the pelvis, collars beside the neck), seen in the frame those
-    children span (x from the right child to the left one, y up along the middle one)."""
-    bones = np.linalg.norm(joints[:, 1:] - joints[:, list(PARENTS[1:])], axis=-1).mean(0)  # (21,)
-    offsets = bone_offsets(bones).astype(np.float64)
-    for j, kids in enumerate(CHILDREN):
-        if len(kids) < 3:
-            continue
-        left = next(k for k in kids if RAW_OFFSETS[k][0] > 0)
-        right = next(k for k in kids if RAW_OFFSETS[k][0] < 0)
-        middle = next(k for k in kids if k not in (left, right))
-        x = joints[:, left] - joints[:, right]
-        x /= np.linalg.norm(x, axis=1, keepdims=True)
-        y = joints[:, middle] - joints[:, j]
-        y -= np.einsum("ti,ti->t", y, x)[:, None] * x
-        y /= np.linalg.norm(y, axis=1, keepdims=True)
-        frame = np.stack([x, y, np.cross(x, y)], axis=1)  # (T, 3, 3): rows are the frame's axes
-        for k in kids:
-            offsets[k] = np.einsum("tij,tj->ti", frame, joints[:, k] - joints[:, j]).mean(0)
-    return offsets
-
-
-def _minimal_rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(T, 3, 3) rotations taking unit vectors a[t] to b[t] by the shortest arc."""
-    v = np.cross(a, b)
-    c = np.einsum("ti,ti->t", a, b)
-    vx = np.zeros((len(a), 3, 3))
-    vx[:, 0, 1], vx[:, 0, 2], vx[:, 1, 2] = -v[:, 2], v[:, 1], -v[:, 0]
-    vx[:, 1, 0], vx[:, 2, 0], vx[:, 2, 1] = v[:, 2], -v[:, 1], v[:, 0]
-    R = np.eye(3)[None] + vx + vx @ vx / (1 + np.clip(c, -1 + 1e-9, None))[:, None, None]
-    # Opposite vectors: a half turn about any axis normal to a.
-    flip = c < -1 + 1e-6
-    if flip.any():
-        axis = np.cross(a[flip], np.array([1.0, 0.0, 0.0]))
-        small = np.linalg.norm(axis, axis=1) < 1e-6
-        axis[small] = np.cross(a[flip][small], np.array([0.0, 0.0, 1.0]))
-        R[flip] = Rotation.from_rotvec(np.pi * axis / np.linalg.norm(axis, axis=1, keepdims=True)).as_matrix()
-    return R
-
-
-def solve_tree_rotations(positions: np.ndarray, parents: Sequence[int], offsets: np.ndarray) -> np.ndarray:
-    """(T, J, 3, 3) global rotations of every joint of a tree (`parents[j]` < j, -1 for a root) that put the rest
-    `offsets` (J, 3) onto the `positions` (T, J, 3).
-
-    A joint with several children (pelvis, upper spine) gets the rotation that best fits all its bones (Kabsch);
-    a joint with one child the shortest arc from its parent's frame, so bones do not twist; a leaf (head, hands,
-    toes) keeps its parent's rotation. Exact where each joint's children keep their layout (rigid sibling bones).
-    """
-    T, J = positions.shape[:2]
-    children = [[c for c in range(J) if parents[c] == j] for j in range(J)]
-    R = np.zeros((T, J, 3, 3))
-    for j in range(J):  # parents come before children
-        parent = np.broadcast_to(np.eye(3), (T, 3, 3)) if parents[j] < 0 else R[:, parents[j]]
-        kids = children[j]
-        if not kids:
-            R[:, j] = parent
-        elif len(kids) == 1:
-            k = kids[0]
-            rest = np.einsum("tij,j->ti", parent, offsets[k])
-            rest /= np.maximum(np.linalg.norm(rest, axis=1, keepdims=True), 1e-12)
-            bone = positions[:, k] - positions[:, j]
-            bone /= np.maximum(np.linalg.norm(bone, axis=1, keepdims=True), 1e-12)
-            R[:, j] = _minimal_rotation(rest, bone) @ parent
-        else:
-            A = offsets[kids]  # (K, 3) rest
-            B = positions[:, kids] - positions[:, j : j + 1]  # (T, K, 3) posed
-            H = np.einsum("ki,tkj->tij", A, B)
-            U, _, Vt = np.linalg.svd(H)
-            V, Ut = np.swapaxes(Vt, 1, 2), np.swapaxes(U, 1, 2)
-            D = np.broadcast_to(np.eye(3), (T, 3, 3)).copy()
-            D[:, 2, 2] = np.sign(np.linalg.det(V @ Ut))
-            R[:, j] = V @ D @ Ut
-    return R
+__all__ = ["BVH", "read_bvh", "save_animation", "save_bvh", "save_npy", "solve_rotations", "solve_tree_rotations"]
 
 
 def solve_rotations(joints: np.ndarray, offsets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

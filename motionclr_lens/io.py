@@ -32,6 +32,8 @@ from .motion import (
     canonical_joints_to_features,
     canonicalize,
     check_joints,
+    rest_offsets,
+    solve_tree_rotations,
 )
 
 __all__ = [
@@ -1183,7 +1185,7 @@ def write_bvh(
     translations: bool = False,
 ) -> Path:
     """Write (T, J, 3) global joint positions of any tree (`parents[j] < j`, -1 for the root) as a BVH file,
-    in the positions' own units and axes, rotations solved from the positions (`export.solve_tree_rotations`).
+    in the positions' own units and axes, rotations solved from the positions (`motion.solve_tree_rotations`).
 
     `offsets` (J, 3) is the rest pose (default: the first frame's bones); `order` the rotation channel order of
     every joint ("ZXY", "XYZ", ...); `translations=True` gives every joint position channels too (as LAFAN1's
@@ -1206,8 +1208,6 @@ def write_bvh(
         offsets = np.zeros((J, 3))
         offsets[1:] = positions[0, 1:] - positions[0, list(parents[1:])]
     offsets = np.asarray(offsets, dtype=np.float64)
-    from .export import solve_tree_rotations
-
     R = solve_tree_rotations(positions, parents, offsets)
     local = R.copy()
     for j in range(1, J):
@@ -1267,8 +1267,6 @@ def save_bvh_as(
     "humanml3d"), or 22 names in our joint order; in `unit` (a name of `UNITS` or metres per unit), with `up`
     the file's up axis and `order` its rotation channel order. The rest pose is a T-pose with the motion's
     mean bone lengths (as `export.save_bvh`); `load_motion` reads the file back."""
-    from .export import rest_offsets
-
     joints = check_joints(joints)
     if isinstance(names, str):
         if names not in PRESETS or len(PRESETS[names]) != NUM_JOINTS:

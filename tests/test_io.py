@@ -13,7 +13,7 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation, Slerp
 
-from motionclr_lens.export import BVH, _minimal_rotation, read_bvh, save_bvh, to_bvh
+from motionclr_lens.export import BVH, read_bvh, save_bvh, to_bvh
 from motionclr_lens.io import (
     PRESETS,
     UNITS,
@@ -40,6 +40,7 @@ from motionclr_lens.motion import (
     canonical_joints_to_features,
     canonicalize,
     joints_to_features,
+    minimal_rotation,
     recover_from_ric,
 )
 from motionclr_lens.world import make_sample
@@ -248,7 +249,7 @@ def write_asf_amc(folder: Path, joints: np.ndarray, name: str = "01") -> tuple[P
             continue
         now = points[bone] - start[bone]
         now /= np.linalg.norm(now, axis=1, keepdims=True)
-        W[bone] = _minimal_rotation(np.einsum("tij,j->ti", W[parent], rest[bone]), now) @ W[parent]
+        W[bone] = minimal_rotation(np.einsum("tij,j->ti", W[parent], rest[bone]), now) @ W[parent]
         C = Rotation.from_euler("xyz", axis, degrees=True).as_matrix()
         M = C.T @ np.swapaxes(W[parent], 1, 2) @ W[bone] @ C
         amc[bone] = Rotation.from_matrix(M).as_euler("".join(d[1] for d in dof.split()), degrees=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import Any, cast
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -17,9 +17,6 @@ from matplotlib.figure import Figure
 
 from ..motion import KINEMATIC_CHAINS
 from .style import PAPER_STYLE, styled
-
-if TYPE_CHECKING:
-    from ..analysis.counting import RepetitionEstimate
 
 __all__ = [
     "PAPER_STYLE",
@@ -234,10 +231,11 @@ def counting_figure(profile: np.ndarray, period: float | None = None, count: int
 
 
 @styled
-def repetition_figure(estimate: RepetitionEstimate, truth: int | None = None, fps: float = 20.0,
+def repetition_figure(estimate: Any, truth: int | None = None, fps: float = 20.0,
                       title: str | None = None) -> Figure:  # fmt: skip
-    """What a count was read from: the frame-by-frame similarity (the counted window boxed) and its diagonal
-    profile with the period and its multiples marked, the count (or "no repetition found") and the true count."""
+    """What a count was read from (`estimate`: an `analysis.RepetitionEstimate`): the frame-by-frame similarity
+    (the counted window boxed) and its diagonal profile with the period and its multiples marked, the count (or
+    "no repetition found") and the true count."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.4), gridspec_kw={"width_ratios": [1, 1.35]})
     rate = fps * estimate.rows_per_frame  # rows of the similarity per second
     T = len(estimate.matrix)
