@@ -40,7 +40,7 @@ def periodic_map(n: int, period: int, lead: int, seed: int = 0) -> np.ndarray:
 @pytest.mark.parametrize(("n", "period", "lead"), [(1, 40, 5), (2, 30, 8), (3, 20, 6), (4, 16, 10), (5, 14, 4)])
 def test_count_by_period_on_cycles(n, period, lead):
     result = count_by_period(periodic_map(n, period, lead), lead, lead + n * period)
-    assert result.count == n
+    assert result.count == (n if n > 1 else None)  # one movement: no repetition found, never a silent 1
     if n > 1:
         assert abs(result.period - period) <= 1
 

@@ -131,7 +131,7 @@ def diagonal_profile(attention: np.ndarray, start: int = 0, end: int | None = No
 
 @dataclass(frozen=True)
 class PeriodCount:
-    count: int
+    count: int | None  # None: no clear period (no repetition found)
     period: float  # frames
     profile: np.ndarray  # the diagonal profile the period was read from
     window: tuple[int, int]
@@ -153,7 +153,8 @@ def count_by_period(
 ) -> PeriodCount:
     """Repetitions in frames [start, end) of a self-attention map: the window's length over the period,
     the lag of the first clear peak of the diagonal profile (after removing its slow decay). No clear
-    peak means one repetition."""
+    peak: `count` None (no repetition found). The library's recipe is `count_from_attention`; this reads the
+    softmax maps themselves and is kept for comparison."""
     a = _square(attention)
     end = a.shape[0] if end is None else end
     profile = diagonal_profile(a, start, end)
@@ -170,10 +171,11 @@ def count_by_period(
         if p >= min_period and profile[p] - profile[min_period // 2 : p].min() > 0.05 * depth
     ]
     if not peaks_ok:
-        return PeriodCount(1, float(L), profile, (start, end))
+        return PeriodCount(None, float(L), profile, (start, end))
     best = max(pr for _, pr in peaks_ok)
     period = next(float(p) for p, pr in peaks_ok if pr >= 0.5 * best)
-    return PeriodCount(max(1, int(round(L / period))), period, profile, (start, end))
+    count = int(round(L / period))
+    return PeriodCount(count if count >= 2 else None, period, profile, (start, end))
 
 
 # --- the recipe ------------------------------------------------------------------------------------------------
