@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -218,13 +219,16 @@ def _read_features(path: str, pipe: MotionCLRPipeline, args: argparse.Namespace 
     return features.astype(np.float32)
 
 
-def _motion_or_generated(args: argparse.Namespace, pipe: MotionCLRPipeline, kinds: tuple[str, ...]):
-    """Capture (maps of `kinds`, and the self-attention keys) of a given motion probed at --timestep, or of a
-    motion generated from the prompt; with the motion's features and frames."""
-    from .capture import capture, capture_keys
+def _motion_or_generated(args: argparse.Namespace, pipe: MotionCLRPipeline, kinds: tuple[str, ...], keys: bool):
+    """Capture (maps of `kinds`, and with `keys` the self-attention keys) of a given motion probed at --timestep,
+    or of a motion generated from the prompt; with the motion's features and frames."""
+    from .capture import KeyCache, capture, capture_keys
 
     generator = torch.Generator().manual_seed(args.seed)
-    with capture(kinds=kinds, head_mean=True) as cache, capture_keys() as keys:
+    with (
+        capture(kinds=kinds, head_mean=True) as cache,
+        capture_keys() if keys else contextlib.nullcontext(KeyCache()) as key_cache,
+    ):
         if args.motion:
             features = _read_features(args.motion, pipe, args)
             pipe.probe(features, args.prompt, timestep=args.timestep, generator=generator)
@@ -233,7 +237,7 @@ def _motion_or_generated(args: argparse.Namespace, pipe: MotionCLRPipeline, kind
             result = pipe.generate(args.prompt, seconds=args.seconds, generator=generator)
             frames = result.lengths[0]
             features = result.features[0]
-    return cache, keys, features, frames
+    return cache, key_cache, features, frames
 
 
 def _count(args: argparse.Namespace) -> int:
@@ -241,7 +245,7 @@ def _count(args: argparse.Namespace) -> int:
     from .report import full_resolution_self_map
 
     pipe = load_model(args.model, args.weights)
-    cache, keys, features, frames = _motion_or_generated(args, pipe, ("self",))
+    cache, keys, features, frames = _motion_or_generated(args, pipe, ("self",), keys=True)
     start, end = args.frames if args.frames else (0, frames)
     if not 0 <= start < end <= frames:
         raise ValueError(f"--frames {start} {end} is outside the motion's frames [0, {frames}]")
@@ -266,7 +270,7 @@ def _ground(args: argparse.Namespace) -> int:
     from .analysis import activation_mask, word_curves
 
     pipe = load_model(args.model, args.weights)
-    cache, _, _, frames = _motion_or_generated(args, pipe, ("cross",))
+    cache, _, _, frames = _motion_or_generated(args, pipe, ("cross",), keys=False)
     curves = word_curves(cache, pipe.tokenizer.tokenize_prompt(args.prompt), frames=frames)
     words = []
     for word, curve in zip(curves.words, curves.curves, strict=True):

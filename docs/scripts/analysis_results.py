@@ -67,6 +67,7 @@ from motionclr_lens.analysis.heads import MEASURES, HeadStatistics
 from motionclr_lens.capture import capture, capture_keys
 from motionclr_lens.edits import Ground
 from motionclr_lens.pipeline import PROBE_TIMESTEP, UnknownWordWarning
+from motionclr_lens.report import full_resolution_self_map
 from motionclr_lens.world import generate
 
 COUNT_WORDS = {2: "twice", 3: "three times", 4: "four times", 5: "five times"}
@@ -116,19 +117,16 @@ def reversed_order(caption) -> bool:
     return order != sorted(order)
 
 
-def full_resolution_layers(cache) -> list[int]:
-    res = cache.plan.resolutions
-    return [layer for layer in range(len(res)) if res[layer] == max(res)]
+READINGS = ("raw", "share", "aligned")
 
 
-def self_map(cache, layers: list[int], frames: int) -> np.ndarray:
-    return np.mean([cache["self", layer, 0][0].mean(0)[:frames, :frames].numpy() for layer in layers], axis=0)
-
-
-def readings(curves: np.ndarray, groups: list) -> dict[str, tuple[np.ndarray, float | None]]:
-    """The readings of one caption's cross-attention curves: name -> (curves, activation threshold)."""
-    shares = word_shares(curves, groups)
-    return {"raw": (curves, None), "share": (shares, None), "aligned": (align_phrases(curves, groups), 0.8)}
+def reading(name: str, curves: np.ndarray, groups: list) -> tuple[np.ndarray, float | None]:
+    """One reading of a caption's cross-attention curves: (curves, its fixed activation threshold or None)."""
+    if name == "share":
+        return word_shares(curves, groups), None
+    if name == "aligned":
+        return align_phrases(curves, groups), 0.8
+    return curves, None
 
 
 def choose_grounding(pipe, n: int, world: str, timestep: int, seed: int) -> dict:
@@ -166,7 +164,8 @@ def choose_grounding(pipe, n: int, world: str, timestep: int, seed: int) -> dict
         scored: dict[tuple[str, float], list[dict]] = {}
         for k, caption, by_layer in per_motion:
             curves = np.mean([by_layer[x] for x in layers], axis=0)
-            for name, (c, fixed) in readings(curves, caption.word_segments).items():
+            for name in READINGS:
+                c, fixed = reading(name, curves, caption.word_segments)
                 for threshold in (fixed,) if fixed is not None else THRESHOLDS:
                     scored.setdefault((name, threshold), []).extend(
                         score_grounding(
@@ -261,7 +260,7 @@ def main() -> None:
             pipe.probe(s.features, caption.text, timestep=args.timestep, generator=torch.Generator().manual_seed(k))
         curves = word_curves(cache, tokenized, frames=s.frames).curves
         chosen_curves = word_curves(cache, tokenized, frames=s.frames, layers=c["layer_list"]).curves
-        chosen_reading, fixed = readings(chosen_curves, groups)[c["reading"]]
+        chosen_reading, fixed = reading(c["reading"], chosen_curves, groups)
         methods = {
             "cross-attention (80 % of max)": curves,
             "word shares (80 % of max)": word_shares(curves, groups),
@@ -290,7 +289,7 @@ def main() -> None:
                     other.features, caption.text, timestep=args.timestep, generator=torch.Generator().manual_seed(k)
                 )
             ocurves = word_curves(ocache, tokenized, frames=other.frames, layers=c["layer_list"]).curves
-            oreading, _ = readings(ocurves, groups)[c["reading"]]
+            oreading, _ = reading(c["reading"], ocurves, groups)
             scale = other.frames / s.frames
             scaled = [
                 None if f is None else (int(round(f[0] * scale)), int(round(f[1] * scale))) for f in caption.word_frames
@@ -350,8 +349,7 @@ def main() -> None:
             pipe.probe(
                 s.features, s.captions[0].text, timestep=args.timestep, generator=torch.Generator().manual_seed(k)
             )
-        full = full_resolution_layers(cache)
-        A = self_map(cache, full, s.frames)
+        A = full_resolution_self_map(cache, 0, s.frames)
         joints = joints_of(s.features)
         periods = np.diff(seg.reps)
         counting.append(

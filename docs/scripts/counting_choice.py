@@ -4,10 +4,10 @@
 
 Each single-action validation motion with a repetition count is probed under its caption at each timestep of
 `--timesteps`, with the self-attention keys of every layer captured (`capture_keys`). The recipe
-(`count_from_matrix`) is then scored on a grid, separately for the attention reading (key similarity of a set of
-layers, its sharpness, the row-peak prominence, the timestep) and for the model-free baseline (the same recipe
-on the similarity of the motion's own features: sharpness and prominence), so each is tuned as well as the data
-allows. The rule, fixed before looking: the lowest mean absolute error on motions of two or more repetitions
+(`count_from_matrix`) is then scored on a grid, separately for the attention reading (`key_similarity` of a set
+of layers, its sharpness, whole-frame or half-frame steps, the row-peak prominence, the timestep) and for the
+model-free baseline (`feature_similarity`: sharpness, steps and prominence), so each is tuned as well as the
+data allows. The rule, fixed before looking: the lowest mean absolute error on motions of two or more repetitions
 ("no repetition found" scored as 1), ties broken by the exact rate. It prints the grid's best rows and the
 chosen settings, which are the defaults in `motionclr_lens/analysis/counting.py` (KEY_SHARPNESS, PROMINENCE,
 COUNT_TIMESTEP and the layers for attention; FEATURE_SHARPNESS and FEATURE_PROMINENCE for the features).
@@ -26,13 +26,14 @@ import numpy as np
 import torch
 
 from motionclr_lens import load_embedded
-from motionclr_lens.analysis import COUNTABLE, count_from_matrix, similarity_matrix
+from motionclr_lens.analysis import COUNTABLE, count_from_matrix, feature_similarity, key_similarity
 from motionclr_lens.capture import capture_keys
 from motionclr_lens.pipeline import UnknownWordWarning
 from motionclr_lens.world import generate
 
-SHARPNESS = (0.05, 0.1, 0.2, 0.3)
-PROMINENCE = (0.2, 0.3, 0.4, 0.5)
+SHARPNESS = (0.05, 0.1, 0.2)
+PROMINENCE = (0.3, 0.4, 0.5)
+FACTORS = (1, 2)  # the similarity over whole frames, or interpolated to half-frame steps (the recipe's UPSAMPLE)
 
 
 def counted_motions(split: str, n: int, world: str, seed: int = 0) -> list:
@@ -47,14 +48,6 @@ def counted_motions(split: str, n: int, world: str, seed: int = 0) -> list:
         chosen += [s for s in batch if len(s.segments) == 1 and s.segments[0].kind in COUNTABLE and s.segments[0].count]
         start += 256
     return chosen[:n]
-
-
-def layer_similarity(keys, layer: int, frames: int, sharpness: float) -> np.ndarray:
-    k = keys[(layer, keys.steps(layer)[-1])][0]
-    full = max(keys[(x, keys.steps(x)[-1])].shape[1] for x in keys.layers())
-    scale = max(1, full // k.shape[0])
-    m = similarity_matrix(k[: -(-frames // scale)].numpy(), sharpness)
-    return np.repeat(np.repeat(m, scale, 0), scale, 1)[:frames, :frames]
 
 
 def score(truth: np.ndarray, counts: list[int | None]) -> dict[str, float]:
@@ -98,25 +91,21 @@ def main() -> None:
     layer_sets = [finest, finest[-1:], finest + next_level, tuple(x for x in range(len(res)) if res[x] == max(res))]
 
     rows = []
-    for t, layers, sharp in itertools.product(args.timesteps, layer_sets, SHARPNESS):
+    for t, layers, sharp, factor in itertools.product(args.timesteps, layer_sets, SHARPNESS, FACTORS):
         mats = [
-            np.mean([layer_similarity(k, x, s.frames, sharp) for x in layers], axis=0)
+            np.mean([key_similarity(k, x, frames=s.frames, sharpness=sharp, factor=factor)[0] for x in layers], 0)
             for k, s in zip(keys_by_t[t], motions, strict=True)
         ]
         for prom in PROMINENCE:
-            counts = [count_from_matrix(m, prominence=prom).count for m in mats]
+            counts = [count_from_matrix(m, prominence=prom, rows_per_frame=factor).count for m in mats]
             rows.append({"reading": "attention keys", "timestep": t, "layers": list(layers), "sharpness": sharp,
-                         "prominence": prom, **score(truth, counts)})  # fmt: skip
-    for sharp in SHARPNESS:
-        mats = []
-        for s in motions:
-            z = (s.features - pipe.mean) / pipe.std
-            mats.append(similarity_matrix(z, sharp))
+                         "factor": factor, "prominence": prom, **score(truth, counts)})  # fmt: skip
+    for sharp, factor in itertools.product(SHARPNESS, FACTORS):
+        mats = [feature_similarity(s.features, pipe.mean, pipe.std, sharp, factor) for s in motions]
         for prom in PROMINENCE:
-            counts = [count_from_matrix(m, prominence=prom).count for m in mats]
-            rows.append(
-                {"reading": "features (no model)", "sharpness": sharp, "prominence": prom, **score(truth, counts)}
-            )
+            counts = [count_from_matrix(m, prominence=prom, rows_per_frame=factor).count for m in mats]
+            rows.append({"reading": "features (no model)", "sharpness": sharp, "factor": factor, "prominence": prom,
+                         **score(truth, counts)})  # fmt: skip
 
     chosen = {}
     for reading in ("attention keys", "features (no model)"):

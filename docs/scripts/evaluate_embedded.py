@@ -126,18 +126,25 @@ def score(
     }
 
 
+def first_of_each(samples: list, single: int, multi: int) -> list | None:
+    """The first `single` one-action and `multi` several-action samples of `samples`, in their order; None if it
+    holds fewer."""
+    chosen, n_single, n_multi = [], 0, 0
+    for s in samples:
+        if len(s.segments) == 1 and n_single < single:
+            chosen.append(s)
+            n_single += 1
+        elif len(s.segments) > 1 and n_multi < multi:
+            chosen.append(s)
+            n_multi += 1
+    return chosen if (n_single, n_multi) == (single, multi) else None
+
+
 def test_samples(single: int, multi: int, seed: int, split: str = "test") -> list:
     """The first `single` one-action and `multi` several-action samples of a split (test by default)."""
-    chosen, start, n_single, n_multi = [], 0, 0, 0
-    while n_single < single or n_multi < multi:
-        for s in generate(split, 512, seed=seed, start=start, workers=2):
-            if len(s.segments) == 1 and n_single < single:
-                chosen.append(s)
-                n_single += 1
-            elif len(s.segments) > 1 and n_multi < multi:
-                chosen.append(s)
-                n_multi += 1
-        start += 512
+    drawn: list = []
+    while (chosen := first_of_each(drawn, single, multi)) is None:
+        drawn += generate(split, 512, seed=seed, start=len(drawn), workers=2)
     return chosen
 
 

@@ -36,6 +36,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from evaluate_embedded import first_of_each  # the motions docs/scripts/evaluate_embedded.py judges
 
 from motionclr_lens.analysis import ActionRecogniser, decode_segments, joints_of
 from motionclr_lens.analysis.recognition import smooth_labels
@@ -167,20 +168,6 @@ def score(recogniser: ActionRecogniser, samples: list) -> dict:
     }
 
 
-def embedded_motions(samples: list, single: int, multi: int) -> list | None:
-    """The first `single` one-action and `multi` several-action motions (docs/scripts/evaluate_embedded.py's),
-    or None if `samples` holds fewer."""
-    chosen, n_single, n_multi = [], 0, 0
-    for s in samples:
-        if len(s.segments) == 1 and n_single < single:
-            chosen.append(s)
-            n_single += 1
-        elif len(s.segments) > 1 and n_multi < multi:
-            chosen.append(s)
-            n_multi += 1
-    return chosen if (n_single, n_multi) == (single, multi) else None
-
-
 def percent(value: float, n: int | None = None) -> str:
     if value != value:  # nan: nothing of the kind in this world
         return "-"
@@ -223,7 +210,7 @@ def main() -> None:
         cells = [f"{r['styles'][name][0]} / {r['styles'][name][1]}" if name in r["styles"] else "-" for r in (b, e)]
         print(f"| {name}: segments named | {cells[0]} | {cells[1]} |")
     if args.embedded:
-        chosen = embedded_motions(drawn["base"], args.embedded, args.embedded)
+        chosen = first_of_each(drawn["base"], args.embedded, args.embedded)
         if chosen is None:
             print(f"\n{args.samples} base motions hold fewer than {args.embedded} + {args.embedded}: not scored")
         else:

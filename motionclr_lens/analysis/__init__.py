@@ -11,6 +11,8 @@ from .counting import (
     count_paper,
     diagonal_profile,
     estimate_period,
+    feature_similarity,
+    key_similarity,
     similarity_matrix,
 )
 from .descriptors import DESCRIPTOR_DIM, heading, motion_descriptor
@@ -54,9 +56,11 @@ __all__ = [
     "decode_segments",
     "diagonal_profile",
     "estimate_period",
+    "feature_similarity",
     "head_statistics",
     "heading",
     "joints_of",
+    "key_similarity",
     "motion_descriptor",
     "random_curve",
     "repetition_signal",

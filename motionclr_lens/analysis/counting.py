@@ -39,6 +39,8 @@ __all__ = [
     "count_paper",
     "diagonal_profile",
     "estimate_period",
+    "feature_similarity",
+    "key_similarity",
     "similarity_matrix",
     "upsample",
 ]
@@ -360,16 +362,60 @@ def count_from_features(
 ) -> RepetitionEstimate:
     """The model-free baseline: the same recipe on the similarity of the motion's own (T, 263) features, each
     dimension standardised by `mean` and `std` (a model's, e.g. `pipe.mean`, `pipe.std`; else the motion's own)."""
+    similarity = feature_similarity(features, mean, std, sharpness)
+    return count_from_matrix(
+        similarity, start, end, min_period, prominence, source="features (no model)", rows_per_frame=UPSAMPLE
+    )
+
+
+def feature_similarity(
+    features: np.ndarray,
+    mean: np.ndarray | None = None,
+    std: np.ndarray | None = None,
+    sharpness: float = FEATURE_SHARPNESS,
+    factor: int = UPSAMPLE,
+) -> np.ndarray:
+    """(T * factor, T * factor) similarity of a motion's (T, D) features, each dimension standardised by
+    `mean` and `std` (else the motion's own), interpolated to steps of 1 / factor frame."""
     f = np.asarray(features, dtype=np.float64)
     if f.ndim != 2 or len(f) < 2:
         raise ValueError(f"features must have shape (T >= 2, D), got {f.shape}")
     mean = f.mean(axis=0) if mean is None else np.asarray(mean, dtype=np.float64)
     std = f.std(axis=0) if std is None else np.asarray(std, dtype=np.float64)
     z = (f - mean) / np.where(std > 1e-8, std, 1.0)
-    similarity = similarity_matrix(upsample(z), sharpness)
-    return count_from_matrix(
-        similarity, start, end, min_period, prominence, source="features (no model)", rows_per_frame=UPSAMPLE
-    )
+    return similarity_matrix(upsample(z, factor), sharpness)
+
+
+def key_similarity(
+    keys: KeyCache,
+    layer: int,
+    row: int = 0,
+    frames: int | None = None,
+    step: int | None = None,
+    sharpness: float = KEY_SHARPNESS,
+    factor: int = UPSAMPLE,
+) -> tuple[np.ndarray, int]:
+    """The similarity of one layer's self-attention keys for prompt `row` at `step` (default: the last captured),
+    over the motion's `frames` (default: the run's), the layer brought to full resolution and interpolated to
+    steps of 1 / factor frame: ((frames * factor, frames * factor), the layer's frames per key)."""
+    if layer not in keys.layers():
+        raise ValueError(f"layers {[layer]} were not captured; captured: {keys.layers()}")
+    full = max(keys[(x, keys.steps(x)[-1])].shape[1] for x in keys.layers())
+    plan = keys.plan
+    T = frames if frames is not None else (plan.valid[0] if plan is not None else full)
+    if not isinstance(T, int | np.integer) or not 2 <= T <= full:
+        raise ValueError(f"frames must be an int in [2, {full}], got {frames!r}")
+    steps = keys.steps(layer)
+    s = steps[-1] if step is None else step
+    if s not in steps:
+        raise ValueError(f"step {step} was not captured at layer {layer}; captured: {steps}")
+    k = keys[(layer, s)]
+    if not 0 <= row < k.shape[0]:
+        raise ValueError(f"row {row} is out of range: the capture holds {k.shape[0]} prompts")
+    scale = max(1, full // k.shape[1])
+    valid = -(-T // scale)  # the layer's frames that cover the motion
+    vectors = np.repeat(k[row, :valid].numpy(), scale, axis=0)[:T]  # the layer at full resolution
+    return similarity_matrix(upsample(vectors, factor), sharpness), scale
 
 
 def finest_layers(keys: KeyCache) -> list[int]:
@@ -410,30 +456,8 @@ def count_from_attention(
     `min_cells` of its frames."""
     finest = finest_layers(keys)
     chosen = list(finest) if layers is None else sorted(set(layers))
-    missing = [layer for layer in chosen if layer not in keys.layers()]
-    if missing:
-        raise ValueError(f"layers {missing} were not captured; captured: {keys.layers()}")
-    full = max(keys[(layer, keys.steps(layer)[-1])].shape[1] for layer in keys.layers())
-    plan = keys.plan
-    T = frames if frames is not None else (plan.valid[0] if plan is not None else full)
-    if not isinstance(T, int | np.integer) or not 2 <= T <= full:
-        raise ValueError(f"frames must be an int in [2, {full}], got {frames!r}")
-
-    def similarity(layer: int) -> tuple[np.ndarray, int]:
-        steps = keys.steps(layer)
-        s = steps[-1] if step is None else step
-        if s not in steps:
-            raise ValueError(f"step {step} was not captured at layer {layer}; captured: {steps}")
-        k = keys[(layer, s)]
-        if not 0 <= row < k.shape[0]:
-            raise ValueError(f"row {row} is out of range: the capture holds {k.shape[0]} prompts")
-        scale = max(1, full // k.shape[1])
-        valid = -(-T // scale)  # the layer's frames that cover the motion
-        vectors = np.repeat(k[row, :valid].numpy(), scale, axis=0)[:T]  # each layer at full resolution
-        return similarity_matrix(upsample(vectors), sharpness), scale
-
+    mats = {layer: key_similarity(keys, layer, row, frames, step, sharpness) for layer in chosen}
     fine = [layer for layer in chosen if layer in finest] or [chosen[0]]
-    mats = {layer: similarity(layer) for layer in chosen}
     source = "self-attention keys"
     first = count_from_matrix(
         np.mean([mats[x][0] for x in fine], 0), start, end, min_period, prominence, source, rows_per_frame=UPSAMPLE

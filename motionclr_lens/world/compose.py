@@ -9,6 +9,7 @@ overlaid on walking or jogging, and wider styles of movement (`docs/world.md`).
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -188,16 +189,21 @@ def make_sample(seed: int, split: str, index: int, captions_per_sample: int = 3,
         cap_rng = np.random.default_rng([seed, SPLITS.index(split), index, 1])
         kinds_attrs = [(c.kind, c.attrs) for c in clips]
         raw_captions = [caption(kinds_attrs, cap_rng, split) for _ in range(captions_per_sample)]
-        held_templates = any(
-            t == HELD_OUT_TEMPLATE and len(PHRASES[k]) > HELD_OUT_TEMPLATE
-            for _, templates, _ in raw_captions
-            for t, k in zip(templates, kinds, strict=True)
-        )
+        held_templates = _holds_template(raw_captions, kinds)
         # The test split alternates: even indices hold out a combination of actions, odd ones a template.
         if split == "test" and not (held_combo if index % 2 == 0 else held_templates):
             continue
         return _assemble(clips, raw_captions, split, index, held_combo, held_templates)
     raise RuntimeError(f"could not draw a sample for split {split!r}, index {index}")
+
+
+def _holds_template(raw_captions: list, kinds: Sequence[str]) -> bool:
+    """Whether any caption uses an action's held-out template (where the action has one)."""
+    return any(
+        t == HELD_OUT_TEMPLATE and len(PHRASES[k]) > HELD_OUT_TEMPLATE
+        for _, templates, _ in raw_captions
+        for t, k in zip(templates, kinds, strict=True)
+    )
 
 
 def _make_clips(rng: np.random.Generator, kinds: tuple[str, ...]) -> list[Clip] | None:
@@ -302,11 +308,7 @@ def _make_extended(seed: int, split: str, index: int, captions_per_sample: int) 
             units.append(unit)
         cap_rng = np.random.default_rng([seed, split_id, index, 3])
         raw_captions = [caption_extended(units, cap_rng, split) for _ in range(captions_per_sample)]
-        held_templates = any(
-            t == HELD_OUT_TEMPLATE and len(PHRASES[k]) > HELD_OUT_TEMPLATE
-            for _, templates, _ in raw_captions
-            for t, k in zip(templates, flat, strict=True)
-        )
+        held_templates = _holds_template(raw_captions, flat)
         if split == "test" and not (held_combo if index % 2 == 0 else held_templates):
             continue
         captions = [_caption_ground_truth(p, t, c, segments) for p, t, c in raw_captions]
