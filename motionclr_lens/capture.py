@@ -249,6 +249,7 @@ class KeyCache:
 
     point: str = "k"
     layers_wanted: Collection[int] | None = None
+    last_step_only: bool = False
     plan: RunPlan | None = None
     _keys: dict[tuple[int, int | None], Tensor] = field(default_factory=dict)
 
@@ -282,6 +283,9 @@ class KeyCache:
         if not rows:
             return
         x = tensor.detach()[rows]  # (prompts, heads, T, d)
+        if self.last_step_only:
+            for key in [k for k in self._keys if k[0] == ctx.layer]:
+                del self._keys[key]
         self._keys[(ctx.layer, ctx.step)] = x.permute(0, 2, 1, 3).reshape(x.shape[0], x.shape[2], -1).float().cpu()
 
     def hook(self) -> Hook:
@@ -292,9 +296,12 @@ class KeyCache:
 
 
 @contextlib.contextmanager
-def capture_keys(layers: Collection[int] | None = None, point: str = "k") -> Iterator[KeyCache]:
+def capture_keys(
+    layers: Collection[int] | None = None, point: str = "k", last_step_only: bool = False
+) -> Iterator[KeyCache]:
     """Capture the self-attention keys (`point="k"`) or queries (`"q"`) of the conditional branch at every step
-    of the run inside the block, for `layers` (None: all). `count_from_attention` counts repetitions from them.
+    of the run inside the block (or, with `last_step_only`, only the last step, which is what counting reads),
+    for `layers` (None: all). `count_from_attention` counts repetitions from them.
 
         with capture_keys() as keys:
             pipe.probe(features, "a person jumps three times", generator=torch.Generator().manual_seed(0))
@@ -302,6 +309,6 @@ def capture_keys(layers: Collection[int] | None = None, point: str = "k") -> Ite
     """
     if point not in ("q", "k"):
         raise ValueError(f"point must be 'q' or 'k', got {point!r}")
-    cache = KeyCache(point, None if layers is None else tuple(layers))
+    cache = KeyCache(point, None if layers is None else tuple(layers), last_step_only)
     with use_hooks(cache.hook()):
         yield cache

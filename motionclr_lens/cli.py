@@ -116,7 +116,7 @@ def _generate(args: argparse.Namespace) -> int:
         from .inversion import invert, regenerate
 
         inv = invert(pipe, features, args.prompt[0], steps=args.steps, depth=args.depth, refine=args.refine)
-        with capture(kinds=("self", "cross")) as cache, capture_keys() as keys:
+        with capture(kinds=("self", "cross")) as cache, capture_keys(last_step_only=True) as keys:
             result = regenerate(
                 pipe, inv, prompts=args.prompt, edits=edits, smooth_sigma=args.smooth_sigma, foot_lock=args.foot_lock
             )
@@ -128,7 +128,8 @@ def _generate(args: argparse.Namespace) -> int:
             "inversion_residuals": [round(r, 5) for r in inv.residuals],
         }
     else:
-        with capture(kinds=("self", "cross")) as cache, capture_keys() as keys:  # every map of the cond branch
+        # every map of the conditional branch, and the last step's keys for the report's count
+        with capture(kinds=("self", "cross")) as cache, capture_keys(last_step_only=True) as keys:
             result = pipe.generate(
                 args.prompt,
                 lengths=args.lengths,
@@ -227,7 +228,7 @@ def _motion_or_generated(args: argparse.Namespace, pipe: MotionCLRPipeline, kind
     generator = torch.Generator().manual_seed(args.seed)
     with (
         capture(kinds=kinds, head_mean=True) as cache,
-        capture_keys() if keys else contextlib.nullcontext(KeyCache()) as key_cache,
+        capture_keys(last_step_only=True) if keys else contextlib.nullcontext(KeyCache()) as key_cache,
     ):
         if args.motion:
             features = _read_features(args.motion, pipe, args)

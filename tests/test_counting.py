@@ -101,6 +101,9 @@ def test_capture_keys_per_run_and_hooks_gone():
         assert first.shape[:2] == (1, keys.plan.resolutions[17])
         pipe.generate("a person jumps", lengths=40, steps=3, generator=torch.Generator().manual_seed(0))
         assert keys.steps(17) == [0, 1, 2]  # the second run replaced the first
+    with capture_keys(layers=[17], last_step_only=True) as last:
+        pipe.generate("a person jumps", lengths=40, steps=3, generator=torch.Generator().manual_seed(0))
+    assert last.steps(17) == [2] and torch.allclose(last[(17, 2)], keys[(17, 2)], atol=1e-4)
     assert active_hooks() == ()
     assert keys[(17, 2)].shape[1] == keys.plan.resolutions[17] != first.shape[1]
     with pytest.raises(KeyError, match="captured layers"):
