@@ -140,7 +140,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ),
         (
             "md",
-            "The model-free baseline runs the same recipe on the motion's own features. On the world's test motions\nthe two are close (docs/analysis.md gives both with intervals): attention adds little to counting a motion\nwhose features already repeat. The paper's Appendix G (peaks per row of the softmax maps) is kept for\ncomparison as `count_paper`; on this model it is near zero everywhere.\n\nFrom the joints, the repetition counter the embedded model is judged with:",
+            "The model-free baseline runs the same recipe on the motion's own features. On the world's test motions\nit counts better than attention (docs/analysis.md gives both with intervals): attention adds nothing to\ncounting a motion whose features already repeat. The paper's Appendix G (peaks per row of the softmax maps) is kept for\ncomparison as `count_paper`; on this model it is near zero everywhere.\n\nFrom the joints, the repetition counter the embedded model is judged with:",
         ),
         (
             "code",

@@ -45,23 +45,22 @@ __all__ = [
     "upsample",
 ]
 
-# The recipe's settings, chosen on 200 validation motions of the extended world (the base world's choose the same)
-# for the attention keys and, separately, for the features (docs/scripts/counting_choice.py; docs/analysis.md):
-# how sharp a similarity is (its bandwidth as a fraction of the median squared distance between frames), how far
-# a row's peak must stand out (a fraction of the row's range away from the frame itself), the shortest period
-# looked for (frames).
+# The recipe's settings, chosen on 200 validation motions of the extended world for the attention keys and,
+# separately, for the features (docs/scripts/counting_choice.py; docs/analysis.md): how sharp a similarity is (its
+# bandwidth as a fraction of the median squared distance between frames), how far a row's peak must stand out (a
+# fraction of the row's range away from the frame itself), the shortest period looked for (frames).
 KEY_SHARPNESS = 0.1
-FEATURE_SHARPNESS = 0.1
+FEATURE_SHARPNESS = 0.05
 PROMINENCE = 0.5
-FEATURE_PROMINENCE = 0.3
+FEATURE_PROMINENCE = 0.4
 MIN_PERIOD = 5
 MIN_CELLS = 4  # a layer reads a period only where it spans at least this many of the layer's frames
 # A repetition shows at every phase of it: at least this share of the window's rows must have peaks a period
 # apart, else nothing repeats (a pose held before and after one movement makes only its own rows periodic).
 MIN_PERIODIC_SHARE = 0.5
 # Keys and features are interpolated to half-frame steps before their similarity is taken: at 20 fps a repeat every
-# 8.5 frames falls between frames, and only on the finer grid does it line up with a row (on 120 validation motions
-# of the extended world: exact 0.82 -> 0.86, OBO 0.92 -> 0.96).
+# 8.5 frames falls between frames, and only on the finer grid does it line up with a row (on 200 validation motions
+# of the extended world: exact 0.85 -> 0.89, OBO 0.93 -> 0.95).
 UPSAMPLE = 2
 # The noise level to probe a given motion at for counting: counting reads the motion, so it wants less noise than
 # grounding (`pipeline.PROBE_TIMESTEP`), which reads the text; chosen on validation with the settings above.
