@@ -28,9 +28,9 @@ from .config import MotionCLRConfig
 from .data import MotionText, feature_statistics
 from .model import MotionCLR
 from .pipeline import DEFAULT_GUIDANCE_SCALE, MotionCLRPipeline
-from .train import LOSS_MEANS, TrainConfig, Trainer
+from .train import LOSS_MEANS, TrainConfig, Trainer, load_checkpoint
 
-__all__ = ["EMBEDDED_FILES", "RECIPE", "WorldRecipe", "load_embedded", "train_on_world"]
+__all__ = ["EMBEDDED_FILES", "EXTENDED_RECIPE", "RECIPE", "RECIPES", "WorldRecipe", "load_embedded", "train_on_world"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,11 @@ class WorldRecipe:
     # One mean over every valid frame of a batch, as the shipped weights were trained (TrainConfig.loss_mean:
     # "motion", each motion's own mean first, in the original).
     loss_mean: str = "frames"
+    world: str = "base"  # the world drawn (world.dataset.WORLDS)
+    single_every: int = 1  # of the first schedule's draw: keep every k-th single action (every sequence)
+    # Start from the weights of an embedded model folder ("shipped": the package's) rather than from scratch:
+    # its weights, EMA and feature statistics; token rows it never saw keep a fresh initialisation.
+    warm_start: str | None = None
 
     @property
     def total_steps(self) -> int:
@@ -68,14 +73,25 @@ class WorldRecipe:
 
 RECIPE = WorldRecipe()
 
+# The second model: from the first's weights, one long schedule on the extended world (captions out of time
+# order, unequal durations, more variety), leaning to sequences of actions as the first's refinement did,
+# twice the batch (a step of 32 rows costs 1.5 times one of 16: benchmarks/bench_train.py).
+EXTENDED_RECIPE = WorldRecipe(
+    steps=30000, samples=48000, lr=2e-4, refine_steps=0, batch_size=32, world="extended", single_every=2,
+    warm_start="shipped",
+)  # fmt: skip
+RECIPES = {"shipped": RECIPE, "extended": EXTENDED_RECIPE}
 
-def world_training_set(samples: int, seed: int = 0, workers: int = 2, single_every: int = 1) -> list[MotionText]:
-    """`samples` motions of the world's training split; with `single_every` = k, only every k-th single-action
+
+def world_training_set(
+    samples: int, seed: int = 0, workers: int = 2, single_every: int = 1, world: str = "base"
+) -> list[MotionText]:
+    """`samples` motions of a world's training split; with `single_every` = k, only every k-th single-action
     motion is kept (sequences of actions all are)."""
     from .world.dataset import generate
 
     kept, singles = [], 0
-    for s in generate("train", samples, seed=seed, workers=workers):
+    for s in generate("train", samples, seed=seed, workers=workers, world=world):
         if len(s.segments) == 1:
             singles += 1
             if (singles - 1) % single_every:
@@ -84,9 +100,33 @@ def world_training_set(samples: int, seed: int = 0, workers: int = 2, single_eve
     return kept
 
 
-def _write_vocabulary(out: Path, token_ids: Sequence[Sequence[torch.Tensor]]) -> None:
-    vocabulary = sorted({int(i) for part in token_ids for ids in part for i in ids.flatten().tolist()})
-    (out / "vocabulary.json").write_text(json.dumps(vocabulary))
+def _write_vocabulary(out: Path, token_ids: Sequence[Sequence[torch.Tensor]], known: Sequence[int] = ()) -> None:
+    vocabulary = {int(i) for part in token_ids for ids in part for i in ids.flatten().tolist()}
+    (out / "vocabulary.json").write_text(json.dumps(sorted(vocabulary | set(known))))
+
+
+def _warm_start(model: MotionCLR, source: str) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Load an embedded model's weights into `model` (the token rows it never saw keep `model`'s own
+    initialisation); returns its feature mean and std and its vocabulary."""
+    from safetensors.torch import load_file
+
+    folder = _embedded_folder() if source == "shipped" else Path(source)
+    missing = [f for f in EMBEDDED_FILES if not (folder / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"cannot warm-start from {folder}: it lacks {missing}")
+    meta = json.loads((folder / "config.json").read_text())
+    if MotionCLRConfig.from_dict(meta["model"]) != model.config:
+        raise ValueError(f"cannot warm-start from {folder}: its model configuration differs")
+    vocabulary = json.loads((folder / "vocabulary.json").read_text())
+    weights = {k: v.float() for k, v in load_file(str(folder / "model.safetensors")).items()}
+    rows = model.state_dict()[TOKEN_EMBEDDING].clone()
+    rows[vocabulary] = weights[TOKEN_EMBEDDING]
+    weights[TOKEN_EMBEDDING] = rows
+    missing_keys, unexpected = model.load_state_dict(weights, strict=False)
+    if unexpected or [k for k in missing_keys if not k.endswith("position_ids")]:  # position ids are made, not learned
+        raise ValueError(f"cannot warm-start from {folder}: missing {missing_keys}, unexpected {unexpected}")
+    logger.info("warm start from %s (%d known tokens)", folder, len(vocabulary))
+    return np.load(folder / "mean.npy"), np.load(folder / "std.npy"), vocabulary
 
 
 def train_on_world(
@@ -103,63 +143,74 @@ def train_on_world(
     out.mkdir(parents=True, exist_ok=True)
     if until is not None and not 0 < until <= recipe.total_steps:
         raise ValueError(f"until must be in [1, {recipe.total_steps}] (the recipe's steps), got {until}")
-    data = world_training_set(recipe.samples, seed=seed)
-    mean, std = feature_statistics([m.features for m in data])
+    data = world_training_set(recipe.samples, seed=seed, single_every=recipe.single_every, world=recipe.world)
     torch.manual_seed(seed)
     model = MotionCLR(MotionCLRConfig.embedded())
+    known: list[int] = []
+    if recipe.warm_start is None:
+        mean, std = feature_statistics([m.features for m in data])
+    else:
+        mean, std, known = _warm_start(model, recipe.warm_start)
     config = TrainConfig(
         steps=recipe.steps, batch_size=recipe.batch_size, lr=recipe.lr, seed=seed, checkpoint_every=250,
         feat_bias=recipe.feat_bias, loss_mean=recipe.loss_mean,
     )  # fmt: skip
     first = Trainer(model, data, mean, std, config, out)
-    _write_vocabulary(out, [first.token_ids])
+    _write_vocabulary(out, [first.token_ids], known)
     first.run(progress=progress, until=None if until is None else min(until, recipe.steps))
     if first.step < recipe.steps or recipe.refine_steps == 0 or until == recipe.steps:
         return first
     model, ema, first_ids = first.model, first.ema.state_dict(), first.token_ids
     del data, first  # the first draw's motions are not needed any more
-    refined = world_training_set(recipe.refine_draw, seed=seed + 1, single_every=2)
+    refined = world_training_set(recipe.refine_draw, seed=seed + 1, single_every=2, world=recipe.world)
     config = TrainConfig(
         steps=recipe.refine_steps, batch_size=recipe.batch_size, lr=recipe.refine_lr, seed=seed + 1,
         checkpoint_every=250, feat_bias=recipe.feat_bias, loss_mean=recipe.loss_mean,
     )  # fmt: skip
     second = Trainer(model, refined, mean, std, config, out / "refine")
     second.ema.load_state_dict(ema)  # replaced by the refinement's own when it resumes
-    _write_vocabulary(out, [first_ids, second.token_ids])
+    _write_vocabulary(out, [first_ids, second.token_ids], known)
     second.run(progress=progress, until=None if until is None else until - recipe.steps)
     return second
 
 
 def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
-    """The training command's options (shared by this module's command line and the lens CLI)."""
+    """The training command's options (shared by this module's command line and the lens CLI); unset options
+    take the chosen recipe's values."""
     parser.add_argument("--out", required=True)
-    parser.add_argument("--steps", type=int, default=RECIPE.steps, help="length of the first learning-rate schedule")
-    parser.add_argument("--refine-steps", type=int, default=RECIPE.refine_steps, help="of the refinement (0: none)")
+    parser.add_argument(
+        "--recipe", choices=list(RECIPES), default="shipped",
+        help="shipped: the first model's (base world, from scratch); extended: the second's (from the first)",
+    )  # fmt: skip
+    parser.add_argument("--steps", type=int, help="length of the first learning-rate schedule")
+    parser.add_argument("--refine-steps", type=int, help="of the refinement (0: none)")
     parser.add_argument("--until", type=int, default=None, help="stop after this many steps in all (resumable later)")
-    parser.add_argument("--samples", type=int, default=RECIPE.samples, help="world motions of the first schedule")
-    parser.add_argument("--batch-size", type=int, default=RECIPE.batch_size)
+    parser.add_argument("--samples", type=int, help="world motions of the first schedule")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--feat-bias", type=float, help="root, contacts weigh its square more (original: 5)")
     parser.add_argument(
-        "--feat-bias", type=float, default=RECIPE.feat_bias, help="root, contacts weigh its square more (original: 5)"
-    )
-    parser.add_argument(
-        "--loss-mean", choices=LOSS_MEANS, default=RECIPE.loss_mean,
+        "--loss-mean", choices=LOSS_MEANS,
         help="motion: each motion's MSE first (original); frames: over every frame of the batch",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
 
 
 def recipe_from(args: argparse.Namespace) -> WorldRecipe:
+    base = RECIPES[getattr(args, "recipe", "shipped")]
+    given = {
+        name: getattr(args, name)
+        for name in ("steps", "refine_steps", "samples", "batch_size", "feat_bias", "loss_mean")
+        if getattr(args, name, None) is not None
+    }
     for name in ("steps", "samples", "batch_size"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
-    if args.refine_steps < 0:
-        raise ValueError(f"--refine-steps must be 0 or more, got {args.refine_steps}")
-    if not (math.isfinite(args.feat_bias) and args.feat_bias > 0):
-        raise ValueError(f"--feat-bias must be a finite number > 0, got {args.feat_bias}")
-    return dataclasses.replace(
-        RECIPE, steps=args.steps, refine_steps=args.refine_steps, samples=args.samples, batch_size=args.batch_size,
-        feat_bias=args.feat_bias, loss_mean=args.loss_mean,
-    )  # fmt: skip
+        if given.get(name, 1) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {given[name]}")
+    if given.get("refine_steps", 0) < 0:
+        raise ValueError(f"--refine-steps must be 0 or more, got {given['refine_steps']}")
+    feat_bias = given.get("feat_bias", 1.0)
+    if not (math.isfinite(feat_bias) and feat_bias > 0):
+        raise ValueError(f"--feat-bias must be a finite number > 0, got {feat_bias}")
+    return dataclasses.replace(base, **given)
 
 
 def export(run: str | Path, to: str | Path, guidance_scale: float = EMBEDDED_GUIDANCE_SCALE) -> Path:
@@ -175,7 +226,7 @@ def export(run: str | Path, to: str | Path, guidance_scale: float = EMBEDDED_GUI
     paths = [run / "checkpoint.pt", refined] if refined.is_file() else [run / "checkpoint.pt"]
     stages = []
     for path in paths:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = load_checkpoint(path)
         stages.append({"step": int(state["step"]), "train": state["train_config"], "history": state["history"][-1:]})
     vocabulary = json.loads((run / "vocabulary.json").read_text())
     weights = {k: v.to(torch.float16) if v.is_floating_point() else v for k, v in state["ema"].items()}

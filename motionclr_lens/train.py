@@ -22,11 +22,32 @@ from .model import MotionCLR
 from .sampling import alphas_cumprod
 from .text import ClipTokenizer, get_tokenizer
 
-__all__ = ["LOSS_MEANS", "TrainConfig", "Trainer"]
+__all__ = ["LOSS_MEANS", "TrainConfig", "Trainer", "load_checkpoint"]
 
 LOSS_MEANS = ("motion", "frames")
 
 logger = logging.getLogger(__name__)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """A training checkpoint, read without running any code it may carry (tensors, numbers, strings,
+    lists and dicts only): a run folder may come from anyone."""
+    import pickle
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise ValueError(
+            f"{path} holds objects other than tensors, numbers, strings, lists and dicts, so it was not written "
+            f"by this trainer; it is not loaded, since loading it could run code ({str(error).splitlines()[0]})"
+        ) from None
+    except (RuntimeError, EOFError, OSError) as error:
+        raise ValueError(f"cannot read the training checkpoint {path}: {error}") from None
+    needed = ("step", "model", "ema", "optimizer", "model_config", "train_config", "history", "mean", "std")
+    missing = [k for k in needed if k not in state] if isinstance(state, dict) else list(needed)
+    if missing:
+        raise ValueError(f"{path} is not a training checkpoint: it lacks {missing}")
+    return state
 
 
 @dataclass
@@ -172,8 +193,9 @@ class Trainer:
             "generator": self.generator.get_state(),
             "rng": self.rng.bit_generator.state,
             "history": self.history,
-            "mean": self.mean,
-            "std": self.std,
+            # tensors, not numpy arrays: a checkpoint holds only what `load_checkpoint` reads without running code
+            "mean": torch.from_numpy(self.mean),
+            "std": torch.from_numpy(self.std),
         }
         tmp = self.checkpoint_path.with_suffix(".tmp")
         torch.save(state, tmp)
@@ -182,7 +204,7 @@ class Trainer:
     def resume(self) -> bool:
         if not self.checkpoint_path.is_file():
             return False
-        state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)
+        state = load_checkpoint(self.checkpoint_path)
         if state["model_config"] != self.model.config.to_dict():
             raise ValueError(f"{self.checkpoint_path} was trained with another model configuration")
         # Settings a resumed run must share; the defaults are those of checkpoints from before the field.

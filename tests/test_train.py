@@ -13,7 +13,7 @@ from motionclr_lens.data import feature_statistics, weight_global_features
 from motionclr_lens.embedded import world_training_set
 from motionclr_lens.model import MotionCLR
 from motionclr_lens.sampling import alphas_cumprod
-from motionclr_lens.train import TrainConfig, Trainer
+from motionclr_lens.train import TrainConfig, Trainer, load_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +60,8 @@ def test_root_and_contacts_weigh_as_in_the_original(data, tmp_path):
     plain = np.concatenate([(m.features[:, 0] - mean[0]) / std[0] for m in motions])
     assert np.isclose(rot.std(), 5 * plain.std(), rtol=1e-4)
     t.run(progress=False, until=3)
-    saved = torch.load(t.checkpoint_path, weights_only=False)
-    assert np.array_equal(saved["std"], weighted) and saved["train_config"]["feat_bias"] == 5.0
+    saved = load_checkpoint(t.checkpoint_path)
+    assert np.array_equal(saved["std"].numpy(), weighted) and saved["train_config"]["feat_bias"] == 5.0
 
 
 def test_feat_bias_is_checked(data, tmp_path):
@@ -125,7 +125,7 @@ def test_the_world_recipe_refines_and_resumes_across_its_stages(tmp_path):
     recipe = dataclasses.replace(RECIPE, steps=2, samples=24, refine_steps=2, refine_draw=24, batch_size=4)
     straight = train_on_world(tmp_path / "straight", recipe, progress=False)
     assert straight.step == 2 and straight.folder == tmp_path / "straight" / "refine"
-    first = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
+    first = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")
     assert first["step"] == 2
     assert first["train_config"]["feat_bias"] == straight.config.feat_bias == RECIPE.feat_bias == 1.0
     assert first["train_config"]["loss_mean"] == straight.config.loss_mean == RECIPE.loss_mean == "frames"
@@ -190,3 +190,63 @@ def test_export_names_a_bad_guidance(tmp_path, capsys):
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "guidance_scale must be a finite number >= 1" in err and "got 0.5" in err
     assert not (tmp_path / "out").exists()
+
+
+class _Payload:
+    def __reduce__(self):
+        return (print, ("a payload ran",))
+
+
+def test_a_checkpoint_that_carries_code_is_refused_without_running_it(data, tmp_path, capsys):
+    """A run folder may come from anyone: resuming or exporting never unpickles arbitrary objects."""
+    from motionclr_lens.embedded import export
+
+    t = trainer(data, tmp_path)
+    t.run(progress=False, until=3)
+    state = torch.load(t.checkpoint_path, weights_only=True)
+    state["history"].append(_Payload())
+    torch.save(state, t.checkpoint_path)
+    (tmp_path / "vocabulary.json").write_text("[0, 1]")
+    with pytest.raises(ValueError, match=r"holds objects other than tensors.*could run code"):
+        trainer(data, tmp_path).run(progress=False)
+    with pytest.raises(ValueError, match="holds objects other than tensors"):
+        export(tmp_path, tmp_path / "exported")
+    assert "a payload ran" not in capsys.readouterr().out
+    torch.save({"step": 3}, t.checkpoint_path)
+    with pytest.raises(ValueError, match=r"not a training checkpoint: it lacks \['model', 'ema'"):
+        load_checkpoint(t.checkpoint_path)
+
+
+def test_the_extended_recipe_is_chosen_by_name_and_options_override_it():
+    import argparse
+
+    from motionclr_lens.embedded import EXTENDED_RECIPE, add_recipe_arguments, recipe_from
+
+    parser = argparse.ArgumentParser()
+    add_recipe_arguments(parser)
+    assert recipe_from(parser.parse_args(["--out", "x", "--recipe", "extended"])) == EXTENDED_RECIPE
+    short = recipe_from(parser.parse_args(["--out", "x", "--recipe", "extended", "--steps", "10"]))
+    assert short == dataclasses.replace(EXTENDED_RECIPE, steps=10) and short.warm_start == "shipped"
+    with pytest.raises(ValueError, match="--batch-size must be at least 1, got 0"):
+        recipe_from(parser.parse_args(["--out", "x", "--batch-size", "0"]))
+
+
+def test_a_warm_start_takes_the_shipped_weights_and_keeps_fresh_rows_for_new_tokens():
+    from motionclr_lens.config import MotionCLRConfig
+    from motionclr_lens.embedded import TOKEN_EMBEDDING, _warm_start, load_embedded
+
+    shipped = load_embedded()
+    torch.manual_seed(0)
+    model = MotionCLR(MotionCLRConfig.embedded())
+    fresh = model.state_dict()[TOKEN_EMBEDDING].clone()
+    mean, std, vocabulary = _warm_start(model, "shipped")
+    np.testing.assert_array_equal(mean, shipped.mean)
+    np.testing.assert_array_equal(std, shipped.std)
+    for name, value in shipped.model.state_dict().items():
+        if name != TOKEN_EMBEDDING:
+            torch.testing.assert_close(model.state_dict()[name], value, rtol=0, atol=0, msg=name)
+    rows = model.state_dict()[TOKEN_EMBEDDING]
+    torch.testing.assert_close(rows[vocabulary], shipped.model.state_dict()[TOKEN_EMBEDDING][vocabulary])
+    unseen = torch.ones(len(rows), dtype=torch.bool)
+    unseen[vocabulary] = False
+    torch.testing.assert_close(rows[unseen], fresh[unseen], rtol=0, atol=0)
