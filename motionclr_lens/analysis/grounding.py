@@ -11,13 +11,13 @@ import torch
 
 from ..capture import AttentionCache
 from ..text import TokenizedPrompt
-from ..viz.style import styled
 
 __all__ = [
     "GroundingScores",
     "WordCurves",
     "activation_mask",
     "align_phrases",
+    "frames_per_row",
     "random_curve",
     "root_speed_curve",
     "score_grounding",
@@ -36,12 +36,12 @@ class WordCurves:
     curves: np.ndarray
     fps: float = 20.0
 
-    @styled
     def plot(self, title: str | None = None, truth: list[tuple[int, int] | None] | None = None):
-        """One line per word; `truth` (each word's true frames, or None) draws them as bars under the curves."""
-        from ..viz.figures import word_curves as plot_word_curves
+        """One line per word; `truth` (each word's true frames, or None) draws them as bars under the curves
+        (matplotlib: `viz.figures.word_curves_figure`)."""
+        from ..viz.figures import word_curves_figure
 
-        return plot_word_curves(self.curves, self.words, self.fps, title=title, truth=truth)
+        return word_curves_figure(self.curves, self.words, self.fps, title=title, truth=truth)
 
 
 def word_curves(
@@ -67,7 +67,7 @@ def word_curves(
             if steps is not None and step not in steps:
                 continue
             maps = cache["cross", layer, step][r].float().mean(0)  # (T_layer, N)
-            full = maps.repeat_interleave(_scale(cache, layer, maps.shape[0]), dim=0)
+            full = maps.repeat_interleave(frames_per_row(cache, layer, maps.shape[0]), dim=0)
             acc = full if acc is None else acc[: full.shape[0]] + full[: acc.shape[0]]
             count += 1
     if acc is None:
@@ -83,12 +83,18 @@ def word_curves(
     return WordCurves([w.text for w in prompt.words], curves, fps)
 
 
-def _scale(cache: AttentionCache, layer: int, resolution: int) -> int:
+def frames_per_row(cache: AttentionCache, layer: int, rows: int) -> int:
+    """How many full-resolution frames each query row of `layer`'s captured map stands for: 1 at the
+    full-resolution layers, more at the coarser ones. Repeating each row that often brings the map to full
+    resolution (as `word_curves` and `head_statistics` do).
+
+    Read off the capture's plan (the layers' resolutions) where it has one; otherwise `rows`, the number of query
+    rows of the layer's map, divides the most query rows of any captured cross-attention layer."""
     plan = cache.plan
     if plan is not None:
         return plan.resolutions[0] // plan.resolutions[layer]
     full = max(cache["cross", lay, cache.steps("cross", lay)[0]].shape[2] for lay in cache.layers("cross"))
-    return full // resolution
+    return full // rows
 
 
 def word_shares(curves: np.ndarray, word_groups: list[int | None] | None = None) -> np.ndarray:
@@ -219,25 +225,12 @@ class GroundingScores:
             }
         return out
 
-    @styled
     def plot(self, title: str | None = None):
-        """Bar chart of IoU, pointing and order accuracy per method (matplotlib)."""
-        import matplotlib.pyplot as plt
+        """Bar chart of IoU, pointing and order accuracy per method (matplotlib:
+        `viz.figures.grounding_scores_figure`)."""
+        from ..viz.figures import grounding_scores_figure
 
-        summary = self.summary()
-        methods = list(summary)
-        measures = ["iou", "pointing", "order"]
-        fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(methods), 3.0))
-        width = 0.8 / len(measures)
-        for k, m in enumerate(measures):
-            ax.bar(np.arange(len(methods)) + (k - 1) * width, [summary[x][m] for x in methods], width, label=m)
-        ax.set_xticks(np.arange(len(methods)), methods)
-        ax.set_ylim(0, 1)
-        ax.legend(frameon=False, ncols=3, loc="upper center", bbox_to_anchor=(0.5, 1.18))
-        if title:
-            ax.set_title(title, pad=24)
-        fig.tight_layout()
-        return fig
+        return grounding_scores_figure(self, title=title)
 
 
 def score_grounding(

@@ -15,9 +15,8 @@ import numpy as np
 
 from ..capture import AttentionCache
 from ..text import TokenizedPrompt
-from ..viz.style import styled
 from .counting import diagonal_profile
-from .grounding import _scale, activation_mask, temporal_iou
+from .grounding import activation_mask, frames_per_row, temporal_iou
 
 __all__ = ["HeadStatistics", "HeadTaxonomy", "head_statistics", "taxonomy"]
 
@@ -72,23 +71,12 @@ class HeadStatistics:
             out[layers.index(r["layer"]), heads.index(r["head"])] = r[measure]
         return out
 
-    @styled
     def plot(self, kind: str = "self", measures: Sequence[str] | None = None):
-        """Heatmaps, layer x head, of each measure of one kind of attention (matplotlib)."""
-        import matplotlib.pyplot as plt
+        """Heatmaps, layer x head, of each measure of one kind of attention (matplotlib:
+        `viz.figures.head_statistics_figure`)."""
+        from ..viz.figures import head_statistics_figure
 
-        measures = list(
-            measures or (("entropy", "locality", "periodicity") if kind == "self" else ("entropy", "grounding"))
-        )
-        fig, axes = plt.subplots(1, len(measures), figsize=(2.6 * len(measures), 4.2), squeeze=False)
-        for ax, m in zip(axes[0], measures, strict=True):
-            im = ax.imshow(self.matrix(kind, m), aspect="auto", cmap="viridis", vmin=0, vmax=1)
-            ax.set_title(f"{kind}: {m}", fontsize=9)
-            ax.set_xlabel("head")
-            ax.set_ylabel("layer")
-            fig.colorbar(im, ax=ax, fraction=0.05)
-        fig.tight_layout()
-        return fig
+        return head_statistics_figure(self, kind, measures)
 
 
 def head_statistics(
@@ -110,7 +98,7 @@ def head_statistics(
             r = cache.row(kind, layer, row, "cond")
             maps = np.mean([cache[kind, layer, s][r].float().numpy() for s in cache.steps(kind, layer)], axis=0)
             heads, Tq = maps.shape[0], maps.shape[1]
-            scale = _scale(cache, layer, Tq)
+            scale = frames_per_row(cache, layer, Tq)
             valid = Tq if total is None else min(Tq, -(-total // scale))
             for h in range(heads):
                 m = maps[h, :valid]
@@ -148,36 +136,12 @@ class HeadTaxonomy:
 
         return pd.DataFrame(self.rows)
 
-    @styled
     def plot(self, title: str | None = None):
-        import matplotlib.pyplot as plt
+        """The heads on the first two principal components, coloured by cluster, with each measure's loading
+        drawn as a line from the origin (matplotlib: `viz.figures.head_taxonomy_figure`)."""
+        from ..viz.figures import head_taxonomy_figure
 
-        fig, ax = plt.subplots(figsize=(5.2, 4.2))
-        for kind, marker in (("self", "o"), ("cross", "^")):
-            mine = [r for r in self.rows if r["kind"] == kind]
-            if mine:
-                ax.scatter(
-                    [r["pc1"] for r in mine],
-                    [r["pc2"] for r in mine],
-                    c=[r["cluster"] for r in mine],
-                    cmap="tab10",
-                    vmin=0,
-                    vmax=9,
-                    marker=marker,
-                    s=22,
-                    label=f"{kind}-attention heads",
-                    edgecolors="none",
-                )
-        for name, (x, y) in zip(self.measures, self.components.T, strict=True):
-            ax.annotate(name, (2.2 * x, 2.2 * y), fontsize=8, color="0.3")
-            ax.plot([0, 2 * x], [0, 2 * y], color="0.6", lw=0.8)
-        ax.set_xlabel("PC 1")
-        ax.set_ylabel("PC 2")
-        ax.legend(frameon=False, fontsize=8)
-        if title:
-            ax.set_title(title, fontsize=10)
-        fig.tight_layout()
-        return fig
+        return head_taxonomy_figure(self, title)
 
 
 def taxonomy(stats: HeadStatistics, clusters: int = 4, kind: str = "self", seed: int = 0) -> HeadTaxonomy:

@@ -1,8 +1,8 @@
 """An action recogniser trained on the motion world's ground truth: per-frame labels and ordered segments.
 
 It reads joints only (never text), so it can judge whether a generated motion does what its caption says.
-It is trained on the world's own motions (joints decoded from their features, as generated motions are),
-never on generated ones: the training splits of the base world and of the extended world (docs/world.md),
+It is trained on the world's own motions (joints decoded from their features by `joints_of`), never on
+generated ones: the training splits of the base world and of the extended world (docs/world.md),
 half of each. During training, most motions are perturbed the way a generator's output departs from clean
 motion (`perturb_joints`: the heading wobbles about the pelvis, the body drifts over the floor, joints
 jitter, the floor height is off), so that such flaws do not read as other actions.
@@ -53,7 +53,14 @@ class RecognisedSegment:
 
 
 def joints_of(features: np.ndarray) -> np.ndarray:
-    """(T, 22, 3) joints decoded from (T, 263) features, the way generated motions are decoded."""
+    """(T, 22, 3) joints decoded from denormalised (T, 263) features by `motion.recover_from_ric` alone
+    (HumanML3D's decoding): not put on the floor, not smoothed, feet not locked. The recogniser is trained on
+    joints decoded this way.
+
+    Generation decodes differently: `pipe.generate` returns joints from `motion.features_to_joints`, which also
+    puts the motion on the floor, smooths it over time (`smooth_sigma`, 1 frame by default) and locks planted
+    feet (`foot_lock`, on by default). To decode a generated motion the way the training motions were decoded,
+    call this on its features (`joints_of(result.features[i])`)."""
     return recover_from_ric(torch.as_tensor(np.asarray(features, dtype=np.float32))).numpy()
 
 

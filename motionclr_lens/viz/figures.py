@@ -7,9 +7,10 @@ in one style (`PAPER_STYLE`); `save_figure` writes PDF, SVG and PNG at once.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -18,15 +19,23 @@ from matplotlib.figure import Figure
 from ..motion import KINEMATIC_CHAINS
 from .style import PAPER_STYLE, styled
 
+if TYPE_CHECKING:
+    from ..analysis.grounding import GroundingScores
+    from ..analysis.heads import HeadStatistics, HeadTaxonomy
+
 __all__ = [
     "PAPER_STYLE",
     "attention_map",
     "counting_figure",
+    "grounding_scores_figure",
+    "head_statistics_figure",
+    "head_taxonomy_figure",
     "keyframe_strip",
     "repetition_figure",
     "save_figure",
     "styled",
     "word_curves",
+    "word_curves_figure",
 ]
 
 # One colour per kinematic chain: right leg, left leg, spine, right arm, left arm.
@@ -102,7 +111,7 @@ def keyframe_strip(
 
 
 @styled
-def word_curves(
+def word_curves_figure(
     curves: np.ndarray,
     words: Sequence[str],
     fps: float = 20.0,
@@ -152,6 +161,26 @@ def word_curves(
         ax.set_title(title, fontsize=9, loc="left")
     fig.tight_layout()
     return fig
+
+
+def word_curves(
+    curves: np.ndarray,
+    words: Sequence[str],
+    fps: float = 20.0,
+    title: str | None = None,
+    ax: plt.Axes | None = None,
+    truth: Sequence[tuple[int, int] | None] | None = None,
+    ylabel: str = "cross-attention",
+) -> Figure:
+    """Deprecated: the figure is now `word_curves_figure` (same arguments); this name will be removed in the
+    next release. `analysis.word_curves` is the computation of the curves and keeps its name."""
+    warnings.warn(
+        "motionclr_lens.viz.word_curves is deprecated and will be removed in the next release: "
+        "use motionclr_lens.viz.word_curves_figure (same arguments)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return word_curves_figure(curves, words, fps, title=title, ax=ax, truth=truth, ylabel=ylabel)
 
 
 @styled
@@ -257,5 +286,77 @@ def repetition_figure(estimate: Any, truth: int | None = None, fps: float = 20.0
         right.text(0.98, 0.68, f"period {period / rate:.2f} s", transform=right.transAxes, ha="right", va="top")
     if title:
         fig.suptitle(title, x=0.01, ha="left")
+    fig.tight_layout()
+    return fig
+
+
+@styled
+def grounding_scores_figure(scores: GroundingScores, title: str | None = None) -> Figure:
+    """Bar chart of mean IoU, pointing accuracy and order accuracy per method of an `analysis.GroundingScores`
+    (its `summary()`), all on a 0-1 axis."""
+    summary = scores.summary()
+    methods = list(summary)
+    measures = ["iou", "pointing", "order"]
+    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(methods), 3.0))
+    width = 0.8 / len(measures)
+    for k, m in enumerate(measures):
+        ax.bar(np.arange(len(methods)) + (k - 1) * width, [summary[x][m] for x in methods], width, label=m)
+    ax.set_xticks(np.arange(len(methods)), methods)
+    ax.set_ylim(0, 1)
+    ax.legend(frameon=False, ncols=3, loc="upper center", bbox_to_anchor=(0.5, 1.18))
+    if title:
+        ax.set_title(title, pad=24)
+    fig.tight_layout()
+    return fig
+
+
+@styled
+def head_statistics_figure(stats: HeadStatistics, kind: str = "self", measures: Sequence[str] | None = None) -> Figure:
+    """Heatmaps, layer x head, of each measure of one kind of attention in an `analysis.HeadStatistics`, on a
+    0-1 colour scale. `measures` defaults to entropy, locality and periodicity for "self" and to entropy and
+    grounding for "cross"."""
+    measures = list(
+        measures or (("entropy", "locality", "periodicity") if kind == "self" else ("entropy", "grounding"))
+    )
+    fig, axes = plt.subplots(1, len(measures), figsize=(2.6 * len(measures), 4.2), squeeze=False)
+    for ax, m in zip(axes[0], measures, strict=True):
+        im = ax.imshow(stats.matrix(kind, m), aspect="auto", cmap="viridis", vmin=0, vmax=1)
+        ax.set_title(f"{kind}: {m}", fontsize=9)
+        ax.set_xlabel("head")
+        ax.set_ylabel("layer")
+        fig.colorbar(im, ax=ax, fraction=0.05)
+    fig.tight_layout()
+    return fig
+
+
+@styled
+def head_taxonomy_figure(taxonomy: HeadTaxonomy, title: str | None = None) -> Figure:
+    """The heads of an `analysis.HeadTaxonomy` on its first two principal components, coloured by k-means
+    cluster (circles: self-attention heads, triangles: cross-attention heads), with each measure's loading
+    drawn as a line from the origin."""
+    fig, ax = plt.subplots(figsize=(5.2, 4.2))
+    for kind, marker in (("self", "o"), ("cross", "^")):
+        mine = [r for r in taxonomy.rows if r["kind"] == kind]
+        if mine:
+            ax.scatter(
+                [r["pc1"] for r in mine],
+                [r["pc2"] for r in mine],
+                c=[r["cluster"] for r in mine],
+                cmap="tab10",
+                vmin=0,
+                vmax=9,
+                marker=marker,
+                s=22,
+                label=f"{kind}-attention heads",
+                edgecolors="none",
+            )
+    for name, (x, y) in zip(taxonomy.measures, taxonomy.components.T, strict=True):
+        ax.annotate(name, (2.2 * x, 2.2 * y), fontsize=8, color="0.3")
+        ax.plot([0, 2 * x], [0, 2 * y], color="0.6", lw=0.8)
+    ax.set_xlabel("PC 1")
+    ax.set_ylabel("PC 2")
+    ax.legend(frameon=False, fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
