@@ -21,7 +21,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from motionclr_lens import MotionCLR, MotionCLRConfig
 from motionclr_lens import model as model_module
-from motionclr_lens.sampling import make_scheduler, sample_loop
+from motionclr_lens.sampling import guided_prediction, make_scheduler, sample_loop
 
 
 def best_rate(product: Callable[[], object], flop: float, seconds: float = 3.0) -> float:
@@ -85,7 +85,7 @@ def main() -> None:
     x = torch.randn(1, args.frames, model.config.input_dim)
     t = torch.tensor([500])
     with torch.no_grad(), torch_products(), FlopCounterMode(display=False) as counter:
-        model.guided(x, t, text)
+        guided_prediction(model, x, t, text)
     gflop_per_forward = counter.get_total_flops() / 1e9
 
     def run() -> float:
@@ -93,7 +93,7 @@ def main() -> None:
         noise = torch.randn(1, args.frames, model.config.input_dim, generator=generator)
         start = time.perf_counter()
         sample_loop(
-            lambda xt, tt, step: model.guided(xt, tt, text, 2.5),
+            lambda xt, tt, step: guided_prediction(model, xt, tt, text, 2.5),
             noise,
             make_scheduler("dpmsolver"),
             args.steps,

@@ -1,69 +1,123 @@
 """motionclr_lens: see, measure and edit MotionCLR text-to-motion diffusion through its attention.
 
+    import motionclr_lens as ml
+
+    pipe = ml.load_embedded()                      # or ml.load_release(folder)
+    with ml.capture() as cache:                    # every attention map of the run
+        out = pipe.generate("a person jumps three times", edits=[ml.Reweight(0.5, word="jumps")])
+    ml.analysis.word_curves(cache, ...)            # analyses, figures and the world as subpackages
+
 Public names are imported on first use, so `import motionclr_lens` stays quick.
 """
 
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+# name -> the module that defines it
 _EXPORTS = {
-    "ClipTextConfig": "config",
-    "MotionCLRConfig": "config",
-    "MotionCLR": "model",
-    "ClipTokenizer": "text",
-    "get_tokenizer": "text",
-    "Generation": "pipeline",
-    "MotionCLRPipeline": "pipeline",
-    "load_release": "pipeline",
-    "load_model": "pipeline",
+    # models and loaders
     "load_embedded": "embedded",
+    "load_release": "loading",
+    "load_model": "loading",
+    "MotionCLRPipeline": "pipeline",
+    "Generation": "pipeline",
+    "MotionCLR": "model",
+    "MotionCLRConfig": "config",
+    "ClipTextConfig": "config",
+    # the lens: capture and hooks
+    "capture": "capture",
+    "capture_keys": "capture",
+    "AttentionCache": "capture",
+    "Hook": "hooks",
+    "use_hooks": "hooks",
+    # the paper's edits
+    "Reweight": "edits",
+    "Erase": "edits",
+    "Replace": "edits",
+    "TimeShift": "edits",
+    "ExampleBased": "edits",
+    "StyleTransfer": "edits",
+    "Ground": "edits",
+    # editing a given motion
+    "invert": "inversion",
+    "regenerate": "inversion",
+    # motions
+    "features_to_joints": "motion",
+}
+_SUBPACKAGES = ("analysis", "viz", "world")
+
+# Names the package exposed before that now stay in their modules: reachable for one release, with a warning.
+_MOVED = {
+    "get_tokenizer": "text",
+    "ClipTokenizer": "text",
     "read_release": "checkpoint",
     "make_scheduler": "sampling",
     "SCHEDULERS": "sampling",
-    "features_to_joints": "motion",
     "recover_from_ric": "motion",
 }
 
 __all__ = [
-    "SCHEDULERS",
+    "AttentionCache",
     "ClipTextConfig",
-    "ClipTokenizer",
+    "Erase",
+    "ExampleBased",
     "Generation",
+    "Ground",
+    "Hook",
     "MotionCLR",
     "MotionCLRConfig",
     "MotionCLRPipeline",
+    "Replace",
+    "Reweight",
+    "StyleTransfer",
+    "TimeShift",
     "__version__",
+    "analysis",
+    "capture",
+    "capture_keys",
     "features_to_joints",
-    "get_tokenizer",
+    "invert",
     "load_embedded",
     "load_model",
     "load_release",
-    "make_scheduler",
-    "read_release",
-    "recover_from_ric",
+    "regenerate",
+    "use_hooks",
+    "viz",
+    "world",
 ]
 
 if TYPE_CHECKING:
-    from .checkpoint import read_release
+    from . import analysis, viz, world
+    from .capture import AttentionCache, capture, capture_keys
     from .config import ClipTextConfig, MotionCLRConfig
+    from .edits import Erase, ExampleBased, Ground, Replace, Reweight, StyleTransfer, TimeShift
     from .embedded import load_embedded
+    from .hooks import Hook, use_hooks
+    from .inversion import invert, regenerate
+    from .loading import load_model, load_release
     from .model import MotionCLR
-    from .motion import features_to_joints, recover_from_ric
-    from .pipeline import Generation, MotionCLRPipeline, load_model, load_release
-    from .sampling import SCHEDULERS, make_scheduler
-    from .text import ClipTokenizer, get_tokenizer
+    from .motion import features_to_joints
+    from .pipeline import Generation, MotionCLRPipeline
 
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'motionclr_lens' has no attribute {name!r}")
+    elif name in _SUBPACKAGES:
+        value = importlib.import_module(f".{name}", __name__)
+    elif name in _MOVED:
+        where = f"motionclr_lens.{_MOVED[name]}"
+        warnings.warn(f"motionclr_lens.{name} is now only {where}.{name}", DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(where), name)
+    else:
+        raise AttributeError(f"module 'motionclr_lens' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:

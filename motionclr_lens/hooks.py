@@ -134,20 +134,23 @@ def active_hooks() -> tuple[Hook, ...]:
 
 
 @contextlib.contextmanager
-def use_hooks(*hooks: Hook) -> Iterator[tuple[Hook, ...]]:
-    """Add hooks for the duration of a `with` block; they are gone when it ends, however it ends."""
+def use_hooks(*hooks: Hook, plan: RunPlan | None = None) -> Iterator[tuple[Hook, ...]]:
+    """Add hooks for the duration of a `with` block; they are gone when it ends, however it ends. A run
+    gives its `plan`: every hook in scope (these and those of enclosing blocks) is told it before the block."""
     for h in hooks:
         if not isinstance(h, Hook):
             raise TypeError(f"use_hooks takes Hook values, got {type(h).__name__}: {h!r}")
     token = _ACTIVE.set(_ACTIVE.get() + tuple(hooks))
     try:
+        if plan is not None:
+            announce_run(plan)
         yield _ACTIVE.get()
     finally:
         _ACTIVE.reset(token)
 
 
 def announce_run(plan: RunPlan) -> None:
-    """Tell every hook in scope what the run will be (called by the sampler before the first step)."""
+    """Tell every hook in scope what the run will be (`use_hooks(..., plan=)` does, before a run's first step)."""
     for h in _ACTIVE.get():
         if h.on_run is not None:
             h.on_run(plan)

@@ -4,14 +4,17 @@
     same = regenerate(pipe, inv)                                        # reconstructs the motion
     edited = regenerate(pipe, inv, edits=[Reweight(0.4, word="walks")])  # the motion, edited
 
-How it works. MotionCLR predicts x0. Sampling runs DDIM (eta 0) over "trailing" timesteps (for 10 steps:
+How it works. MotionCLR predicts x0. Regeneration samples with diffusers' DDIM (eta 0) over "trailing" timesteps
+(`trailing_ddim()`; for 10 steps:
 999, 899, ..., 99; the last step goes from t = 99 straight to the clean motion), each step turning the x0
 prediction f(x_t, t) into the noise it implies, eps = (x_t - sqrt(a_t) f) / sqrt(1 - a_t), and moving to
 x_prev = sqrt(a_prev) f + sqrt(1 - a_prev) eps. Inversion walks the same steps upwards from the motion:
 for each timestep it finds the state x_t whose DDIM step lands exactly on the state below (on the motion
 itself for the lowest), by fixed-point iteration on f (`refine` iterations; 0 is plain DDIM inversion,
 which takes f at the state below). The trailing timesteps keep the lowest noise level at t = 99: a step
-ending at t = 0 would divide the model's error by sqrt(1 - a_0) = 0.01.
+ending at t = 0 would divide the model's error by sqrt(1 - a_0) = 0.01. DDIM steps from t to
+t - 1000 // steps, which is the next timestep of the schedule when `steps` divides 1000 (5, 10, 25, ...) and
+one or two timesteps above it otherwise; inversion lands where DDIM lands, so either way it is exact.
 
 Only DDIM is deterministic and invertible this way; other schedulers are refused. Guidance is used as
 given (1.0: the conditional branch alone, the usual choice for inversion); regeneration must use the
@@ -22,30 +25,36 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from .edits import Edit, EditRun
-from .hooks import DenoiseInfo, announce_run, use_hooks
-from .motion import features_to_joints
+from .edits import Edit
+from .sampling import make_scheduler, sample_loop
 
 if TYPE_CHECKING:
     from .pipeline import Generation, MotionCLRPipeline
 
-__all__ = ["INVERTIBLE_SCHEDULERS", "Inversion", "invert", "regenerate", "trailing_timesteps"]
+__all__ = ["INVERTIBLE_SCHEDULERS", "Inversion", "invert", "regenerate", "trailing_ddim", "trailing_timesteps"]
 
 INVERTIBLE_SCHEDULERS = ("ddim",)
+
+
+def trailing_ddim(train_steps: int = 1000) -> Any:
+    """The scheduler inversion walks and regeneration samples with: diffusers' DDIM (eta 0) with "trailing"
+    timestep spacing, whose last step lands on the clean motion."""
+    return make_scheduler("ddim", train_steps, timestep_spacing="trailing")
 
 
 def trailing_timesteps(steps: int, train_steps: int = 1000) -> list[int]:
     """DDIM timesteps with "trailing" spacing, descending: 10 steps -> 999, 899, ..., 99."""
     if not isinstance(steps, int) or not 1 <= steps <= train_steps:
         raise ValueError(f"steps must be an int in [1, {train_steps}], got {steps!r}")
-    ratio = train_steps / steps
-    return [int(round(train_steps - k * ratio)) - 1 for k in range(steps)]
+    scheduler = trailing_ddim(train_steps)
+    scheduler.set_timesteps(steps)
+    return [int(t) for t in scheduler.timesteps]
 
 
 @dataclass
@@ -105,53 +114,41 @@ def invert(
         raise ValueError(f"prompt must be a non-empty string, got {prompt!r}")
     schedule = trailing_timesteps(steps)
     used = sorted(schedule[len(schedule) - max(1, round(depth * steps)) :])  # ascending
-    tokenized = [pipe.tokenizer.tokenize_prompt(prompt)]
-    pipe.warn_unknown_words(tokenized)
-    text = pipe.encode(tokenized)
-    model = pipe.model
-    plan = pipe._plan(1, frames, tuple(reversed(used)), guidance_scale != 1.0)
+    tokenized, text = pipe.encode_prompts([prompt])
     x0 = pipe.normalize(f)[None].to(pipe.device)
-    calls = 0
-
-    def predict(x: Tensor, t: int) -> Tensor:
-        nonlocal calls
-        step = len(used) - 1 - used.index(t)  # the sampling step this timestep is
-        calls += 1
-        tt = torch.full((1,), t, device=x.device, dtype=torch.long)
-        return model.guided(x, tt, text, guidance_scale, info=DenoiseInfo(step, t)).float()
-
-    was_training = model.training
-    model.eval()
     trajectory: list[Tensor] = []
     residuals: list[float] = []
-    try:
-        with torch.no_grad():
-            announce_run(plan)
-            # The lowest level: a state whose x0 prediction is the motion itself.
-            a, b = _alpha(used[0])
-            eps = (x0 - a * predict(x0, used[0])) / b  # the noise the model reads in the clean motion
-            x = a * x0 + b * eps
+    with pipe.prepare_run(tokenized, [frames], list(reversed(used)), guidance_scale):
+        denoise = pipe.denoiser(text, guidance_scale)
+
+        def predict(x: Tensor, t: int) -> Tensor:
+            step = len(used) - 1 - used.index(t)  # the sampling step this timestep is
+            return denoise(x, torch.full((1,), t, device=x.device, dtype=torch.long), step).float()
+
+        # The lowest level: a state whose x0 prediction is the motion itself.
+        a, b = _alpha(used[0])
+        eps = (x0 - a * predict(x0, used[0])) / b  # the noise the model reads in the clean motion
+        x = a * x0 + b * eps
+        for _ in range(refine):
+            x = x + 0.5 * a * (x0 - predict(x, used[0]))
+        correction = x0 - predict(x, used[0])
+        residuals.append(float(correction.abs().mean()))
+        trajectory.append(x)
+        # Each level above: the state whose DDIM step lands on the level below.
+        for j in range(1, len(used)):
+            below, t = trajectory[-1], used[j]
+            # where diffusers' DDIM step from t lands: t - 1000 // steps (the level below when steps divide 1000)
+            a_lo, b_lo = _alpha(t - 1000 // steps)
+            a_hi, b_hi = _alpha(t)
+            g = predict(below, t)
+            x = a_hi * g + b_hi * (below - a_lo * g) / b_lo
             for _ in range(refine):
-                x = x + 0.5 * a * (x0 - predict(x, used[0]))
-            correction = x0 - predict(x, used[0])
-            residuals.append(float(correction.abs().mean()))
-            trajectory.append(x)
-            # Each level above: the state whose DDIM step lands on the level below.
-            for j in range(1, len(used)):
-                below, t_below, t = trajectory[-1], used[j - 1], used[j]
-                a_lo, b_lo = _alpha(t_below)
-                a_hi, b_hi = _alpha(t)
-                g = predict(below, t)
-                x = a_hi * g + b_hi * (below - a_lo * g) / b_lo
-                for _ in range(refine):
-                    g = predict(x, t)
-                    x = 0.5 * x + 0.5 * (a_hi * g + b_hi * (below - a_lo * g) / b_lo)
                 g = predict(x, t)
-                landed = a_lo * g + b_lo * (x - a_hi * g) / b_hi
-                residuals.append(float((landed - below).abs().mean()))
-                trajectory.append(x)
-    finally:
-        model.train(was_training)
+                x = 0.5 * x + 0.5 * (a_hi * g + b_hi * (below - a_lo * g) / b_lo)
+            g = predict(x, t)
+            landed = a_lo * g + b_lo * (x - a_hi * g) / b_hi
+            residuals.append(float((landed - below).abs().mean()))
+            trajectory.append(x)
     return Inversion(prompt, frames, f, used, trajectory, float(guidance_scale), steps, residuals, correction)
 
 
@@ -175,47 +172,23 @@ def regenerate(
     noise level: fine detail, and the root's drift) to every row's result, as edit-friendly inversions keep
     the noise maps that make reconstruction exact; `correct=False` gives plain DDIM inversion's result.
     """
-    from .pipeline import Generation, _edit_hooks
-
-    prompts = [inversion.prompt] if prompts is None else ([prompts] if isinstance(prompts, str) else list(prompts))
-    if not prompts or any(not isinstance(p, str) or not p.strip() for p in prompts):
-        raise ValueError(f"prompts must be non-empty strings, got {prompts!r}")
+    prompts = pipe.check_prompts(inversion.prompt if prompts is None else prompts)
     scale = inversion.guidance_scale if guidance_scale is None else float(guidance_scale)
-    tokenized = [pipe.tokenizer.tokenize_prompt(p) for p in prompts]
-    pipe.warn_unknown_words(tokenized)
-    text = pipe.encode(tokenized)
+    tokenized, text = pipe.encode_prompts(prompts)
     B, frames = len(prompts), inversion.frames
-    descending = list(reversed(inversion.timesteps))
-    plan = pipe._plan(B, frames, tuple(descending), scale != 1.0)
-    run = EditRun(tokenized, [frames] * B, plan, pipe.config.fps)
-    hooks = [h for e in edits for h in _edit_hooks(e, run)]
-    model = pipe.model
-    x = inversion.latent.expand(B, -1, -1).clone()
-    was_training = model.training
-    model.eval()
-    try:
-        with use_hooks(*hooks), torch.no_grad():
-            announce_run(plan)
-            for step, t in enumerate(descending):
-                tt = torch.full((B,), t, device=x.device, dtype=torch.long)
-                g = model.guided(x, tt, text, scale, info=DenoiseInfo(step, t)).float()
-                if step == len(descending) - 1:
-                    x = g  # the last step lands on the clean motion
-                    if correct and inversion.correction is not None:
-                        x = x + inversion.correction
-                else:
-                    a, b = _alpha(t)
-                    a_lo, b_lo = _alpha(descending[step + 1])
-                    x = a_lo * g + b_lo * (x - a * g) / b
-    finally:
-        model.train(was_training)
+    sampler = trailing_ddim()
+    sampler.set_timesteps(inversion.steps)
+    start = inversion.steps - len(inversion.timesteps)  # a partial inversion starts part-way down the schedule
+    latents = inversion.latent.expand(B, -1, -1).clone()
+    with pipe.prepare_run(tokenized, [frames] * B, sampler.timesteps[start:].tolist(), scale, edits):
+        x = sample_loop(pipe.denoiser(text, scale), latents, sampler, inversion.steps, start=start)
+    if correct and inversion.correction is not None:
+        x = x + inversion.correction  # the last step lands on the clean motion: correct it there
     if not torch.isfinite(x).all():
         raise FloatingPointError("regeneration gave NaN or Inf: check the edits' strengths and the guidance scale")
-    features = [pipe.denormalize(x[i, :frames]) for i in range(B)]
-    joints = [features_to_joints(f, smooth_sigma, foot_lock) for f in features]
     settings = {
         "scheduler": "ddim (trailing)",
-        "steps": len(descending),
+        "steps": len(inversion.timesteps),
         "guidance_scale": scale,
         "smooth_sigma": smooth_sigma,
         "foot_lock": foot_lock,
@@ -223,4 +196,4 @@ def regenerate(
         "corrected": bool(correct),
         "edits": [repr(e) for e in edits],
     }
-    return Generation(prompts, [frames] * B, pipe.config.fps, x, features, joints, settings)
+    return pipe.decode(x, prompts, [frames] * B, settings)

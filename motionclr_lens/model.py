@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import MotionCLRConfig
-from .hooks import DenoiseInfo, Hook, active_hooks, run_hooks
+from .hooks import DenoiseInfo, Hook, RunPlan, active_hooks, run_hooks
 from .text import build_clip_text_model
 
 __all__ = ["CLRBlock", "CrossAttention", "MotionCLR", "SelfAttention", "UNet1D"]
@@ -118,23 +118,33 @@ class MotionCLR(nn.Module):
     def guided(
         self, x: Tensor, timesteps: Tensor, text: Tensor, guidance_scale: float = 2.5, info: DenoiseInfo | None = None
     ) -> Tensor:
-        """Classifier-free guidance: one pass over [x; x], conditional rows first, then
-        uncond + scale * (cond - uncond). Scale 1 needs only the conditional rows, which is what it runs."""
-        B = x.shape[0]
-        if timesteps.dim() == 0:
-            timesteps = timesteps.expand(B)
-        if guidance_scale == 1.0:
-            return self(x, timesteps, text, n_cond=B, info=info)
-        out = self(
-            torch.cat([x, x]),
-            torch.cat([timesteps, timesteps]),
-            text,
-            n_cond=B,
-            info=info,
-            row_prompts=list(range(B)) * 2,
+        """Deprecated: classifier-free guidance is `sampling.guided_prediction(model, ...)`, in the sampling loop."""
+        import warnings
+
+        from .sampling import guided_prediction
+
+        warnings.warn(
+            "MotionCLR.guided is now motionclr_lens.sampling.guided_prediction(model, ...)", DeprecationWarning, 2
         )
-        cond, uncond = out[:B], out[B:]
-        return uncond + guidance_scale * (cond - uncond)
+        return guided_prediction(self, x, timesteps, text, guidance_scale, info)
+
+    def run_plan(self, batch: int, frames: int, timesteps: tuple[int, ...], guided: bool) -> RunPlan:
+        """What a sampling run of `batch` rows of `frames` frames over `timesteps` will look like inside the model:
+        the frames at each attention layer (padded to the U-Net's multiple, and valid), the heads, the text tokens."""
+        config = self.config
+        padded = frames + (-frames) % config.downsampling
+        levels = [b.clr_attn.self_attention.level for b in self.unet.clr_blocks()]
+        return RunPlan(
+            batch=batch,
+            frames=frames,
+            steps=len(timesteps),
+            guided=guided,
+            resolutions=tuple(padded // 2**lv for lv in levels),
+            valid=tuple(-(-frames // 2**lv) for lv in levels),
+            heads=config.attention_heads,
+            text_tokens=config.clip.context_length,
+            timesteps=tuple(timesteps),
+        )
 
     def attention_layers(self) -> list[tuple[SelfAttention, CrossAttention]]:
         """(self, cross) attention modules of the 18 layers, in call order."""

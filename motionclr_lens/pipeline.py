@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from .checkpoint import build_release_model, download_release, read_release
 from .edits import Edit, EditRun
-from .hooks import DenoiseInfo, RunPlan, announce_run, use_hooks
+from .hooks import DenoiseInfo, RunPlan, use_hooks
 from .model import MotionCLR
-from .motion import FEATURE_DIM, features_to_joints
-from .sampling import SCHEDULERS, alphas_cumprod, make_scheduler, sample_loop
+from .motion import features_to_joints
+from .sampling import DEFAULT_GUIDANCE_SCALE, SCHEDULERS, alphas_cumprod, guided_prediction, make_scheduler, sample_loop
 from .text import ClipTokenizer, TokenizedPrompt, get_tokenizer
 
 __all__ = [
@@ -28,17 +27,30 @@ __all__ = [
     "Generation",
     "MotionCLRPipeline",
     "UnknownWordWarning",
-    "load_model",
-    "load_release",
     "model_hash",
 ]
 
-DEFAULT_GUIDANCE_SCALE = 2.5  # the original's, for models that state none
 # The noise level at which `probe` reads attention on a given motion, everywhere the library probes (the CLI,
 # the report, the analyses): noisy enough that the model must use the prompt, clean enough to see the motion.
 PROBE_TIMESTEP = 300
 
 logger = logging.getLogger(__name__)
+
+# Names that moved to another module: still reachable here for one release, with a warning naming the new place.
+_MOVED = {"load_release": "motionclr_lens.loading", "load_model": "motionclr_lens.loading"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        import importlib
+
+        warnings.warn(
+            f"motionclr_lens.pipeline.{name} moved to {_MOVED[name]}.{name} (also motionclr_lens.{name})",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class UnknownWordWarning(UserWarning):
@@ -163,27 +175,98 @@ class MotionCLRPipeline:
                     stacklevel=3,
                 )
 
+    # -- the run's stages ------------------------------------------------------------------------------
+    # `generate`, `probe`, `inversion.invert` and `inversion.regenerate` are one run with different stages:
+    # 1. check the inputs, 2. encode the prompts, 3. prepare the latents, 4. prepare the run (its plan, the
+    # edits' hooks, the hooks in scope told the plan), 5. denoise (any start step, any scheduler), 6. decode.
+
+    def check_prompts(self, prompts: str | Sequence[str]) -> list[str]:
+        """Stage 1: the prompts as a list of non-empty strings."""
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        if not prompts:
+            raise ValueError("no prompts given")
+        for p in prompts:
+            if not isinstance(p, str) or not p.strip():
+                raise ValueError(f"prompts must be non-empty strings, got {p!r}")
+        return prompts
+
+    def encode_prompts(self, prompts: Sequence[str]) -> tuple[list[TokenizedPrompt], Tensor]:
+        """Stage 2: the tokenized prompts (warning of words the model never saw) and their text features."""
+        tokenized = [self.tokenizer.tokenize_prompt(p) for p in prompts]
+        self.warn_unknown_words(tokenized)
+        return tokenized, self.encode(tokenized)
+
+    def prepare_latents(
+        self, shape: tuple[int, ...], generator: torch.Generator | None = None, noise: Tensor | None = None
+    ) -> Tensor:
+        """Stage 3: the starting state, `noise` as given or drawn from `generator`, float32 on the model's device."""
+        if noise is None:
+            noise = torch.randn(shape, generator=generator, device=generator.device if generator else self.device)
+        elif tuple(noise.shape) != tuple(shape):
+            raise ValueError(f"noise has shape {tuple(noise.shape)}, expected {tuple(shape)}")
+        return noise.to(self.device, torch.float32)
+
     def plan(self, batch: int, frames: int, steps: int, scheduler: str = "dpmsolver", guided: bool = True) -> RunPlan:
         """The shape of a sampling run: per-layer resolutions, and the scheduler's timesteps."""
         sched = make_scheduler(scheduler)
         sched.set_timesteps(steps)
-        return self._plan(batch, frames, tuple(int(t) for t in sched.timesteps), guided)
+        return self.model.run_plan(batch, frames, tuple(int(t) for t in sched.timesteps), guided)
 
-    def _plan(self, batch: int, frames: int, timesteps: tuple[int, ...], guided: bool) -> RunPlan:
-        config = self.config
-        padded = frames + (-frames) % config.downsampling
-        levels = [b.clr_attn.self_attention.level for b in self.model.unet.clr_blocks()]
-        return RunPlan(
-            batch=batch,
-            frames=frames,
-            steps=len(timesteps),
-            guided=guided,
-            resolutions=tuple(padded // 2**lv for lv in levels),
-            valid=tuple(-(-frames // 2**lv) for lv in levels),
-            heads=config.attention_heads,
-            text_tokens=config.clip.context_length,
-            timesteps=timesteps,
+    @contextlib.contextmanager
+    def prepare_run(
+        self,
+        tokenized: Sequence[TokenizedPrompt],
+        lengths: Sequence[int],
+        timesteps: Sequence[int],
+        guidance_scale: float,
+        edits: Sequence[Edit] = (),
+    ) -> Iterator[RunPlan]:
+        """Stage 4: the run's plan (told to every hook in scope), the edits' hooks in scope, the model in eval
+        mode without gradients; the model's mode is restored however the block ends."""
+        for edit in edits:
+            if not isinstance(edit, Edit):
+                raise TypeError(
+                    f"edits must be Edit values (Reweight, Erase, Replace, ...), got {type(edit).__name__}: {edit!r}"
+                )
+        plan = self.model.run_plan(
+            len(tokenized), max(lengths), tuple(int(t) for t in timesteps), guidance_scale != 1.0
         )
+        run = EditRun(tokenized, list(lengths), plan, self.config.fps)
+        edit_hooks = [h for e in edits for h in e.hooks(run)]
+        model = self.model
+        was_training = model.training
+        model.eval()
+        try:
+            with use_hooks(*edit_hooks, plan=plan), torch.no_grad():
+                yield plan
+        finally:
+            model.train(was_training)
+
+    def denoiser(self, text: Tensor, guidance_scale: float) -> Callable[[Tensor, Tensor, int], Tensor]:
+        """The guided x0 prediction `(x_t, timesteps (B,), step) -> x0` that stage 5 steps with."""
+        model = self.model
+        return lambda x, t, step: guided_prediction(model, x, t, text, guidance_scale, DenoiseInfo(step, int(t[0])))
+
+    def decode(
+        self,
+        sample: Tensor,
+        prompts: Sequence[str],
+        lengths: Sequence[int],
+        settings: dict[str, Any],
+    ) -> Generation:
+        """Stage 6: each row cropped to its length, denormalised and turned into joints (smoothed and with the
+        feet locked as `settings` say: "smooth_sigma", "foot_lock"); refuses NaN or Inf."""
+        bad = [i for i, n in enumerate(lengths) if not torch.isfinite(sample[i, :n]).all()]
+        if bad:
+            raise FloatingPointError(
+                f"sampling gave NaN or Inf for prompts {bad} ({[prompts[i] for i in bad]}): check the edits' "
+                f"strengths, the guidance scale ({settings.get('guidance_scale')}) and, under autocast, the dtype"
+            )
+        features = [self.denormalize(sample[i, :n]) for i, n in enumerate(lengths)]
+        joints = [features_to_joints(f, settings["smooth_sigma"], settings["foot_lock"]) for f in features]
+        return Generation(list(prompts), list(lengths), self.config.fps, sample, features, joints, settings)
+
+    # -- runs --------------------------------------------------------------------------------------------
 
     def probe(
         self,
@@ -212,24 +295,12 @@ class MotionCLRPipeline:
             raise ValueError(f"prompt must be a non-empty string, got {prompt!r}")
         x0 = self.normalize(f)[None].to(self.device)
         alpha_bar = alphas_cumprod()[timestep].to(self.device)
-        noise = torch.randn(x0.shape, generator=generator, device=generator.device if generator else self.device)
-        xt = alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise.to(self.device)
-        tokenized = [self.tokenizer.tokenize_prompt(prompt)]
-        self.warn_unknown_words(tokenized)
-        text = self.encode(tokenized)
-        plan = self._plan(1, frames, (timestep,), guidance_scale != 1.0)
-        run = EditRun(tokenized, [frames], plan, self.config.fps)
-        edit_hooks = [h for e in edits for h in _edit_hooks(e, run)]
-        model = self.model
-        was_training = model.training
-        model.eval()
-        try:
-            with use_hooks(*edit_hooks), torch.no_grad():
-                announce_run(plan)
-                t = torch.full((1,), timestep, device=self.device, dtype=torch.long)
-                estimate = model.guided(xt, t, text, guidance_scale, info=DenoiseInfo(0, timestep))
-        finally:
-            model.train(was_training)
+        noise = self.prepare_latents(tuple(x0.shape), generator)
+        xt = alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise
+        tokenized, text = self.encode_prompts([prompt])
+        with self.prepare_run(tokenized, [frames], [timestep], guidance_scale, edits):
+            t = torch.full((1,), timestep, device=self.device, dtype=torch.long)
+            estimate = self.denoiser(text, guidance_scale)(xt, t, 0)
         return self.denormalize(estimate[0])
 
     def generate(
@@ -258,57 +329,25 @@ class MotionCLRPipeline:
         then each leg by inverse kinematics; after `smooth_sigma`'s smoothing); the features stay the model's.
         `guidance_scale` defaults to the model's (`pipe.guidance_scale`: 2.5 for the release).
         """
-        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        if not prompts:
-            raise ValueError("no prompts given")
-        for p in prompts:
-            if not isinstance(p, str) or not p.strip():
-                raise ValueError(f"prompts must be non-empty strings, got {p!r}")
+        prompts = self.check_prompts(prompts)
         if scheduler not in SCHEDULERS:
             raise ValueError(f"unknown scheduler {scheduler!r}; valid: {sorted(SCHEDULERS)}")
         guidance_scale = self.resolve_guidance(guidance_scale)
         frames = self.lengths_in_frames(len(prompts), lengths, seconds)
-        device = self.device
-        shape = (len(prompts), max(frames), self.config.input_dim)
-        if noise is None:
-            gen_device = generator.device if generator is not None else device
-            noise = torch.randn(shape, generator=generator, device=gen_device)
-        elif tuple(noise.shape) != shape:
-            raise ValueError(f"noise has shape {tuple(noise.shape)}, expected {shape}")
-        noise = noise.to(device, torch.float32)
-        tokenized = [self.tokenizer.tokenize_prompt(p) for p in prompts]
-        self.warn_unknown_words(tokenized)
-        text = self.encode(tokenized)
-        model = self.model
+        latents = self.prepare_latents((len(prompts), max(frames), self.config.input_dim), generator, noise)
+        tokenized, text = self.encode_prompts(prompts)
         sampler = make_scheduler(scheduler)
         sampler.set_timesteps(steps)
-        plan = self._plan(len(prompts), max(frames), tuple(int(t) for t in sampler.timesteps), guidance_scale != 1.0)
-        run = EditRun(tokenized, frames, plan, self.config.fps)
-        edit_hooks = [h for e in edits for h in _edit_hooks(e, run)]
-        was_training = model.training
-        model.eval()
-        try:
-            with use_hooks(*edit_hooks):
-                announce_run(plan)
-                sample = sample_loop(
-                    lambda x, t, step: model.guided(x, t, text, guidance_scale, info=DenoiseInfo(step, int(t[0]))),
-                    noise,
-                    sampler,
-                    steps,
-                    generator=generator,
-                    autocast_dtype=autocast_dtype,
-                    progress=progress,
-                )
-        finally:
-            model.train(was_training)
-        bad = [i for i, n in enumerate(frames) if not torch.isfinite(sample[i, :n]).all()]
-        if bad:
-            raise FloatingPointError(
-                f"sampling gave NaN or Inf for prompts {bad} ({[prompts[i] for i in bad]}): check the edits' "
-                f"strengths, the guidance scale ({guidance_scale}) and, under autocast, the dtype"
+        with self.prepare_run(tokenized, frames, sampler.timesteps.tolist(), guidance_scale, edits):
+            sample = sample_loop(
+                self.denoiser(text, guidance_scale),
+                latents,
+                sampler,
+                steps,
+                generator=generator,
+                autocast_dtype=autocast_dtype,
+                progress=progress,
             )
-        features = [self.denormalize(sample[i, :n]) for i, n in enumerate(frames)]
-        joints = [features_to_joints(f, smooth_sigma, foot_lock) for f in features]
         settings = {
             "scheduler": scheduler,
             "steps": steps,
@@ -318,55 +357,7 @@ class MotionCLRPipeline:
             "foot_lock": foot_lock,
             "edits": [repr(e) for e in edits],
         }
-        return Generation(prompts, frames, self.config.fps, sample, features, joints, settings)
-
-
-def _edit_hooks(edit: Edit, run: EditRun) -> list:
-    if not isinstance(edit, Edit):
-        raise TypeError(
-            f"edits must be Edit values (Reweight, Erase, Replace, ...), got {type(edit).__name__}: {edit!r}"
-        )
-    return edit.hooks(run)
-
-
-def load_release(
-    folder: str | Path | None = None, weights: str = "ema", hub_id: str | None = None
-) -> MotionCLRPipeline:
-    """Load a released MotionCLR folder (opt.txt, meta/mean.npy, meta/std.npy, model/latest.tar).
-
-    `weights`: "ema" (default) or "raw". Without a folder, `hub_id` (e.g. "EvanTHU/MotionCLR") downloads
-    the release first, which needs network access.
-    """
-    if folder is None:
-        if hub_id is None:
-            raise ValueError("give a release folder, or a hub_id to download one")
-        folder = download_release(hub_id)
-    checkpoint = read_release(folder, weights=weights)
-    model = build_release_model(checkpoint)
-    info = {
-        "source": str(checkpoint.folder),
-        "weights": checkpoint.weights,
-        "total_iterations": checkpoint.total_iterations,
-        "options": checkpoint.options,
-    }
-    if checkpoint.mean.shape != (FEATURE_DIM,):
-        logger.warning("feature statistics have shape %s, not (%d,)", checkpoint.mean.shape, FEATURE_DIM)
-    return MotionCLRPipeline(model, checkpoint.mean, checkpoint.std, info=info)
-
-
-def load_model(model: str = "embedded", weights: str = "ema") -> MotionCLRPipeline:
-    """A pipeline from one name: "embedded" (the model in the package), a release folder, or a hub id
-    (owner/name); `weights` ("ema" or "raw") for a release."""
-    if model == "embedded":
-        from .embedded import load_embedded
-
-        return load_embedded()
-    path = Path(model)
-    if path.is_dir():
-        return load_release(path, weights=weights)
-    if "/" in model and not path.exists():
-        return load_release(hub_id=model, weights=weights)
-    raise ValueError(f"model {model!r} is not 'embedded', a release folder or a hub id (owner/name)")
+        return self.decode(sample, prompts, frames, settings)
 
 
 def model_hash(pipe: MotionCLRPipeline) -> str:

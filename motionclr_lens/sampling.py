@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from diffusers import (
@@ -17,7 +17,22 @@ from diffusers import (
 )
 from torch import Tensor
 
-__all__ = ["SCHEDULERS", "alphas_cumprod", "make_scheduler", "sample_loop"]
+from .hooks import DenoiseInfo
+
+if TYPE_CHECKING:
+    from .model import MotionCLR
+
+__all__ = [
+    "DEFAULT_GUIDANCE_SCALE",
+    "SCHEDULERS",
+    "alphas_cumprod",
+    "guided_prediction",
+    "make_scheduler",
+    "sample_loop",
+]
+
+# The classifier-free guidance scale of the original, for models that state none of their own.
+DEFAULT_GUIDANCE_SCALE = 2.5
 
 # name -> (class, extra arguments); every one gets 1000 training steps, linear betas, x0 prediction.
 SCHEDULERS: dict[str, tuple[type, dict[str, Any]]] = {
@@ -31,8 +46,9 @@ SCHEDULERS: dict[str, tuple[type, dict[str, Any]]] = {
 _EPSILON_ONLY = {"pndm"}
 
 
-def make_scheduler(name: str, num_train_timesteps: int = 1000, beta_schedule: str = "linear") -> Any:
-    """A fresh diffusers scheduler by name: dpmsolver (sde-dpmsolver++, Karras sigmas), ddim, ddpm, pndm, deis."""
+def make_scheduler(name: str, num_train_timesteps: int = 1000, beta_schedule: str = "linear", **options: Any) -> Any:
+    """A fresh diffusers scheduler by name: dpmsolver (sde-dpmsolver++, Karras sigmas), ddim, ddpm, pndm, deis;
+    `options` go to its constructor over the library's settings (e.g. `timestep_spacing="trailing"`)."""
     if name not in SCHEDULERS:
         raise ValueError(f"unknown scheduler {name!r}; valid: {sorted(SCHEDULERS)}")
     cls, extra = SCHEDULERS[name]
@@ -41,7 +57,7 @@ def make_scheduler(name: str, num_train_timesteps: int = 1000, beta_schedule: st
         num_train_timesteps=num_train_timesteps,
         beta_schedule=beta_schedule,
         prediction_type=prediction_type,
-        **extra,
+        **{**extra, **options},
     )
 
 
@@ -49,6 +65,33 @@ def alphas_cumprod(num_train_timesteps: int = 1000) -> Tensor:
     """The training schedule's cumulative alphas (float32, one per timestep): what every scheduler here uses,
     what training noises with, and what inversion and single-step denoising read."""
     return make_scheduler("ddpm", num_train_timesteps).alphas_cumprod.clone()
+
+
+def guided_prediction(
+    model: MotionCLR,
+    x: Tensor,
+    timesteps: Tensor,
+    text: Tensor,
+    guidance_scale: float = DEFAULT_GUIDANCE_SCALE,
+    info: DenoiseInfo | None = None,
+) -> Tensor:
+    """Classifier-free guidance over a denoiser's x0 prediction: one pass over [x; x], conditional rows first,
+    then uncond + scale * (cond - uncond). Scale 1 needs only the conditional rows, which is what it runs."""
+    B = x.shape[0]
+    if timesteps.dim() == 0:
+        timesteps = timesteps.expand(B)
+    if guidance_scale == 1.0:
+        return model(x, timesteps, text, n_cond=B, info=info)
+    out = model(
+        torch.cat([x, x]),
+        torch.cat([timesteps, timesteps]),
+        text,
+        n_cond=B,
+        info=info,
+        row_prompts=list(range(B)) * 2,
+    )
+    cond, uncond = out[:B], out[B:]
+    return uncond + guidance_scale * (cond - uncond)
 
 
 def x0_to_epsilon(scheduler: Any, sample: Tensor, x0: Tensor, timestep: Tensor) -> Tensor:
@@ -65,11 +108,14 @@ def sample_loop(
     generator: torch.Generator | None = None,
     autocast_dtype: torch.dtype | None = None,
     progress: bool = False,
+    start: int = 0,
 ) -> Tensor:
     """Run a scheduler from `noise` (B, T, D) to x0.
 
     `denoise(x_t, timesteps (B,), step)` returns the x0 prediction (guidance included); it runs under
-    autocast when `autocast_dtype` is given, while the scheduler's arithmetic stays in float32.
+    autocast when `autocast_dtype` is given, while the scheduler's arithmetic stays in float32. `start`
+    begins at that step of the `steps`-step schedule (`noise` is then the state at its timestep); the steps
+    the denoiser is told count from 0 at `start`.
     """
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
@@ -79,7 +125,9 @@ def sample_loop(
     step_kwargs: dict[str, Any] = {"generator": generator} if "generator" in step_params else {}
     epsilon_only = scheduler.config.prediction_type == "epsilon"
     sample = noise.float()  # init_noise_sigma is 1 for every scheduler here, and the original does not scale
-    timesteps = scheduler.timesteps
+    if not isinstance(start, int) or not 0 <= start < steps:
+        raise ValueError(f"start must be an int in [0, {steps - 1}] for {steps} steps, got {start!r}")
+    timesteps = scheduler.timesteps[start:]
     iterator = enumerate(timesteps)
     if progress:
         from tqdm.auto import tqdm

@@ -19,7 +19,15 @@ from transformers import CLIPTextModel
 
 from .config import ClipTextConfig
 
-__all__ = ["ClipTokenizer", "TokenizedPrompt", "UnknownWordError", "Word", "build_clip_text_model", "get_tokenizer"]
+__all__ = [
+    "WORD_PATTERN",
+    "ClipTokenizer",
+    "TokenizedPrompt",
+    "UnknownWordError",
+    "Word",
+    "build_clip_text_model",
+    "get_tokenizer",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +42,7 @@ _PIECE = regex.compile(
     regex.IGNORECASE,
 )
 # A word, for word-level attention: a run of letters, digits and inner apostrophes or hyphens.
-_WORD = regex.compile(r"[\p{L}\p{N}]+(?:['\-][\p{L}\p{N}]+)*")
+WORD_PATTERN = regex.compile(r"[\p{L}\p{N}]+(?:['\-][\p{L}\p{N}]+)*")
 
 
 @functools.cache
@@ -217,7 +225,7 @@ class ClipTokenizer:
             )
         # Content tokens are positions 1 .. len(ids) - 2; a word owns the tokens inside its characters.
         words: list[Word] = []
-        for match in _WORD.finditer(cleaned):
+        for match in WORD_PATTERN.finditer(cleaned):
             a, b = match.span()
             toks = tuple(pos for pos in range(1, len(ids) - 1) if token_chars[pos][0] < b and token_chars[pos][1] > a)
             if toks:

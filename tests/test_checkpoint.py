@@ -9,7 +9,7 @@ import pytest
 import torch
 from conftest import PARITY, REFERENCE, need
 
-from motionclr_lens import MotionCLR, MotionCLRConfig, load_release, read_release
+from motionclr_lens import MotionCLR, MotionCLRConfig, load_release
 from motionclr_lens.checkpoint import (
     IGNORED_RELEASE_KEYS,
     IGNORED_RELEASE_PREFIXES,
@@ -19,6 +19,7 @@ from motionclr_lens.checkpoint import (
     config_from_state_dict,
     from_release_state_dict,
     parse_opt,
+    read_release,
     to_release_state_dict,
 )
 

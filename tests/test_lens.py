@@ -10,6 +10,7 @@ import torch
 from motionclr_lens.capture import CaptureBudgetError, CaptureSpec, capture
 from motionclr_lens.edits import Erase, ExampleBased, Ground, Replace, Reweight, StyleTransfer, TimeShift
 from motionclr_lens.hooks import Hook, active_hooks, use_hooks
+from motionclr_lens.sampling import guided_prediction
 from motionclr_lens.text import get_tokenizer
 
 PARITY_EDITS = {
@@ -36,7 +37,7 @@ def forward(parity_pipeline, fixtures):
 def test_captured_maps_equal_the_original(parity_pipeline, fixtures, forward):
     fw, text = forward
     with torch.no_grad(), capture(head_mean=True) as cache:
-        parity_pipeline.model.guided(fw["x"], fw["timesteps"], text)
+        guided_prediction(parity_pipeline.model, fw["x"], fw["timesteps"], text)
     expected = fixtures["captured_row0_headmean"]
     assert len(cache.layers("self")) == len(cache.layers("cross")) == 18
     for i in range(18):
@@ -79,14 +80,14 @@ def test_identity_hook_is_bit_identical(parity_pipeline, forward):
         try:
             for m in attentions:
                 m.explicit = True
-            plain = model.guided(fw["x"], fw["timesteps"], text)
+            plain = guided_prediction(model, fw["x"], fw["timesteps"], text)
         finally:
             for m in attentions:
                 m.explicit = False
         with use_hooks(Hook(lambda t, c: t, points=("q", "k", "v", "scores", "weights", "out"))):
-            hooked = model.guided(fw["x"], fw["timesteps"], text)
+            hooked = guided_prediction(model, fw["x"], fw["timesteps"], text)
         with use_hooks(Hook(lambda t, c: None)):
-            none_hook = model.guided(fw["x"], fw["timesteps"], text)
+            none_hook = guided_prediction(model, fw["x"], fw["timesteps"], text)
     assert torch.equal(plain, hooked) and torch.equal(plain, none_hook)
 
 

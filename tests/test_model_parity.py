@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from motionclr_lens.sampling import guided_prediction
 from motionclr_lens.text import get_tokenizer
 
 
@@ -55,7 +56,7 @@ def test_forward_unconditional_skips_attention(model, forward_inputs):
 def test_forward_guided(model, forward_inputs):
     fw, text = forward_inputs
     with torch.no_grad():
-        out = model.guided(fw["x"], fw["timesteps"], text, guidance_scale=2.5)
+        out = guided_prediction(model, fw["x"], fw["timesteps"], text, guidance_scale=2.5)
     torch.testing.assert_close(out, fw["cfg_2.5"], atol=5e-5, rtol=0)
 
 
@@ -64,11 +65,11 @@ def test_explicit_attention_path_matches_fused(model, forward_inputs):
     attentions = [m for m in model.modules() if hasattr(m, "explicit")]
     assert len(attentions) == 36
     with torch.no_grad():
-        fused = model.guided(fw["x"], fw["timesteps"], text)
+        fused = guided_prediction(model, fw["x"], fw["timesteps"], text)
         try:
             for m in attentions:
                 m.explicit = True
-            explicit = model.guided(fw["x"], fw["timesteps"], text)
+            explicit = guided_prediction(model, fw["x"], fw["timesteps"], text)
         finally:
             for m in attentions:
                 m.explicit = False
@@ -80,8 +81,8 @@ def test_rows_are_independent(model, forward_inputs):
     summation order: matrix products over B * T rows block their sums differently for other B)."""
     fw, text = forward_inputs
     with torch.no_grad():
-        both = model.guided(fw["x"], fw["timesteps"], text)
-        first = model.guided(fw["x"][:1], fw["timesteps"][:1], text[:1])
+        both = guided_prediction(model, fw["x"], fw["timesteps"], text)
+        first = guided_prediction(model, fw["x"][:1], fw["timesteps"][:1], text[:1])
     torch.testing.assert_close(first, both[:1], atol=5e-5, rtol=0)
 
 
@@ -98,13 +99,13 @@ def test_compiled_fast_path_matches_and_steps_aside_for_hooks(model, forward_inp
 
     fw, text = forward_inputs
     with torch.no_grad():
-        eager = model.guided(fw["x"], fw["timesteps"], text)
+        eager = guided_prediction(model, fw["x"], fw["timesteps"], text)
         try:
             model.compile_fast_path(backend="eager")
-            compiled = model.guided(fw["x"], fw["timesteps"], text)
+            compiled = guided_prediction(model, fw["x"], fw["timesteps"], text)
             seen: list[int] = []
             with use_hooks(Hook(lambda w, ctx: seen.append(ctx.layer), kinds=("self",))):
-                hooked = model.guided(fw["x"], fw["timesteps"], text)
+                hooked = guided_prediction(model, fw["x"], fw["timesteps"], text)
         finally:
             model.compile_fast_path(disable=True)
     torch.testing.assert_close(compiled, eager, atol=5e-5, rtol=0)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..motion import canonical_joints_to_features, canonicalize
-from ..text import _WORD
+from ..text import WORD_PATTERN
 from .actions import ACTIONS, Clip, plateau
 from .body import Pose, neutral_pose, render
 from .captions import FUNCTION_WORDS, HELD_OUT_TEMPLATE, PHRASES, Unit, caption, caption_extended
@@ -396,7 +396,7 @@ def _caption_ground_truth(parts: list, templates: list[int], counts: list[bool],
     for p in parts:
         if p.segment is not None and p.segment not in order:
             order.append(p.segment)
-    for m in _WORD.finditer(lowered):
+    for m in WORD_PATTERN.finditer(lowered):
         word = m.group()
         seg = next((s for a, b, s in bounds if a <= m.start() < b), None)
         if word in FUNCTION_WORDS:
