@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_sampling import best_rate, matmul_rate, random_release_model, torch_products
 
 from motionclr_lens import MotionCLRPipeline, load_embedded
-from motionclr_lens import model as model_module
+from motionclr_lens import kernels
 from motionclr_lens.capture import capture
 from motionclr_lens.model import _Attention
 from motionclr_lens.motion import FEATURE_DIM
@@ -67,7 +67,7 @@ def dense_rate(size: int = 2048, seconds: float = 3.0) -> float:
     """Best float32 GFLOP/s of a (size x size) @ (size x size) product through the library's `dense`
     (oneDNN), which its large products run on."""
     x, w = torch.randn(size, size), torch.randn(size, size)
-    return best_rate(lambda: model_module.dense(x, w, None), 2 * size**3, seconds)
+    return best_rate(lambda: kernels.dense(x, w, None), 2 * size**3, seconds)
 
 
 def rss_bytes() -> int:

@@ -20,7 +20,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from motionclr_lens import MotionCLR, MotionCLRConfig
-from motionclr_lens import model as model_module
+from motionclr_lens import kernels
 from motionclr_lens.sampling import guided_prediction, make_scheduler, sample_loop
 
 
@@ -49,13 +49,13 @@ def matmul_rate(size: int = 2048, seconds: float = 3.0) -> float:
 def torch_products() -> Iterator[None]:
     """Run every convolution and linear layer through torch's own Conv1d and Linear (none through the
     library's oneDNN products): the same arithmetic, in operations FlopCounterMode knows how to count."""
-    conv = model_module.TemporalConv1d
-    saved = conv.GEMM_MIN_WIDTH, model_module.DENSE_MIN_WEIGHTS
-    conv.GEMM_MIN_WIDTH = model_module.DENSE_MIN_WEIGHTS = 2**62
+    conv = kernels.TemporalConv1d
+    saved = conv.GEMM_MIN_WIDTH, kernels.DENSE_MIN_WEIGHTS
+    conv.GEMM_MIN_WIDTH = kernels.DENSE_MIN_WEIGHTS = 2**62
     try:
         yield
     finally:
-        conv.GEMM_MIN_WIDTH, model_module.DENSE_MIN_WEIGHTS = saved
+        conv.GEMM_MIN_WIDTH, kernels.DENSE_MIN_WEIGHTS = saved
 
 
 def random_release_model() -> MotionCLR:
@@ -67,7 +67,7 @@ def random_release_model() -> MotionCLR:
                 p.normal_(0, 0.02)
             elif "norm" not in name:
                 p.zero_()
-    return model
+    return kernels.use_cpu_kernels(model)
 
 
 def main() -> None:

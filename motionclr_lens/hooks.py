@@ -17,7 +17,6 @@ import contextlib
 import contextvars
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from torch import Tensor
 
@@ -29,6 +28,7 @@ __all__ = [
     "HookContext",
     "RunPlan",
     "active_hooks",
+    "explicit_attention",
     "use_hooks",
 ]
 
@@ -156,13 +156,28 @@ def announce_run(plan: RunPlan) -> None:
             h.on_run(plan)
 
 
-def run_hooks(hooks: tuple[Hook, ...], point: str, tensor: Tensor, ctx_args: dict[str, Any]) -> Tensor:
-    """Apply the hooks that apply to `point` in order; each sees the previous one's result."""
-    ctx: HookContext | None = None
+_EXPLICIT: contextvars.ContextVar[bool] = contextvars.ContextVar("motionclr_lens_explicit", default=False)
+
+
+@contextlib.contextmanager
+def explicit_attention() -> Iterator[None]:
+    """Run every attention layer on its explicit path (the one hooks see) inside the block, even where no hook
+    applies: for checking that path against the fused kernel. Scoped like `use_hooks`."""
+    token = _EXPLICIT.set(True)
+    try:
+        yield
+    finally:
+        _EXPLICIT.reset(token)
+
+
+def explicit_attention_forced() -> bool:
+    return _EXPLICIT.get()
+
+
+def run_hooks(hooks: tuple[Hook, ...], tensor: Tensor, ctx: HookContext) -> Tensor:
+    """Apply the hooks that apply to `ctx.point` in order; each sees the previous one's result."""
     for h in hooks:
-        if point in h.points:
-            if ctx is None:
-                ctx = HookContext(point=point, **ctx_args)
+        if ctx.point in h.points:
             result = h.fn(tensor, ctx)
             if result is not None:
                 if result.shape != tensor.shape:

@@ -1,5 +1,6 @@
-"""The MotionCLR denoiser, top-down: text encoder, time embedding, residual temporal block,
-self- and cross-attention, CLR block, U-Net, and classifier-free guidance (arXiv 2410.18977, Sec. 3).
+"""The MotionCLR denoiser, top-down: text encoder, time embedding, U-Net of CLR blocks, residual temporal
+block, self- and cross-attention (arXiv 2410.18977, Sec. 3), in plain torch layers. Classifier-free guidance is
+in the sampling loop (`sampling.guided_prediction`), the CPU kernels for the large products in `kernels.py`.
 
 Module and parameter names follow the released checkpoint, so `state_dict()` keys outside the CLIP
 tower are the release's (hence the camel-cased `textTransEncoder`); the CLIP tower is a transformers
@@ -9,11 +10,10 @@ Shapes: B batch, T frames, C channels, H heads, N text tokens.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import torch
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import MotionCLRConfig
-from .hooks import DenoiseInfo, Hook, RunPlan, active_hooks, run_hooks
+from .hooks import DenoiseInfo, Hook, HookContext, RunPlan, active_hooks, explicit_attention_forced, run_hooks
 from .text import build_clip_text_model
 
 __all__ = ["CLRBlock", "CrossAttention", "MotionCLR", "SelfAttention", "UNet1D"]
@@ -32,7 +32,7 @@ class MotionCLR(nn.Module):
 
     `forward(x, timesteps, text, n_cond)` is one denoiser call: rows `[0, n_cond)` of the batch are
     conditioned on `text` (their cross-attention residual is added), the others are not.
-    `guided(...)` is the classifier-free-guidance call the sampler makes.
+    Classifier-free guidance over it is `sampling.guided_prediction`, the call the sampler makes.
     """
 
     def __init__(self, config: MotionCLRConfig | None = None) -> None:
@@ -51,6 +51,7 @@ class MotionCLR(nn.Module):
         self.textTransEncoder = nn.TransformerEncoder(layer, num_layers=config.text_layers, enable_nested_tensor=False)
         self.text_ln = nn.LayerNorm(config.text_latent_dim)
         self.unet = UNet1D(config)
+        self.compiled_unet: Callable[..., Tensor] | None = None  # compile_fast_path's, for runs without hooks
 
     def encode_text(self, token_ids: Tensor) -> Tensor:
         """(B, 77) CLIP ids -> (B, 77, text_latent_dim) text features; every position is a key (no padding mask)."""
@@ -96,10 +97,9 @@ class MotionCLR(nn.Module):
         )
         pad = (-T) % self.config.downsampling
         h = F.pad(x.transpose(1, 2), (0, pad))  # (B, C, T_padded)
-        compiled = self.__dict__.get("_compiled_unet")
-        if compiled is not None and not call.hooks and not self.training:
+        if self.compiled_unet is not None and not call.hooks and not self.training and not explicit_attention_forced():
             # Nothing looks inside: the compiled U-Net, told only what changes its arithmetic.
-            h = compiled(h, timesteps, text, AttentionCall(n_cond, None, None, (), (), ()))
+            h = self.compiled_unet(h, timesteps, text, AttentionCall(n_cond, None, None, (), (), ()))
         else:
             h = self.unet(h, timesteps, text, call)
         return h[:, :, :T].transpose(1, 2)
@@ -109,10 +109,8 @@ class MotionCLR(nn.Module):
         capture, no edit) and the model is in eval mode; every other run, and training, stays eager. The
         first call of each new batch size or length compiles (minutes on a small CPU); `compile_fast_path(disable=True)`
         removes it."""
-        if options.pop("disable", False):
-            self.__dict__.pop("_compiled_unet", None)
-        else:
-            self.__dict__["_compiled_unet"] = torch.compile(self.unet, **options)
+        # The compiled forward is a function, not a module: it adds nothing to the state dict.
+        self.compiled_unet = None if options.pop("disable", False) else torch.compile(self.unet.forward, **options)
         return self
 
     def guided(
@@ -330,104 +328,12 @@ def framewise_group_norm(x: Tensor, norm: nn.GroupNorm) -> Tensor:
     return norm(x.transpose(1, 2).reshape(B * T, C)).reshape(B, T, C).transpose(1, 2)
 
 
-DENSE_MIN_WEIGHTS = 2**16  # products this large and larger go through `dense` on the CPU
-DENSE_MIN_ROWS = 16
-
-
-def dense(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-    """(M, K) @ (N, K)^T + bias by oneDNN on the CPU.
-
-    On this kind of CPU oneDNN multiplies float32 matrices at 300-400 GFLOP/s where the BLAS behind
-    `F.linear` reaches 140-190 (docs/performance.md); the sums are the same up to order. Where nothing needs
-    a gradient, oneDNN's inner product runs (`mkldnn._linear_pointwise`, the kernel torch.compile uses on
-    the CPU; its output is contiguous); otherwise oneDNN's 1 x 1 convolution, which has a backward.
-    """
-    if x.dtype == weight.dtype == torch.float32 and not _needs_grad(x, weight, bias):
-        inner_product = _inner_product()
-        if inner_product is not None:
-            return inner_product(x, weight, bias, "none", [], "")
-    return F.conv1d(x.t().unsqueeze(0), weight.unsqueeze(-1), bias)[0].t()
-
-
-def _needs_grad(*tensors: Tensor | None) -> bool:
-    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
-
-
-@functools.cache
-def _inner_product() -> Any:
-    """oneDNN's inner product where this build has it and it runs on this CPU (looked up once, on first use)."""
-    op = getattr(getattr(torch.ops, "mkldnn", None), "_linear_pointwise", None)
-    if op is None or not torch.backends.mkldnn.is_available():
-        return None
-    try:
-        op(torch.ones(2, 2), torch.ones(2, 2), None, "none", [], "")
-    except (RuntimeError, NotImplementedError):
-        return None
-    return op
-
-
-def _use_dense(x: Tensor, weights: int, rows: int) -> bool:
-    return x.device.type == "cpu" and weights >= DENSE_MIN_WEIGHTS and rows >= DENSE_MIN_ROWS
-
-
-class DenseLinear(nn.Linear):
-    """A `nn.Linear` (same parameters and state-dict keys) whose large products on the CPU run as `dense`."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        rows = x.numel() // max(self.in_features, 1)
-        if not _use_dense(x, self.in_features * self.out_features, rows):
-            return super().forward(x)
-        out = dense(x.reshape(rows, self.in_features), self.weight, self.bias)
-        return out.reshape(*x.shape[:-1], self.out_features)
-
-
-class TemporalConv1d(nn.Conv1d):
-    """A `nn.Conv1d` (same parameters and state-dict keys) that runs wide kernels as one matrix product.
-
-    oneDNN's direct convolution is slow for wide inputs over few frames (2048 x 5 taps at 20 frames, the
-    U-Net's up path, runs at about 110 GFLOP/s on a 2-core CPU) and no faster than a matrix product
-    elsewhere. Wherever `in_channels * kernel_size >= GEMM_MIN_WIDTH`, the frames are unfolded into
-    (B * T, C_in * k) rows and multiplied by the (C_out, C_in * k) weight with `dense`: the same sum in
-    another order, at the matrix-product rate (see docs/performance.md); the rows, k times the input's
-    size, are made for a few batch rows at a time (`CHUNK_BYTES`). On a GPU, and for small products,
-    torch's own convolution runs.
-    """
-
-    GEMM_MIN_WIDTH = 4096
-    CHUNK_BYTES = 32 * 2**20  # the most unfolded columns held at once (whole batch rows; at least one)
-
-    def forward(self, x: Tensor) -> Tensor:
-        c_out, c_in, k = self.weight.shape
-        if (
-            c_in * k < self.GEMM_MIN_WIDTH
-            or not _use_dense(x, self.weight.numel(), x.shape[0] * x.shape[-1])
-            or self.groups != 1
-            or self.dilation != (1,)
-            or not isinstance(self.padding, tuple)
-            or self.padding_mode != "zeros"
-        ):
-            return super().forward(x)
-        B = x.shape[0]
-        pad = self.padding[0]
-        windows = F.pad(x, (pad, pad)).unfold(2, k, self.stride[0])  # (B, C_in, T_out, k), a view
-        t_out = windows.shape[2]
-        weight = self.weight.reshape(c_out, c_in * k)
-        # The unfolded columns are k times the input: make them a few rows of the batch at a time.
-        rows = max(1, self.CHUNK_BYTES // (t_out * c_in * k * x.element_size()))
-        out = x.new_empty(B, t_out, c_out)
-        for start in range(0, B, rows):
-            part = windows[start : start + rows]
-            cols = part.permute(0, 2, 1, 3).reshape(part.shape[0] * t_out, c_in * k)
-            out[start : start + rows] = dense(cols, weight, self.bias).view(part.shape[0], t_out, c_out)
-        return out.transpose(1, 2)
-
-
 class AdaGNConvBlock(nn.Module):
     """Conv1d -> per-frame GroupNorm -> x * (1 + scale) + shift -> Mish."""
 
     def __init__(self, c_in: int, c_out: int, kernel_size: int, groups: int) -> None:
         super().__init__()
-        self.block = TemporalConv1d(c_in, c_out, kernel_size, padding=kernel_size // 2)
+        self.block = nn.Conv1d(c_in, c_out, kernel_size, padding=kernel_size // 2)
         self.group_norm = nn.GroupNorm(groups, c_out)
 
     def forward(self, x: Tensor, scale: Tensor, shift: Tensor) -> Tensor:
@@ -440,7 +346,7 @@ class ConvBlock(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, kernel_size: int, groups: int) -> None:
         super().__init__()
-        self.block = TemporalConv1d(c_in, c_out, kernel_size, padding=kernel_size // 2)
+        self.block = nn.Conv1d(c_in, c_out, kernel_size, padding=kernel_size // 2)
         self.norm = nn.GroupNorm(groups, c_out)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -450,8 +356,8 @@ class ConvBlock(nn.Module):
 class FFN(nn.Module):
     def __init__(self, dim: int, hidden: int, dropout: float) -> None:
         super().__init__()
-        self.linear1 = DenseLinear(dim, hidden)
-        self.linear2 = DenseLinear(hidden, dim)
+        self.linear1 = nn.Linear(dim, hidden)
+        self.linear2 = nn.Linear(hidden, dim)
         self.dropout = nn.Dropout(dropout)
         _zero(self.linear2)
 
@@ -498,7 +404,6 @@ class _Attention(nn.Module):
         super().__init__()
         self.heads = heads
         self.dropout = dropout
-        self.explicit = False  # force the explicit path even without hooks
         self.layer, self.name, self.level = -1, "", 0  # set by the U-Net
 
     def attend(self, q: Tensor, k: Tensor, v: Tensor, call: AttentionCall, n_rows: int) -> Tensor:
@@ -507,33 +412,35 @@ class _Attention(nn.Module):
         p = self.dropout if self.training else 0.0
         hooks = tuple(h for h in call.hooks if h.applies(self.layer, self.kind, call.step)) if call.hooks else ()
         qh, kh, vh = _split_heads(q, self.heads), _split_heads(k, self.heads), _split_heads(v, self.heads)
-        if not hooks and not self.explicit:
+        if not hooks and not explicit_attention_forced():
             out = F.scaled_dot_product_attention(qh, kh, vh, dropout_p=p)
             return out.transpose(1, 2).reshape(B, T, C)
-        ctx = {
-            "layer": self.layer,
-            "name": self.name,
-            "kind": self.kind,
-            "resolution": T,
-            "level": self.level,
-            "step": call.step,
-            "timestep": call.timestep,
-            "prompts": call.prompts[:n_rows],
-            "branches": call.branches[:n_rows],
-        }
+        # One context for this call; each point sees it with its own name.
+        ctx = HookContext(
+            layer=self.layer,
+            name=self.name,
+            kind=self.kind,
+            point="q",
+            resolution=T,
+            level=self.level,
+            step=call.step,
+            timestep=call.timestep,
+            prompts=call.prompts[:n_rows],
+            branches=call.branches[:n_rows],
+        )
         if hooks:
-            qh = run_hooks(hooks, "q", qh, ctx)
-            kh = run_hooks(hooks, "k", kh, ctx)
-            vh = run_hooks(hooks, "v", vh, ctx)
+            qh = run_hooks(hooks, qh, ctx)
+            kh = run_hooks(hooks, kh, replace(ctx, point="k"))
+            vh = run_hooks(hooks, vh, replace(ctx, point="v"))
         scores = qh @ kh.transpose(-1, -2) / math.sqrt(C // self.heads)  # (B, H, T, S)
         if hooks:
-            scores = run_hooks(hooks, "scores", scores, ctx)
+            scores = run_hooks(hooks, scores, replace(ctx, point="scores"))
         weights = F.dropout(torch.softmax(scores, dim=-1), p)
         if hooks:
-            weights = run_hooks(hooks, "weights", weights, ctx)
+            weights = run_hooks(hooks, weights, replace(ctx, point="weights"))
         out = (weights @ vh).transpose(1, 2).reshape(B, T, C)
         if hooks:
-            out = run_hooks(hooks, "out", out, ctx)
+            out = run_hooks(hooks, out, replace(ctx, point="out"))
         return out
 
 
@@ -545,9 +452,9 @@ class SelfAttention(_Attention):
     def __init__(self, channels: int, heads: int, dropout: float) -> None:
         super().__init__(heads, dropout)
         self.norm = nn.LayerNorm(channels)
-        self.query = DenseLinear(channels, channels)
-        self.key = DenseLinear(channels, channels)
-        self.value = DenseLinear(channels, channels)
+        self.query = nn.Linear(channels, channels)
+        self.key = nn.Linear(channels, channels)
+        self.value = nn.Linear(channels, channels)
 
     def forward(self, x: Tensor, call: AttentionCall) -> Tensor:
         h = self.norm(x)
@@ -563,9 +470,9 @@ class CrossAttention(_Attention):
         super().__init__(heads, dropout)
         self.norm = nn.LayerNorm(channels)
         self.text_norm = nn.LayerNorm(text_dim)
-        self.query = DenseLinear(channels, channels)
-        self.key = DenseLinear(text_dim, channels)
-        self.value = DenseLinear(text_dim, channels)
+        self.query = nn.Linear(channels, channels)
+        self.key = nn.Linear(text_dim, channels)
+        self.value = nn.Linear(text_dim, channels)
 
     def forward(self, x: Tensor, text: Tensor, call: AttentionCall) -> Tensor:
         t = self.text_norm(text)

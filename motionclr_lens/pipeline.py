@@ -16,6 +16,7 @@ from torch import Tensor
 
 from .edits import Edit, EditRun
 from .hooks import DenoiseInfo, RunPlan, use_hooks
+from .kernels import use_cpu_kernels
 from .model import MotionCLR
 from .motion import features_to_joints
 from .sampling import DEFAULT_GUIDANCE_SCALE, SCHEDULERS, alphas_cumprod, guided_prediction, make_scheduler, sample_loop
@@ -78,7 +79,8 @@ class Generation:
 
 
 class MotionCLRPipeline:
-    """A MotionCLR, its tokenizer and its feature mean/std. Move it with `.to(device)`."""
+    """A MotionCLR, its tokenizer and its feature mean/std. Move it with `.to(device)`. The model's large
+    products run through the library's CPU kernels (`kernels.use_cpu_kernels`, in place)."""
 
     def __init__(
         self,
@@ -88,7 +90,7 @@ class MotionCLRPipeline:
         tokenizer: ClipTokenizer | None = None,
         info: dict[str, Any] | None = None,
     ) -> None:
-        self.model = model
+        self.model = use_cpu_kernels(model)
         self.tokenizer = tokenizer or get_tokenizer()
         self.mean = np.asarray(mean, dtype=np.float32)
         self.std = np.asarray(std, dtype=np.float32)

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .data import MotionText, weight_global_features
+from .kernels import use_cpu_kernels
 from .model import MotionCLR
 from .sampling import alphas_cumprod
 from .text import ClipTokenizer, get_tokenizer
@@ -95,7 +96,7 @@ class Trainer:
             raise ValueError("no training motions")
         if config.loss_mean not in LOSS_MEANS:
             raise ValueError(f"loss_mean must be one of {list(LOSS_MEANS)}, got {config.loss_mean!r}")
-        self.model = model
+        self.model = use_cpu_kernels(model)
         self.config = config
         self.folder = Path(folder)
         self.tokenizer = tokenizer or get_tokenizer()

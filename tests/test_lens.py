@@ -9,7 +9,7 @@ import torch
 
 from motionclr_lens.capture import CaptureBudgetError, CaptureSpec, capture
 from motionclr_lens.edits import Erase, ExampleBased, Ground, Replace, Reweight, StyleTransfer, TimeShift
-from motionclr_lens.hooks import Hook, active_hooks, use_hooks
+from motionclr_lens.hooks import Hook, active_hooks, explicit_attention, use_hooks
 from motionclr_lens.sampling import guided_prediction
 from motionclr_lens.text import get_tokenizer
 
@@ -75,15 +75,9 @@ def test_attention_rows_sum_to_one(parity_pipeline):
 def test_identity_hook_is_bit_identical(parity_pipeline, forward):
     fw, text = forward
     model = parity_pipeline.model
-    attentions = [m for pair in model.attention_layers() for m in pair]
     with torch.no_grad():
-        try:
-            for m in attentions:
-                m.explicit = True
+        with explicit_attention():
             plain = guided_prediction(model, fw["x"], fw["timesteps"], text)
-        finally:
-            for m in attentions:
-                m.explicit = False
         with use_hooks(Hook(lambda t, c: t, points=("q", "k", "v", "scores", "weights", "out"))):
             hooked = guided_prediction(model, fw["x"], fw["timesteps"], text)
         with use_hooks(Hook(lambda t, c: None)):

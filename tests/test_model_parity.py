@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from motionclr_lens.hooks import explicit_attention
 from motionclr_lens.sampling import guided_prediction
 from motionclr_lens.text import get_tokenizer
 
@@ -62,17 +63,10 @@ def test_forward_guided(model, forward_inputs):
 
 def test_explicit_attention_path_matches_fused(model, forward_inputs):
     fw, text = forward_inputs
-    attentions = [m for m in model.modules() if hasattr(m, "explicit")]
-    assert len(attentions) == 36
     with torch.no_grad():
         fused = guided_prediction(model, fw["x"], fw["timesteps"], text)
-        try:
-            for m in attentions:
-                m.explicit = True
+        with explicit_attention():
             explicit = guided_prediction(model, fw["x"], fw["timesteps"], text)
-        finally:
-            for m in attentions:
-                m.explicit = False
     torch.testing.assert_close(explicit, fused, atol=5e-5, rtol=0)
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from motionclr_lens.model import DenseLinear, TemporalConv1d
+from motionclr_lens.kernels import DenseLinear, TemporalConv1d
 
 
 @pytest.mark.parametrize("chunk_bytes", [TemporalConv1d.CHUNK_BYTES, 1, 3 * 2**20])
