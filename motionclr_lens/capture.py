@@ -9,7 +9,7 @@ budget checked before the first step, and the cache the maps land in.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -51,6 +51,21 @@ class CaptureSpec:
         if bad:
             raise ValueError(f"unknown branches {bad}; valid: {list(BRANCHES)}")
 
+    def check(self, plan: RunPlan) -> None:
+        """Refuse, before the run, layers, steps or heads that the run of `plan` does not have."""
+        n_layers = len(plan.resolutions)
+        bad = sorted(x for x in self.layers or () if not 0 <= x < n_layers)
+        if bad:
+            raise ValueError(f"capture: layers {bad} do not exist (valid: 0..{n_layers - 1})")
+        bad = sorted(s for s in self.steps or () if not 0 <= s < plan.steps)
+        if bad:
+            raise ValueError(
+                f"capture: steps {bad} are past the schedule of {plan.steps} steps (valid: 0..{plan.steps - 1})"
+            )
+        bad = sorted(h for h in self.heads or () if not 0 <= h < plan.heads)
+        if bad:
+            raise ValueError(f"capture: heads {bad} do not exist (valid: 0..{plan.heads - 1})")
+
     def estimate_bytes(self, plan: RunPlan) -> int:
         """Bytes the cache will hold at the end of a run of this plan."""
         n_layers = len(plan.resolutions)
@@ -77,9 +92,13 @@ class AttentionCache:
     """Captured maps keyed by (kind, layer, step); each (rows, heads, query frames, keys).
 
     `rows[(kind, layer)]` names each stored row as (prompt, branch). With step_mean the step key is None.
+    A run replaces what an earlier run in the same capture stored. With a `sink`, each map goes to
+    `sink((kind, layer, step), maps)` once it is on the cache's device and is not kept (under step_mean, the
+    running means go to the sink when the capture block ends, or at `finish()`).
     """
 
     spec: CaptureSpec
+    sink: Callable[[tuple[str, int, int | None], Tensor], None] | None = None
     rows: dict[tuple[str, int], tuple[tuple[int, str], ...]] = field(default_factory=dict)
     plan: RunPlan | None = None
     estimated_bytes: int = 0
@@ -151,6 +170,12 @@ class AttentionCache:
 
     # -- the hook --------------------------------------------------------------------------------------------
     def _on_run(self, plan: RunPlan) -> None:
+        self.spec.check(plan)
+        self.finish()  # what an earlier run left for the sink
+        self._maps.clear()
+        self._counts.clear()
+        self.rows.clear()
+        self._step = None
         self.plan = plan
         self.estimated_bytes = self.spec.estimate_bytes(plan)
         budget = self.spec.budget_bytes
@@ -190,7 +215,7 @@ class AttentionCache:
                 self._maps[key].mul_(n / (n + 1)).add_(maps.to(spec.device), alpha=1 / (n + 1))
             self._counts[(ctx.kind, ctx.layer)] = n + 1
         elif maps.device == torch.device(spec.device):
-            self._maps[(ctx.kind, ctx.layer, ctx.step)] = maps
+            self._keep((ctx.kind, ctx.layer, ctx.step), maps)
         else:
             self._pending.append(((ctx.kind, ctx.layer, ctx.step), maps))
 
@@ -201,18 +226,35 @@ class AttentionCache:
             return
         device = torch.device(self.spec.device)
         cuda_to_host = device.type == "cpu" and self._pending[0][1].is_cuda
+        if cuda_to_host and self.sink is not None:
+            torch.cuda.current_stream().synchronize()  # a sink reads the maps at once
         for key, maps in self._pending:
-            if cuda_to_host:
+            if cuda_to_host and self.sink is None:
                 host = torch.empty(maps.shape, dtype=maps.dtype, pin_memory=True)
                 host.copy_(maps, non_blocking=True)
                 self._maps[key] = host
             else:
-                self._maps[key] = maps.to(device)
-        if cuda_to_host:
+                self._keep(key, maps.to(device))
+        if cuda_to_host and self.sink is None:
             event = torch.cuda.Event()
             event.record()
             self._events.append(event)
         self._pending.clear()
+
+    def _keep(self, key: tuple[str, int, int | None], maps: Tensor) -> None:
+        if self.sink is None:
+            self._maps[key] = maps
+        else:
+            self.sink(key, maps)
+
+    def finish(self) -> None:
+        """Hand every map still held to the sink (the step means, and what a GPU run left in flight); without a
+        sink, finish the transfers. `capture` calls it when its block ends."""
+        self._flush()
+        if self.sink is not None and self.spec.step_mean:
+            for key in sorted(self._maps, key=lambda k: (k[0], k[1])):
+                self.sink(key, self._maps.pop(key))
+            self._counts.clear()
 
     def hook(self) -> Hook:
         spec = self.spec
@@ -226,16 +268,23 @@ class AttentionCache:
 
 
 @contextlib.contextmanager
-def capture(spec: CaptureSpec | None = None, **options: object) -> Iterator[AttentionCache]:
+def capture(
+    spec: CaptureSpec | None = None,
+    sink: Callable[[tuple[str, int, int | None], Tensor], None] | None = None,
+    **options: object,
+) -> Iterator[AttentionCache]:
     """Capture attention weights of every run inside the block: `capture(kinds=..., layers=..., ...)`
-    takes CaptureSpec's fields. Maps of later runs in the same block replace earlier ones."""
+    takes CaptureSpec's fields. A later run in the same block replaces what an earlier one stored. With a
+    `sink`, each map goes to `sink((kind, layer, step), maps)` as it is made instead of staying in the cache
+    (a sweep streams maps to disk this way)."""
     if spec is None:
         spec = CaptureSpec(**options)  # type: ignore[arg-type]
     elif options:
         raise TypeError("give a CaptureSpec or keyword options, not both")
-    cache = AttentionCache(spec)
+    cache = AttentionCache(spec, sink)
     with use_hooks(cache.hook()):
         yield cache
+    cache.finish()
 
 
 @dataclass

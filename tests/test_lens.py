@@ -176,6 +176,52 @@ def test_memory_estimate_and_budget(parity_pipeline):
     assert len(c) == 0  # failed before the first step
 
 
+def test_a_later_run_replaces_an_earlier_one_in_one_capture(parity_pipeline):
+    """Six steps then three at another length: the cache holds the second run alone, its mean its own."""
+    with capture(kinds=("self",), layers=[17], step_mean=False) as cache:
+        parity_pipeline.generate("a man jumps.", lengths=40, steps=6)
+        parity_pipeline.generate("a man waves.", lengths=24, steps=3)
+    assert cache.steps("self", 17) == [0, 1, 2] and cache["self", 17, 0].shape[-1] == 32
+    seed = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    with capture(kinds=("self",), layers=[17], step_mean=True) as alone:
+        parity_pipeline.generate("a man waves.", lengths=24, steps=3, generator=seed())
+    with capture(kinds=("self",), layers=[17], step_mean=True) as both:
+        parity_pipeline.generate("a man jumps.", lengths=40, steps=6, generator=seed())
+        parity_pipeline.generate("a man waves.", lengths=24, steps=3, generator=seed())
+    assert torch.equal(both["self", 17, None], alone["self", 17, None])
+
+
+def test_a_sink_receives_every_map_and_the_cache_keeps_none(parity_pipeline):
+    seed = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    with capture(kinds=("cross",), layers=[0, 5]) as kept:
+        parity_pipeline.generate("a man jumps.", lengths=24, steps=3, generator=seed())
+    received = {}
+    with capture(kinds=("cross",), layers=[0, 5], sink=lambda key, maps: received.setdefault(key, maps)) as cache:
+        parity_pipeline.generate("a man jumps.", lengths=24, steps=3, generator=seed())
+    assert len(cache) == 0 and sorted(received) == sorted(kept.keys())
+    for key, maps in received.items():
+        assert torch.equal(maps, kept[key])
+    means = {}
+    with capture(kinds=("cross",), layers=[0], step_mean=True, sink=means.__setitem__) as cache:
+        parity_pipeline.generate("a man jumps.", lengths=24, steps=3, generator=seed())
+    assert list(means) == [("cross", 0, None)] and len(cache) == 0
+    torch.testing.assert_close(means["cross", 0, None], kept.stack_steps("cross", 0).mean(0))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"layers": [18]}, r"capture: layers \[18\] do not exist \(valid: 0\.\.17\)"),
+        ({"steps": [3]}, r"capture: steps \[3\] are past the schedule of 3 steps \(valid: 0\.\.2\)"),
+        ({"heads": [8]}, r"capture: heads \[8\] do not exist \(valid: 0\.\.7\)"),
+    ],
+)
+def test_a_capture_checks_its_spec_before_the_run(parity_pipeline, options, message):
+    with pytest.raises(ValueError, match=message), capture(**options) as cache:
+        parity_pipeline.generate("a man jumps.", lengths=24, steps=3)
+    assert len(cache) == 0
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
