@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import fnmatch
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 
@@ -97,32 +98,57 @@ class RunPlan:
 
 @dataclass(frozen=True)
 class Hook:
-    """A hook function and where it applies: points, kinds, layers, steps and branches (None = all).
+    """A hook function and where it applies: points, kinds, layers, steps (None = all), and hook point `names`.
 
-    `on_run` is called with the RunPlan before sampling starts (a capture checks its memory budget there).
+    `names` selects by the names `model.hook_points()` lists (`"<block>.<self|cross>.<point>"`, e.g.
+    `"up3.1.cross.weights"`), each exact or a shell pattern (`"up3.*.cross.*"`); with names and no `points`,
+    every point a name matches. `points` defaults to `("weights",)` otherwise. `on_run` is called with the
+    RunPlan before sampling starts (a capture checks its spec and memory budget there).
     """
 
     fn: HookFn
-    points: Collection[str] = ("weights",)
+    points: Collection[str] | None = None
     kinds: Collection[str] = KINDS
     layers: Collection[int] | None = None
     steps: Collection[int] | None = None
     on_run: Callable[[RunPlan], None] | None = field(default=None, compare=False)
+    names: Collection[str] | None = None
 
     def __post_init__(self) -> None:
-        bad = [p for p in self.points if p not in POINTS]
+        if isinstance(self.names, str):
+            object.__setattr__(self, "names", (self.names,))
+        if self.points is None:
+            object.__setattr__(self, "points", ("weights",) if self.names is None else POINTS)
+        bad = [p for p in self.points or () if p not in POINTS]
         if bad:
             raise ValueError(f"unknown hook points {bad}; valid: {list(POINTS)}")
         bad = [k for k in self.kinds if k not in KINDS]
         if bad:
             raise ValueError(f"unknown attention kinds {bad}; valid: {list(KINDS)}")
+        for name in self.names or ():
+            parts = str(name).split(".")
+            if len(parts) < 2 or not _could_be(parts[-2], KINDS) or not _could_be(parts[-1], POINTS):
+                raise ValueError(
+                    f"hook point name {name!r} is not '<block>.<self|cross>.<point>' with a point of {list(POINTS)} "
+                    "(shell patterns allowed; model.hook_points() lists every name)"
+                )
 
-    def applies(self, layer: int, kind: str, step: int | None) -> bool:
+    def applies(self, layer: int, kind: str, step: int | None, site: str | None = None) -> bool:
+        """Whether the hook applies at a layer (its `site`, "<block>.<kind>", for `names`) at a step."""
         return (
             kind in self.kinds
             and (self.layers is None or layer in self.layers)
             and (self.steps is None or step is None or step in self.steps)
+            and (self.names is None or site is None or any(self.matches(f"{site}.{p}") for p in self.points or ()))
         )
+
+    def matches(self, hook_name: str) -> bool:
+        """Whether a hook point's full name is one this hook's `names` select (always, without names)."""
+        return self.names is None or any(fnmatch.fnmatchcase(hook_name, pattern) for pattern in self.names)
+
+
+def _could_be(part: str, valid: Collection[str]) -> bool:
+    return any(fnmatch.fnmatchcase(v, part) for v in valid)
 
 
 _ACTIVE: contextvars.ContextVar[tuple[Hook, ...]] = contextvars.ContextVar("motionclr_lens_hooks", default=())
@@ -177,7 +203,7 @@ def explicit_attention_forced() -> bool:
 def run_hooks(hooks: tuple[Hook, ...], tensor: Tensor, ctx: HookContext) -> Tensor:
     """Apply the hooks that apply to `ctx.point` in order; each sees the previous one's result."""
     for h in hooks:
-        if ctx.point in h.points:
+        if ctx.point in (h.points or ()) and h.matches(ctx.hook_name):
             result = h.fn(tensor, ctx)
             if result is not None:
                 if result.shape != tensor.shape:

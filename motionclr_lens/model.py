@@ -410,7 +410,10 @@ class _Attention(nn.Module):
         """q: (B, T, C); k, v: (B, S, C) -> (B, T, C)."""
         B, T, C = q.shape
         p = self.dropout if self.training else 0.0
-        hooks = tuple(h for h in call.hooks if h.applies(self.layer, self.kind, call.step)) if call.hooks else ()
+        hooks: tuple[Hook, ...] = ()
+        if call.hooks:
+            site = f"{self.name}.{self.kind}"  # what a hook's `names` select, with the point
+            hooks = tuple(h for h in call.hooks if h.applies(self.layer, self.kind, call.step, site))
         qh, kh, vh = _split_heads(q, self.heads), _split_heads(k, self.heads), _split_heads(v, self.heads)
         if not hooks and not explicit_attention_forced():
             out = F.scaled_dot_product_attention(qh, kh, vh, dropout_p=p)

@@ -176,6 +176,24 @@ def test_memory_estimate_and_budget(parity_pipeline):
     assert len(c) == 0  # failed before the first step
 
 
+def test_hooks_select_by_the_names_the_model_lists(parity_pipeline):
+    model = parity_pipeline.model
+    names = model.hook_points()
+    seen: list[str] = []
+    record = lambda t, ctx: seen.append(ctx.hook_name)  # noqa: E731
+    with use_hooks(Hook(record, names=[names[-1], "down0.*.self.q"])):
+        parity_pipeline.generate("a man jumps.", lengths=24, steps=2, guidance_scale=1.0)
+    down0_q = [n for n in names if n.startswith("down0.") and n.endswith(".self.q")]
+    assert len(down0_q) == 2 and sorted(set(seen)) == sorted([names[-1], *down0_q])
+    assert len(seen) == 2 * 3  # each of the three points once per step
+    seen.clear()
+    with use_hooks(Hook(record, names="*.cross.weights", layers=[0])):
+        parity_pipeline.generate("a man jumps.", lengths=24, steps=1, guidance_scale=1.0)
+    assert seen == [names[0].replace("self.q", "cross.weights")]
+    with pytest.raises(ValueError, match=r"hook point name 'down0\.0\.self\.attn' is not"):
+        Hook(record, names=["down0.0.self.attn"])
+
+
 def test_a_later_run_replaces_an_earlier_one_in_one_capture(parity_pipeline):
     """Six steps then three at another length: the cache holds the second run alone, its mean its own."""
     with capture(kinds=("self",), layers=[17], step_mean=False) as cache:
