@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .analysis import full_resolution_self_map
+
 if TYPE_CHECKING:
     from .capture import AttentionCache, KeyCache
     from .pipeline import Generation, MotionCLRPipeline
 
-__all__ = ["full_resolution_self_map", "report_analyses", "write_report"]
+__all__ = ["report_analyses", "write_report"]
 
 STYLE = """
 body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 24px auto; max-width: 1320px;
@@ -34,28 +36,6 @@ table { border-collapse: collapse; font-size: 13px; } td, th { padding: 3px 10px
        text-align: left; } th { color: #666; font-weight: 600; }
 img { max-width: 100%; } .note { color: #666; font-size: 13px; }
 """
-
-
-def full_resolution_self_map(cache: AttentionCache, row: int = 0, frames: int | None = None) -> np.ndarray:
-    """(T, T) mean self-attention of prompt `row` (conditional branch) over the captured layers at the full
-    frame resolution, their steps and heads."""
-    plan = cache.plan
-    layers = cache.layers("self")
-    if not layers:
-        raise ValueError("the capture holds no self-attention")
-    full = max(cache["self", layer, cache.steps("self", layer)[0]].shape[-1] for layer in layers)
-    acc, n = None, 0
-    for layer in layers:
-        for step in cache.steps("self", layer):
-            m = cache["self", layer, step][cache.row("self", layer, row, "cond")].float().mean(0)
-            if m.shape[-1] != full:
-                continue
-            acc = m if acc is None else acc + m
-            n += 1
-    assert acc is not None
-    out = (acc / n).numpy()
-    T = frames if frames is not None else (plan.frames if plan is not None else out.shape[0])
-    return out[:T, :T]
 
 
 def report_analyses(

@@ -46,6 +46,7 @@ from motionclr_lens.analysis import (
     count_from_features,
     count_paper,
     count_repetitions,
+    full_resolution_self_map,
     head_statistics,
     joints_of,
     random_curve,
@@ -67,7 +68,6 @@ from motionclr_lens.analysis.heads import MEASURES, HeadStatistics
 from motionclr_lens.capture import capture, capture_keys
 from motionclr_lens.edits import Ground
 from motionclr_lens.pipeline import PROBE_TIMESTEP, UnknownWordWarning
-from motionclr_lens.report import full_resolution_self_map
 from motionclr_lens.world import generate
 
 COUNT_WORDS = {2: "twice", 3: "three times", 4: "four times", 5: "five times"}

@@ -16,10 +16,10 @@ import numpy as np
 import torch
 
 from motionclr_lens import load_embedded
-from motionclr_lens.analysis import count_by_period, head_statistics, taxonomy, word_curves
+from motionclr_lens.analysis import count_by_period, full_resolution_self_map, head_statistics, taxonomy, word_curves
 from motionclr_lens.capture import capture
 from motionclr_lens.export import save_animation
-from motionclr_lens.report import full_resolution_self_map, write_report
+from motionclr_lens.report import write_report
 from motionclr_lens.viz import attention_map, keyframe_strip, save_figure
 from motionclr_lens.viz.interactive import attention_explorer, capture_explorer, skeleton_player
 from motionclr_lens.world import make_sample

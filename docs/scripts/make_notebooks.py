@@ -61,7 +61,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("md", "The motion and its maps on one frame cursor:"),
         (
             "code",
-            "from motionclr_lens.analysis import word_curves\nfrom motionclr_lens.report import full_resolution_self_map\nfrom motionclr_lens.viz.interactive import attention_explorer\n\ncurves = word_curves(cache, tokenized, frames=result.lengths[0])\nself_map = full_resolution_self_map(cache, 0, result.lengths[0])\nattention_explorer(result.joints[0], curves, self_map, title=prompt)",
+            "from motionclr_lens.analysis import full_resolution_self_map, word_curves\nfrom motionclr_lens.viz.interactive import attention_explorer\n\ncurves = word_curves(cache, tokenized, frames=result.lengths[0])\nself_map = full_resolution_self_map(cache, 0, result.lengths[0])\nattention_explorer(result.joints[0], curves, self_map, title=prompt)",
         ),
         ("md", "Static versions for a paper (`save_figure` writes PDF, SVG and PNG):"),
         (

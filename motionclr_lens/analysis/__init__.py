@@ -1,6 +1,7 @@
 """Analyses: word-to-frame grounding from captured attention; actions and repetitions read off joints."""
 
 from .counting import (
+    COUNT_TIMESTEP,
     PaperCount,
     PeriodCount,
     RepetitionEstimate,
@@ -12,6 +13,7 @@ from .counting import (
     diagonal_profile,
     estimate_period,
     feature_similarity,
+    full_resolution_self_map,
     key_similarity,
     similarity_matrix,
 )
@@ -35,6 +37,7 @@ from .repetitions import COUNTABLE, RepetitionCount, count_repetitions, repetiti
 
 __all__ = [
     "COUNTABLE",
+    "COUNT_TIMESTEP",
     "DESCRIPTOR_DIM",
     "ActionRecogniser",
     "GroundingScores",
@@ -59,6 +62,7 @@ __all__ = [
     "estimate_period",
     "feature_similarity",
     "frames_per_row",
+    "full_resolution_self_map",
     "head_statistics",
     "heading",
     "joints_of",

@@ -25,7 +25,7 @@ from scipy.ndimage import gaussian_filter, gaussian_filter1d
 from scipy.signal import find_peaks
 
 if TYPE_CHECKING:
-    from ..capture import KeyCache
+    from ..capture import AttentionCache, KeyCache
 
 __all__ = [
     "COUNT_TIMESTEP",
@@ -40,6 +40,7 @@ __all__ = [
     "diagonal_profile",
     "estimate_period",
     "feature_similarity",
+    "full_resolution_self_map",
     "key_similarity",
     "similarity_matrix",
     "upsample",
@@ -468,3 +469,25 @@ def count_from_attention(
         np.mean([mats[x][0] for x in usable], 0), start, end, min_period, prominence, source, rows_per_frame=UPSAMPLE
     )
     return replace(result, layers=tuple(usable))
+
+
+def full_resolution_self_map(cache: AttentionCache, row: int = 0, frames: int | None = None) -> np.ndarray:
+    """(T, T) mean self-attention of prompt `row` (conditional branch) over the captured layers at the full
+    frame resolution, their steps and heads."""
+    plan = cache.plan
+    layers = cache.layers("self")
+    if not layers:
+        raise ValueError("the capture holds no self-attention")
+    full = max(cache["self", layer, cache.steps("self", layer)[0]].shape[-1] for layer in layers)
+    acc, n = None, 0
+    for layer in layers:
+        for step in cache.steps("self", layer):
+            m = cache["self", layer, step][cache.row("self", layer, row, "cond")].float().mean(0)
+            if m.shape[-1] != full:
+                continue
+            acc = m if acc is None else acc + m
+            n += 1
+    assert acc is not None
+    out = (acc / n).numpy()
+    T = frames if frames is not None else (plan.frames if plan is not None else out.shape[0])
+    return out[:T, :T]
