@@ -47,8 +47,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_sampling import best_rate, matmul_rate, random_release_model, torch_products
 
-from motionclr_lens import MotionCLRPipeline, load_embedded
-from motionclr_lens import kernels
+from motionclr_lens import MotionCLRPipeline, kernels, load_embedded
 from motionclr_lens.capture import capture
 from motionclr_lens.model import _Attention
 from motionclr_lens.motion import FEATURE_DIM

@@ -19,8 +19,7 @@ from contextlib import contextmanager
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from motionclr_lens import MotionCLR, MotionCLRConfig
-from motionclr_lens import kernels
+from motionclr_lens import MotionCLR, MotionCLRConfig, kernels
 from motionclr_lens.sampling import guided_prediction, make_scheduler, sample_loop
 
 
