@@ -1,4 +1,10 @@
-"""The `motionclr-lens` command: generate motions and inspect a model from the shell."""
+"""The `motionclr-lens` command: generate motions and inspect a model from the shell, train and export the
+embedded model, run sweeps, and train the action recogniser.
+
+This is the package's one command-line module. `python -m motionclr_lens.embedded train|export`,
+`python -m motionclr_lens.sweep` and `python -m motionclr_lens.analysis.recognition` are aliases of
+`motionclr-lens train|export`, `motionclr-lens sweep` and `motionclr-lens train-recogniser`.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import numpy as np
 import torch
@@ -19,7 +26,10 @@ from .analysis.counting import COUNT_TIMESTEP
 from .pipeline import PROBE_TIMESTEP, MotionCLRPipeline, UnknownWordWarning, load_model, model_hash
 from .sampling import SCHEDULERS
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from .embedded import WorldRecipe
+
+__all__ = ["add_recipe_arguments", "build_parser", "main", "recipe_from"]
 
 logger = logging.getLogger("motionclr_lens")
 
@@ -287,11 +297,120 @@ def _ground(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train(args: argparse.Namespace) -> int:
-    from .embedded import recipe_from, train_on_world
+def _usage_error(args: argparse.Namespace, error: Exception) -> NoReturn:
+    """Exit with status 2, the subcommand's usage and the message, as for any other bad option."""
+    parser: argparse.ArgumentParser = args.subparser
+    parser.error(str(error))
 
-    trainer = train_on_world(args.out, recipe_from(args), seed=args.seed, until=args.until)
+
+def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
+    """The training command's options; unset options take the chosen recipe's values (`recipe_from`)."""
+    from .embedded import RECIPES
+    from .train import LOSS_MEANS
+
+    parser.add_argument("--out", required=True)
+    parser.add_argument(
+        "--recipe", choices=list(RECIPES), default="shipped",
+        help="shipped: the first model's (base world, from scratch); extended: the second's (from the first)",
+    )  # fmt: skip
+    parser.add_argument("--steps", type=int, help="length of the first learning-rate schedule")
+    parser.add_argument("--refine-steps", type=int, help="of the refinement (0: none)")
+    parser.add_argument("--until", type=int, default=None, help="stop after this many steps in all (resumable later)")
+    parser.add_argument("--samples", type=int, help="world motions of the first schedule")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--feat-bias", type=float, help="root, contacts weigh its square more (original: 5)")
+    parser.add_argument(
+        "--loss-mean", choices=LOSS_MEANS,
+        help="motion: each motion's MSE first (original); frames: over every frame of the batch",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def recipe_from(args: argparse.Namespace) -> WorldRecipe:
+    """The recipe chosen by --recipe with the options given on top of it; ValueError names a bad value."""
+    import dataclasses
+    import math
+
+    from .embedded import RECIPES
+
+    base = RECIPES[getattr(args, "recipe", "shipped")]
+    given = {
+        name: getattr(args, name)
+        for name in ("steps", "refine_steps", "samples", "batch_size", "feat_bias", "loss_mean")
+        if getattr(args, name, None) is not None
+    }
+    for name in ("steps", "samples", "batch_size"):
+        if given.get(name, 1) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {given[name]}")
+    if given.get("refine_steps", 0) < 0:
+        raise ValueError(f"--refine-steps must be 0 or more, got {given['refine_steps']}")
+    feat_bias = given.get("feat_bias", 1.0)
+    if not (math.isfinite(feat_bias) and feat_bias > 0):
+        raise ValueError(f"--feat-bias must be a finite number > 0, got {feat_bias}")
+    return dataclasses.replace(base, **given)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .embedded import train_on_world
+
+    try:
+        recipe = recipe_from(args)
+    except ValueError as error:
+        _usage_error(args, error)  # before anything is drawn or written
+    trainer = train_on_world(args.out, recipe, seed=args.seed, until=args.until)
     print(f"trained to step {trainer.step}; checkpoint in {trainer.checkpoint_path}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .embedded import export
+
+    try:
+        folder = export(args.run, args.to, args.guidance)
+    except ValueError as error:
+        _usage_error(args, error)
+    print(folder)
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from .sweep import sweep_from_spec
+
+    try:
+        done = sweep_from_spec(
+            args.spec,
+            args.out,
+            model=args.model,
+            weights=args.weights,
+            device=args.device,
+            fresh=args.fresh,
+            progress=args.progress,
+        )
+    except TypeError as error:  # a spec value of the wrong kind
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"rank {done.rank} of {done.world_size}: computed {len(done.computed)} jobs, {len(done.skipped)} were done")
+    return 0
+
+
+def _train_recogniser(args: argparse.Namespace) -> int:
+    from .analysis.recognition import train_recogniser
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the recogniser is small: one thread trains it fastest
+    try:
+        folder = train_recogniser(
+            args.out,
+            world=args.world,
+            samples=args.samples,
+            epochs=args.epochs,
+            perturb=args.perturb,
+            seed=args.seed,
+            progress=True,
+        )
+    finally:
+        torch.set_num_threads(threads)
+    print(f"saved to {folder}")
     return 0
 
 
@@ -326,7 +445,9 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="motionclr-lens", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="motionclr-lens", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -418,11 +539,41 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="print a model's sizes and attention layers")
     model_args(p)
     p.set_defaults(func=_inspect)
+    # the long runs (train, export, sweep, train-recogniser) log at INFO, each line with its time
     p = sub.add_parser("train", help="train the embedded configuration on the motion world (resumable)")
-    from .embedded import add_recipe_arguments
-
     add_recipe_arguments(p)
-    p.set_defaults(func=_train)
+    p.set_defaults(func=_train, subparser=p, long_run=True, ignore_user_warnings=True)
+    from .embedded import EMBEDDED_GUIDANCE_SCALE, _embedded_folder
+
+    p = sub.add_parser("export", help="write a training run's EMA weights as an embedded model folder")
+    p.add_argument("--run", required=True)
+    p.add_argument("--to", default=str(_embedded_folder()))
+    p.add_argument("--guidance", type=float, default=EMBEDDED_GUIDANCE_SCALE, help="the model's default guidance")
+    p.set_defaults(func=_export, subparser=p, long_run=True, ignore_user_warnings=True)
+    p = sub.add_parser(
+        "sweep",
+        help="run a sweep (prompts x edits x seeds to a zarr store) from a JSON or YAML spec file, alone or "
+        "under torchrun",
+    )
+    p.add_argument("spec", help="JSON or YAML: prompts, edits, seeds, seconds or lengths, steps, capture, ...")
+    p.add_argument("--out", required=True, help="the sweep store (a folder)")
+    p.add_argument("--model", default="embedded", help="'embedded', a release folder or a hub id")
+    p.add_argument("--weights", choices=["ema", "raw"], default="ema")
+    p.add_argument("--device", default=None, help="default: cuda:LOCAL_RANK when CUDA is there, else cpu")
+    p.add_argument("--fresh", action="store_true", help="delete an existing sweep store at --out first")
+    p.add_argument("--progress", action="store_true")
+    p.set_defaults(func=_sweep, long_run=True)
+    p = sub.add_parser(
+        "train-recogniser",
+        help="train the action recogniser on the training split of the motion world (base, extended or both)",
+    )
+    p.add_argument("--out", required=True, help="folder to write the recogniser to")
+    p.add_argument("--world", default="mixed", choices=["base", "extended", "mixed"], help="mixed: half of each")
+    p.add_argument("--samples", type=int, default=8000)
+    p.add_argument("--epochs", type=int, default=16)
+    p.add_argument("--perturb", type=float, default=0.75, help="share of motions perturbed in each epoch")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_train_recogniser, long_run=True)
     p = sub.add_parser("benchmark", help="time loading and sampling")
     model_args(p)
     p.add_argument("--seconds", type=float, default=4.0)
@@ -433,9 +584,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    long_run = getattr(args, "long_run", False)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose or long_run else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(message)s" if long_run else "%(levelname)s %(message)s",
+    )
     try:
         with warnings.catch_warnings():
+            if getattr(args, "ignore_user_warnings", False):
+                warnings.simplefilter("ignore", UserWarning)
             if not getattr(args, "allow_unknown_words", True):
                 warnings.simplefilter("error", UnknownWordWarning)
             return int(args.func(args))

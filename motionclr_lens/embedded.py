@@ -1,22 +1,21 @@
 """The embedded model: a small MotionCLR trained on the procedural motion world, shipped in the package.
 
-    python -m motionclr_lens.embedded train --out RUN_FOLDER [--steps N] [--until N] [--samples N]
-    python -m motionclr_lens.embedded export --run RUN_FOLDER [--to motionclr_lens/assets/embedded] [--guidance G]
+    motionclr-lens train --out RUN_FOLDER [--recipe shipped|extended] [--steps N] [--until N] [--samples N]
+    motionclr-lens export --run RUN_FOLDER [--to motionclr_lens/assets/embedded] [--guidance G]
 
-`train` draws the world's training split, trains (resuming from RUN_FOLDER/checkpoint.pt if present),
-and `export` writes the EMA weights as float16 safetensors with the config, feature statistics and the
-training vocabulary. `load_embedded()` loads them back.
+(`python -m motionclr_lens.embedded train|export ...` is an alias.) `train` draws the world's training split
+and trains (resuming from RUN_FOLDER/checkpoint.pt if present): `train_on_world`. `export` writes the EMA
+weights as float16 safetensors with the config, feature statistics and the training vocabulary: `export`.
+`load_embedded()` loads them back.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import logging
 import math
 import sys
-import warnings
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -28,7 +27,7 @@ from .config import MotionCLRConfig
 from .data import MotionText, feature_statistics
 from .model import MotionCLR
 from .pipeline import DEFAULT_GUIDANCE_SCALE, MotionCLRPipeline
-from .train import LOSS_MEANS, TrainConfig, Trainer, load_checkpoint
+from .train import TrainConfig, Trainer, load_checkpoint
 
 __all__ = ["EMBEDDED_FILES", "EXTENDED_RECIPE", "RECIPE", "RECIPES", "WorldRecipe", "load_embedded", "train_on_world"]
 
@@ -174,45 +173,6 @@ def train_on_world(
     return second
 
 
-def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
-    """The training command's options (shared by this module's command line and the lens CLI); unset options
-    take the chosen recipe's values."""
-    parser.add_argument("--out", required=True)
-    parser.add_argument(
-        "--recipe", choices=list(RECIPES), default="shipped",
-        help="shipped: the first model's (base world, from scratch); extended: the second's (from the first)",
-    )  # fmt: skip
-    parser.add_argument("--steps", type=int, help="length of the first learning-rate schedule")
-    parser.add_argument("--refine-steps", type=int, help="of the refinement (0: none)")
-    parser.add_argument("--until", type=int, default=None, help="stop after this many steps in all (resumable later)")
-    parser.add_argument("--samples", type=int, help="world motions of the first schedule")
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--feat-bias", type=float, help="root, contacts weigh its square more (original: 5)")
-    parser.add_argument(
-        "--loss-mean", choices=LOSS_MEANS,
-        help="motion: each motion's MSE first (original); frames: over every frame of the batch",
-    )  # fmt: skip
-    parser.add_argument("--seed", type=int, default=0)
-
-
-def recipe_from(args: argparse.Namespace) -> WorldRecipe:
-    base = RECIPES[getattr(args, "recipe", "shipped")]
-    given = {
-        name: getattr(args, name)
-        for name in ("steps", "refine_steps", "samples", "batch_size", "feat_bias", "loss_mean")
-        if getattr(args, name, None) is not None
-    }
-    for name in ("steps", "samples", "batch_size"):
-        if given.get(name, 1) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {given[name]}")
-    if given.get("refine_steps", 0) < 0:
-        raise ValueError(f"--refine-steps must be 0 or more, got {given['refine_steps']}")
-    feat_bias = given.get("feat_bias", 1.0)
-    if not (math.isfinite(feat_bias) and feat_bias > 0):
-        raise ValueError(f"--feat-bias must be a finite number > 0, got {feat_bias}")
-    return dataclasses.replace(base, **given)
-
-
 def export(run: str | Path, to: str | Path, guidance_scale: float = EMBEDDED_GUIDANCE_SCALE) -> Path:
     """Write a run's EMA weights (float16, token rows of the training vocabulary only) and metadata, with
     the guidance scale `generate` uses for it by default."""
@@ -299,36 +259,7 @@ def load_embedded(folder: str | Path | None = None) -> MotionCLRPipeline:
     return MotionCLRPipeline(model, np.load(folder / "mean.npy"), np.load(folder / "std.npy"), info=info)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m motionclr_lens.embedded",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("train")
-    add_recipe_arguments(p)
-    p = sub.add_parser("export")
-    p.add_argument("--run", required=True)
-    p.add_argument("--to", default=str(_embedded_folder()))
-    p.add_argument("--guidance", type=float, default=EMBEDDED_GUIDANCE_SCALE, help="the model's default guidance")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    warnings.filterwarnings("ignore", category=UserWarning)
-    if args.command == "train":
-        try:
-            recipe = recipe_from(args)
-        except ValueError as error:
-            parser.error(str(error))  # exits 2 with the message, as for any other bad option
-        train_on_world(args.out, recipe, seed=args.seed, until=args.until)
-    else:
-        try:
-            folder = export(args.run, args.to, args.guidance)
-        except ValueError as error:
-            parser.error(str(error))
-        print(folder)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from motionclr_lens.cli import main
+
+    sys.exit(main(sys.argv[1:]))  # `train ...` or `export ...`: an alias of `motionclr-lens train|export`

@@ -42,18 +42,19 @@ done jobs and redoes the others from scratch.
 
 Under torch.distributed (or with `rank` and `world_size`, or torchrun's RANK and WORLD_SIZE), job i runs
 on rank i % world_size; each rank writes only its own jobs' groups; rank 0 writes the root before a
-barrier, and the ranks meet at a barrier at the end. From the shell:
+barrier, and the ranks meet at a barrier at the end. From the shell (`sweep_from_spec`):
 
-    torchrun --nproc_per_node 2 -m motionclr_lens.sweep SPEC.json --out sweep.zarr
+    motionclr-lens sweep SPEC.json --out sweep.zarr                                 # in one process
+    torchrun --nproc_per_node 2 --no-python motionclr-lens sweep SPEC.json --out sweep.zarr
 
 where SPEC.json (or .yaml) holds {"prompts": [...] (strings, or lists of strings for groups),
 "edits": [[...], ...], "seeds": [...], "seconds": 4, "steps": 10, "scheduler": "dpmsolver",
-"guidance_scale": 1.5, "capture": {"kinds": ["cross"], ...}}.
+"guidance_scale": 1.5, "capture": {"kinds": ["cross"], ...}}. `python -m motionclr_lens.sweep SPEC.json ...`
+(so `torchrun ... -m motionclr_lens.sweep ...`) is an alias of `motionclr-lens sweep`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -83,9 +84,9 @@ __all__ = [
     "SweepRun",
     "capture_spec_from_dict",
     "capture_spec_to_dict",
-    "main",
     "open_sweep",
     "run_sweep",
+    "sweep_from_spec",
 ]
 
 logger = logging.getLogger(__name__)
@@ -721,7 +722,7 @@ def open_sweep(path: str | os.PathLike[str]) -> StoredSweep:
     return StoredSweep(path)
 
 
-# --- the command ---------------------------------------------------------------------------------------------
+# --- from a spec file ----------------------------------------------------------------------------------------
 
 _SPEC_KEYS = ("prompts", "edits", "seeds", "lengths", "seconds", "scheduler", "steps", "guidance_scale", "capture")
 
@@ -740,20 +741,21 @@ def _read_spec(path: Path) -> dict[str, Any]:
     return data
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m motionclr_lens.sweep",
-        description="Run a sweep from a JSON or YAML spec file, in one process or under torchrun.",
-    )
-    parser.add_argument("spec", help="JSON or YAML: prompts, edits, seeds, seconds or lengths, steps, capture, ...")
-    parser.add_argument("--out", required=True, help="the sweep store (a folder)")
-    parser.add_argument("--model", default="embedded", help="'embedded', a release folder or a hub id")
-    parser.add_argument("--weights", choices=["ema", "raw"], default="ema")
-    parser.add_argument("--device", default=None, help="default: cuda:LOCAL_RANK when CUDA is there, else cpu")
-    parser.add_argument("--fresh", action="store_true", help="delete an existing sweep store at --out first")
-    parser.add_argument("--progress", action="store_true")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+def sweep_from_spec(
+    spec: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    model: str = "embedded",
+    weights: str = "ema",
+    device: str | None = None,
+    fresh: bool = False,
+    progress: bool = False,
+) -> SweepRun:
+    """Run the sweep a JSON or YAML spec file describes (keys: prompts, edits, seeds, seconds or lengths,
+    scheduler, steps, guidance_scale, smooth_sigma, capture) with `load_model(model, weights)`, into the store
+    `out` (`fresh`: delete an existing one first, else resume it). Under torchrun (WORLD_SIZE > 1) and outside
+    a process group, it joins one (NCCL with CUDA, else gloo) for the sweep and leaves it at the end. `device`
+    defaults to cuda:LOCAL_RANK when CUDA is there, else the model's."""
     import torch.distributed as dist
 
     started = False
@@ -761,27 +763,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         started = True
     try:
-        spec = _read_spec(Path(args.spec))
-        pipe = load_model(args.model, args.weights)
-        device = args.device
+        settings = _read_spec(Path(spec))
+        pipe = load_model(model, weights)
         if device is None and torch.cuda.is_available():
             device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
         if device is not None:
             if str(device).startswith("cuda"):
                 torch.cuda.set_device(torch.device(device))
             pipe.to(device)
-        done = run_sweep(pipe, out=args.out, resume=not args.fresh, progress=args.progress, **spec)
-        print(
-            f"rank {done.rank} of {done.world_size}: computed {len(done.computed)} jobs, {len(done.skipped)} were done"
-        )
-    except (ValueError, KeyError, FileNotFoundError, TypeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return run_sweep(pipe, out=out, resume=not fresh, progress=progress, **settings)
     finally:
         if started:
             dist.destroy_process_group()
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from motionclr_lens.cli import main
+
+    sys.exit(main(["sweep", *sys.argv[1:]]))  # an alias of `motionclr-lens sweep`

@@ -234,3 +234,93 @@ def test_count_and_ground_read_motion_capture(tmp_path, capsys):
     for bad, message in cases:
         assert main(["count", "--prompt", "a person jumps", "--motion", str(bad)]) == 2, bad
         assert message in capsys.readouterr().err, bad
+
+
+def test_help_lists_every_subcommand(capsys):
+    """One command line: training, export, sweeps and the recogniser's training are subcommands of it."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("demo", "generate", "count", "train", "export", "sweep", "train-recogniser", "benchmark"):
+        assert command in out, command
+
+
+def test_the_recogniser_trains_from_the_command_line(tmp_path, capsys):
+    import torch
+
+    from motionclr_lens.analysis import ActionRecogniser
+
+    threads = torch.get_num_threads()
+    out = tmp_path / "recogniser"
+    assert main(["train-recogniser", "--out", str(out), "--samples", "4", "--epochs", "1"]) == 0
+    assert f"saved to {out}" in capsys.readouterr().out
+    assert len(ActionRecogniser.load(out).classes) == 34
+    assert torch.get_num_threads() == threads  # the command's one thread does not outlast it
+    assert main(["train-recogniser", "--out", str(tmp_path / "bad"), "--perturb", "1.5"]) == 2
+    assert "perturb must be a share in [0, 1], got 1.5" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train-recogniser", "--out", str(tmp_path / "bad"), "--world", "moon"])
+    assert exit_info.value.code == 2 and "invalid choice: 'moon'" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+
+def test_the_python_m_aliases_run_the_cli_commands(tmp_path):
+    """`python -m motionclr_lens.embedded|sweep|analysis.recognition` run the same commands, with the same
+    exit statuses and messages."""
+    import subprocess
+    import sys
+
+    def run(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True, timeout=300)
+
+    export = run("motionclr_lens.embedded", "export", "--run", str(tmp_path), "--to", str(tmp_path / "out"),
+                 "--guidance", "0.5")  # fmt: skip
+    assert export.returncode == 2, export.stderr
+    assert "guidance_scale must be a finite number >= 1" in export.stderr and "got 0.5" in export.stderr
+    assert not (tmp_path / "out").exists()
+    sweep = run("motionclr_lens.sweep", str(tmp_path / "missing.json"), "--out", str(tmp_path / "s.zarr"))
+    assert sweep.returncode == 2 and "missing.json" in sweep.stderr, sweep.stderr
+    recogniser = run("motionclr_lens.analysis.recognition", "--out", str(tmp_path / "r"), "--perturb", "-1")
+    assert recogniser.returncode == 2 and "got -1.0" in recogniser.stderr, recogniser.stderr
+
+
+def test_only_the_cli_parses_arguments():
+    """No library module imports argparse, and none imports the cli module outside its `__main__` block (the
+    `python -m` aliases); importing them does not load the cli."""
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import motionclr_lens
+
+    def imported(node: ast.AST) -> list[str]:
+        if isinstance(node, ast.Import):
+            return [alias.name for alias in node.names]
+        if isinstance(node, ast.ImportFrom):
+            names = [node.module or ""] + [f"{node.module or ''}.{alias.name}" for alias in node.names]
+            return ["." * node.level + name for name in names]
+        return []
+
+    package = Path(motionclr_lens.__file__).parent
+    offending = []
+    for path in sorted(package.rglob("*.py")):
+        if path.name == "cli.py" and path.parent == package:
+            continue
+        tree = ast.parse(path.read_text())
+        blocks = [n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "__name__ == '__main__'"]
+        in_main = {id(sub) for block in blocks for sub in ast.walk(block)}
+        for node in ast.walk(tree):
+            for name in imported(node):
+                if name.split(".")[0] == "argparse":
+                    offending.append(f"{path.relative_to(package)} imports argparse")
+                if name.rsplit(".", 1)[-1] == "cli" and id(node) not in in_main:
+                    offending.append(f"{path.relative_to(package)} imports the cli outside its __main__ block")
+    assert not offending, offending
+    code = (
+        "import sys, motionclr_lens.embedded, motionclr_lens.sweep, motionclr_lens.analysis.recognition; "
+        "print('motionclr_lens.cli' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    assert out.stdout.strip() == "False"

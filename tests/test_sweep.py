@@ -15,11 +15,12 @@ import zarr
 from conftest import TINY
 
 from motionclr_lens.capture import CaptureSpec, capture
+from motionclr_lens.cli import main
 from motionclr_lens.edits import Replace, Reweight, TimeShift
 from motionclr_lens.hooks import Hook, use_hooks
 from motionclr_lens.model import MotionCLR
 from motionclr_lens.pipeline import MotionCLRPipeline
-from motionclr_lens.sweep import Sweep, main, open_sweep, run_sweep
+from motionclr_lens.sweep import Sweep, open_sweep, run_sweep
 
 PROMPTS = ["a man jumps.", "a man waves his hands."]
 EDITS = [[], [Reweight(0.3, word="man")]]
@@ -152,7 +153,7 @@ def test_groups_of_prompts_run_the_edits_that_tie_rows(pipe, tmp_path, monkeypat
     shifted = {"kind": "TimeShift", "ratio": 0.25}
     spec_file.write_text(json.dumps({"prompts": [group], "edits": [[shifted]], "lengths": 16, "steps": 4}))
     monkeypatch.setattr("motionclr_lens.sweep.load_model", lambda model, weights: pipe)
-    assert main([str(spec_file), "--out", str(tmp_path / "cli.zarr")]) == 0
+    assert main(["sweep", str(spec_file), "--out", str(tmp_path / "cli.zarr")]) == 0
     assert open_sweep(tmp_path / "cli.zarr").features(0).shape == (2, 16, 263)
 
 
@@ -231,14 +232,14 @@ def test_command_runs_a_spec_file(pipe, tmp_path, monkeypatch):
     }
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     monkeypatch.setattr("motionclr_lens.sweep.load_model", lambda model, weights: pipe)
-    assert main([str(tmp_path / "spec.json"), "--out", str(tmp_path / "s.zarr")]) == 0
+    assert main(["sweep", str(tmp_path / "spec.json"), "--out", str(tmp_path / "s.zarr")]) == 0
     sweep = open_sweep(tmp_path / "s.zarr")
     assert len(sweep.done()) == 2 and sweep.edits[1] == (Reweight(-0.2, word="jumps"),)
     maps = sweep.maps(1, "cross", 17)
     assert maps.dtype == np.float16 and maps.shape == (2, 1, 1, 16, 77)
-    assert main([str(tmp_path / "spec.json"), "--out", str(tmp_path / "s.zarr"), "--fresh"]) == 0
+    assert main(["sweep", str(tmp_path / "spec.json"), "--out", str(tmp_path / "s.zarr"), "--fresh"]) == 0
     (tmp_path / "bad.json").write_text(json.dumps({"prompts": ["a man jumps."], "seed": [1]}))
-    assert main([str(tmp_path / "bad.json"), "--out", str(tmp_path / "t.zarr")]) == 2
+    assert main(["sweep", str(tmp_path / "bad.json"), "--out", str(tmp_path / "t.zarr")]) == 2
 
 
 def test_bad_input(pipe, single, tmp_path):

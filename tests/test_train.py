@@ -120,7 +120,8 @@ def test_the_world_recipe_refines_and_resumes_across_its_stages(tmp_path):
     the first stage's weights, and `export` takes the refined weights with the steps of both stages."""
     import json
 
-    from motionclr_lens.embedded import EMBEDDED_GUIDANCE_SCALE, RECIPE, export, main, train_on_world
+    from motionclr_lens.cli import main
+    from motionclr_lens.embedded import EMBEDDED_GUIDANCE_SCALE, RECIPE, export, train_on_world
 
     recipe = dataclasses.replace(RECIPE, steps=2, samples=24, refine_steps=2, refine_draw=24, batch_size=4)
     straight = train_on_world(tmp_path / "straight", recipe, progress=False)
@@ -160,7 +161,7 @@ def test_the_world_recipe_refines_and_resumes_across_its_stages(tmp_path):
     ],
 )
 def test_the_training_command_names_a_bad_option(tmp_path, capsys, option, message):
-    from motionclr_lens.embedded import main
+    from motionclr_lens.cli import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "--out", str(tmp_path), *option])
@@ -171,7 +172,8 @@ def test_the_training_command_names_a_bad_option(tmp_path, capsys, option, messa
 def test_the_training_command_takes_the_feature_weighting():
     import argparse
 
-    from motionclr_lens.embedded import RECIPE, add_recipe_arguments, recipe_from
+    from motionclr_lens.cli import add_recipe_arguments, recipe_from
+    from motionclr_lens.embedded import RECIPE
 
     parser = argparse.ArgumentParser()
     add_recipe_arguments(parser)
@@ -183,7 +185,7 @@ def test_the_training_command_takes_the_feature_weighting():
 
 
 def test_export_names_a_bad_guidance(tmp_path, capsys):
-    from motionclr_lens.embedded import main
+    from motionclr_lens.cli import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(["export", "--run", str(tmp_path), "--to", str(tmp_path / "out"), "--guidance", "0.5"])
@@ -220,7 +222,8 @@ def test_a_checkpoint_that_carries_code_is_refused_without_running_it(data, tmp_
 def test_the_extended_recipe_is_chosen_by_name_and_options_override_it():
     import argparse
 
-    from motionclr_lens.embedded import EXTENDED_RECIPE, add_recipe_arguments, recipe_from
+    from motionclr_lens.cli import add_recipe_arguments, recipe_from
+    from motionclr_lens.embedded import EXTENDED_RECIPE
 
     parser = argparse.ArgumentParser()
     add_recipe_arguments(parser)

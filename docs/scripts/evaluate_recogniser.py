@@ -4,8 +4,8 @@
                                                [--weights FOLDER] [--embedded 400] [--json OUT.json]
                                                [--cache FOLDER]
 
-Scores `ActionRecogniser.default()`, or the recogniser saved in `--weights` (`python -m
-motionclr_lens.analysis.recognition --out FOLDER`), on the first `--samples` motions of a split of each world
+Scores `ActionRecogniser.default()`, or the recogniser saved in `--weights` (`motionclr-lens
+train-recogniser --out FOLDER`), on the first `--samples` motions of a split of each world
 (joints decoded from their features, as the recogniser reads generated motion):
 
 - frames: the share of frames whose smoothed label (`frame_labels`) is the ground truth's action;

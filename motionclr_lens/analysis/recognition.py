@@ -19,7 +19,6 @@ classifier: a motion unlike any of the world's is still labelled with one of its
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ __all__ = [
     "joints_of",
     "perturb_joints",
     "smooth_labels",
+    "train_recogniser",
     "training_samples",
 ]
 
@@ -300,7 +300,7 @@ class ActionRecogniser:
     @classmethod
     def default(cls) -> ActionRecogniser:
         """The recogniser shipped with the package, trained on 4,000 training motions of the base world and
-        4,000 of the extended world (`python -m motionclr_lens.analysis.recognition --out FOLDER` retrains it)."""
+        4,000 of the extended world (`motionclr-lens train-recogniser --out FOLDER` retrains it)."""
         return cls.load(Path(str(resources.files("motionclr_lens.assets").joinpath("recogniser"))))
 
 
@@ -319,25 +319,28 @@ def training_samples(count: int, world: str = "mixed", seed: int = 0, workers: i
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m motionclr_lens.analysis.recognition",
-        description="Train the action recogniser on the training split of the motion world (base, extended or both).",
-    )
-    parser.add_argument("--out", required=True, help="folder to write the recogniser to")
-    parser.add_argument("--world", default="mixed", choices=["base", "extended", "mixed"], help="mixed: half of each")
-    parser.add_argument("--samples", type=int, default=8000)
-    parser.add_argument("--epochs", type=int, default=16)
-    parser.add_argument("--perturb", type=float, default=0.75, help="share of motions perturbed in each epoch")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-
-    torch.set_num_threads(1)
-    samples = training_samples(args.samples, args.world, seed=args.seed)
-    recogniser = ActionRecogniser.fit(samples, epochs=args.epochs, seed=args.seed, progress=True, perturb=args.perturb)
-    print(f"saved to {recogniser.save(args.out)}")
-    return 0
+def train_recogniser(
+    out: str | Path,
+    world: str = "mixed",
+    samples: int = 8000,
+    epochs: int = 16,
+    perturb: float = 0.75,
+    seed: int = 0,
+    progress: bool = False,
+) -> Path:
+    """Train a recogniser on `samples` motions of the training split of `world` ("base", "extended", or
+    "mixed": half of each) and save it in the folder `out` (`ActionRecogniser.save`); returns the folder.
+    The shipped one was trained with the defaults (`motionclr-lens train-recogniser --out FOLDER`)."""
+    if not 0.0 <= perturb <= 1.0:  # before the motions are drawn
+        raise ValueError(f"perturb must be a share in [0, 1], got {perturb}")
+    drawn = training_samples(samples, world, seed=seed)
+    recogniser = ActionRecogniser.fit(drawn, epochs=epochs, seed=seed, progress=progress, perturb=perturb)
+    return recogniser.save(out)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    import sys
+
+    from motionclr_lens.cli import main
+
+    sys.exit(main(["train-recogniser", *sys.argv[1:]]))  # an alias of `motionclr-lens train-recogniser`
