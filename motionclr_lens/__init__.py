@@ -13,6 +13,8 @@ Public names are imported on first use, so `import motionclr_lens` stays quick.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +50,8 @@ _EXPORTS = {
     "regenerate": "inversion",
     # motions
     "features_to_joints": "motion",
+    # live editing in a notebook
+    "LiveEditor": "widgets",
 }
 _SUBPACKAGES = ("analysis", "viz", "world")
 
@@ -69,6 +73,7 @@ __all__ = [
     "Generation",
     "Ground",
     "Hook",
+    "LiveEditor",
     "MotionCLR",
     "MotionCLRConfig",
     "MotionCLRPipeline",
@@ -77,7 +82,6 @@ __all__ = [
     "StyleTransfer",
     "TimeShift",
     "__version__",
-    "analysis",
     "capture",
     "capture_keys",
     "features_to_joints",
@@ -87,12 +91,12 @@ __all__ = [
     "load_release",
     "regenerate",
     "use_hooks",
-    "viz",
-    "world",
 ]
 
 if TYPE_CHECKING:
-    from . import analysis, viz, world
+    from . import analysis as analysis
+    from . import viz as viz
+    from . import world as world
     from .capture import AttentionCache, capture, capture_keys
     from .config import ClipTextConfig, MotionCLRConfig
     from .edits import Erase, ExampleBased, Ground, Replace, Reweight, StyleTransfer, TimeShift
@@ -103,6 +107,7 @@ if TYPE_CHECKING:
     from .model import MotionCLR
     from .motion import features_to_joints
     from .pipeline import Generation, MotionCLRPipeline
+    from .widgets import LiveEditor
 
 
 def __getattr__(name: str) -> Any:
@@ -121,4 +126,19 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return __all__
+    return [*__all__, *_SUBPACKAGES]
+
+
+class _Package(types.ModuleType):
+    """The package's module type. `ml.capture` is the capture function, while `motionclr_lens.capture` is also
+    the module that defines it: importing a submodule sets it as an attribute of its package, which would
+    replace the function by the module; here a public function keeps its name. Names from the module are
+    imported from it as usual (`from motionclr_lens.capture import CaptureSpec`)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == name:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from .analysis.counting import COUNT_TIMESTEP
-from .pipeline import PROBE_TIMESTEP, MotionCLRPipeline, UnknownWordWarning, load_model, model_hash
+from .loading import load_model
+from .pipeline import PROBE_TIMESTEP, MotionCLRPipeline, UnknownWordWarning, model_hash
 from .sampling import SCHEDULERS
 
 if TYPE_CHECKING:
@@ -543,11 +544,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the embedded configuration on the motion world (resumable)")
     add_recipe_arguments(p)
     p.set_defaults(func=_train, subparser=p, long_run=True, ignore_user_warnings=True)
-    from .embedded import EMBEDDED_GUIDANCE_SCALE, _embedded_folder
+    from .embedded import EMBEDDED_GUIDANCE_SCALE, embedded_folder
 
     p = sub.add_parser("export", help="write a training run's EMA weights as an embedded model folder")
     p.add_argument("--run", required=True)
-    p.add_argument("--to", default=str(_embedded_folder()))
+    p.add_argument("--to", default=str(embedded_folder()))
     p.add_argument("--guidance", type=float, default=EMBEDDED_GUIDANCE_SCALE, help="the model's default guidance")
     p.set_defaults(func=_export, subparser=p, long_run=True, ignore_user_warnings=True)
     p = sub.add_parser(

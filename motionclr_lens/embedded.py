@@ -29,7 +29,17 @@ from .model import MotionCLR
 from .pipeline import DEFAULT_GUIDANCE_SCALE, MotionCLRPipeline
 from .train import TrainConfig, Trainer, load_checkpoint
 
-__all__ = ["EMBEDDED_FILES", "EXTENDED_RECIPE", "RECIPE", "RECIPES", "WorldRecipe", "load_embedded", "train_on_world"]
+__all__ = [
+    "EMBEDDED_FILES",
+    "EXTENDED_RECIPE",
+    "RECIPE",
+    "RECIPES",
+    "WorldRecipe",
+    "embedded_folder",
+    "export",
+    "load_embedded",
+    "train_on_world",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +119,7 @@ def _warm_start(model: MotionCLR, source: str) -> tuple[np.ndarray, np.ndarray, 
     initialisation); returns its feature mean and std and its vocabulary."""
     from safetensors.torch import load_file
 
-    folder = _embedded_folder() if source == "shipped" else Path(source)
+    folder = embedded_folder() if source == "shipped" else Path(source)
     missing = [f for f in EMBEDDED_FILES if not (folder / f).is_file()]
     if missing:
         raise FileNotFoundError(f"cannot warm-start from {folder}: it lacks {missing}")
@@ -155,12 +165,13 @@ def train_on_world(
         feat_bias=recipe.feat_bias, loss_mean=recipe.loss_mean,
     )  # fmt: skip
     first = Trainer(model, data, mean, std, config, out)
+    del data  # the trainer holds its own normalised copy: the draw is not needed twice in memory
     _write_vocabulary(out, [first.token_ids], known)
     first.run(progress=progress, until=None if until is None else min(until, recipe.steps))
     if first.step < recipe.steps or recipe.refine_steps == 0 or until == recipe.steps:
         return first
     model, ema, first_ids = first.model, first.ema.state_dict(), first.token_ids
-    del data, first  # the first draw's motions are not needed any more
+    del first  # the first draw's motions are not needed any more
     refined = world_training_set(recipe.refine_draw, seed=seed + 1, single_every=2, world=recipe.world)
     config = TrainConfig(
         steps=recipe.refine_steps, batch_size=recipe.batch_size, lr=recipe.refine_lr, seed=seed + 1,
@@ -209,7 +220,8 @@ def export(run: str | Path, to: str | Path, guidance_scale: float = EMBEDDED_GUI
     return to
 
 
-def _embedded_folder() -> Path:
+def embedded_folder() -> Path:
+    """Where the package's embedded model lives."""
     return Path(str(resources.files("motionclr_lens.assets").joinpath("embedded")))
 
 
@@ -217,7 +229,7 @@ def load_embedded(folder: str | Path | None = None) -> MotionCLRPipeline:
     """The small MotionCLR shipped with the package, trained on the procedural motion world (offline)."""
     from safetensors.torch import load_file
 
-    folder = Path(folder) if folder is not None else _embedded_folder()
+    folder = Path(folder) if folder is not None else embedded_folder()
     missing = [f for f in EMBEDDED_FILES if not (folder / f).is_file()]
     if missing:
         raise FileNotFoundError(f"embedded model folder {folder} lacks {missing}")

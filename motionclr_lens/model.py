@@ -94,10 +94,11 @@ class MotionCLR(nn.Module):
             prompts=prompts,
             branches=tuple("cond" if i < n_cond else "uncond" for i in range(B)),
             hooks=active_hooks(),
+            explicit=explicit_attention_forced(),
         )
         pad = (-T) % self.config.downsampling
         h = F.pad(x.transpose(1, 2), (0, pad))  # (B, C, T_padded)
-        if self.compiled_unet is not None and not call.hooks and not self.training and not explicit_attention_forced():
+        if self.compiled_unet is not None and not call.hooks and not self.training and not call.explicit:
             # Nothing looks inside: the compiled U-Net, told only what changes its arithmetic.
             h = self.compiled_unet(h, timesteps, text, AttentionCall(n_cond, None, None, (), (), ()))
         else:
@@ -157,7 +158,8 @@ class MotionCLR(nn.Module):
 
 @dataclass(frozen=True)
 class AttentionCall:
-    """Per-forward facts every attention layer needs: conditional rows, step, row layout, hooks in scope."""
+    """Per-forward facts every attention layer needs: conditional rows, step, row layout, hooks in scope, and
+    whether the explicit attention path is forced (`hooks.explicit_attention`), read once per forward."""
 
     n_cond: int
     step: int | None
@@ -165,6 +167,7 @@ class AttentionCall:
     prompts: tuple[int, ...]
     branches: tuple[str, ...]
     hooks: tuple[Hook, ...]
+    explicit: bool = False
 
 
 class UNet1D(nn.Module):
@@ -415,7 +418,7 @@ class _Attention(nn.Module):
             site = f"{self.name}.{self.kind}"  # what a hook's `names` select, with the point
             hooks = tuple(h for h in call.hooks if h.applies(self.layer, self.kind, call.step, site))
         qh, kh, vh = _split_heads(q, self.heads), _split_heads(k, self.heads), _split_heads(v, self.heads)
-        if not hooks and not explicit_attention_forced():
+        if not hooks and not call.explicit:
             out = F.scaled_dot_product_attention(qh, kh, vh, dropout_p=p)
             return out.transpose(1, 2).reshape(B, T, C)
         # One context for this call; each point sees it with its own name.

@@ -73,7 +73,8 @@ from torch import Tensor
 from .capture import AttentionCache, CaptureSpec
 from .edits import Edit, EditRun, edit_from_dict, edit_to_dict, read_structured
 from .hooks import KINDS, Hook, HookContext, RunPlan, use_hooks
-from .pipeline import MotionCLRPipeline, load_model, model_hash
+from .loading import load_model
+from .pipeline import MotionCLRPipeline, model_hash
 from .sampling import SCHEDULERS
 
 __all__ = [

@@ -160,10 +160,10 @@ def test_nan_results_and_corrupt_models_are_errors(tmp_path, capsys):
     assert "NaN or Inf" in capsys.readouterr().err
     import shutil
 
-    from motionclr_lens.embedded import _embedded_folder, load_embedded
+    from motionclr_lens.embedded import embedded_folder, load_embedded
 
     broken = tmp_path / "embedded"
-    shutil.copytree(_embedded_folder(), broken)
+    shutil.copytree(embedded_folder(), broken)
     data = (broken / "model.safetensors").read_bytes()
     (broken / "model.safetensors").write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match=r"cannot read .*model.safetensors"):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from motionclr_lens.embedded import EMBEDDED_FILES, _embedded_folder, load_embedded
+from motionclr_lens.embedded import EMBEDDED_FILES, embedded_folder, load_embedded
 from motionclr_lens.pipeline import UnknownWordWarning
 
 
@@ -16,7 +16,7 @@ def pipe():
 
 
 def test_files_are_shipped_and_small():
-    folder = _embedded_folder()
+    folder = embedded_folder()
     sizes = {name: (folder / name).stat().st_size for name in EMBEDDED_FILES}
     assert sum(sizes.values()) <= 25 * 2**20, sizes
 

@@ -27,10 +27,14 @@ def public_modules() -> list[str]:
 def build(out: Path) -> list[str]:
     """Write the reference into `out`; returns the warnings raised while building."""
     import pdoc
+    import pdoc.extract
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pdoc.pdoc(*public_modules(), output_directory=out)
+        # pdoc documents a package's submodules named in its __all__ with the package (motionclr_lens.capture,
+        # whose function of the same name the package exports): each module is given once
+        with_package = set(pdoc.extract.walk_specs(["motionclr_lens"])) - {"motionclr_lens"}
+        pdoc.pdoc(*[m for m in public_modules() if m not in with_package], output_directory=out)
     return [f"{w.category.__name__}: {w.message}" for w in caught]
 
 

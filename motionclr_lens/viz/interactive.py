@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ..analysis.grounding import WordCurves
     from ..capture import AttentionCache
 
-__all__ = ["attention_explorer", "capture_explorer", "skeleton_player", "word_curves_figure"]
+__all__ = ["attention_explorer", "capture_explorer", "skeleton_player", "word_curves_explorer"]
 
 # The chain colours of the static figures: right leg, left leg, spine, right arm, left arm.
 CHAIN_COLORS = ("#d62728", "#1f77b4", "#2b2b2b", "#ff7f0e", "#2ca02c")
@@ -205,7 +205,7 @@ def skeleton_player(
     return fig
 
 
-def word_curves_figure(curves: WordCurves, title: str | None = None, height: int = 320) -> go.Figure:
+def word_curves_explorer(curves: WordCurves, title: str | None = None, height: int = 320) -> go.Figure:
     """Per-word cross-attention curves over time, one line per word (hover shows word, frame, value)."""
     go = _go()
     fig = go.Figure()
@@ -500,3 +500,17 @@ def capture_explorer(
         margin={"l": 70, "r": 20, "t": 80, "b": 40},
     )
     return fig
+
+
+def __getattr__(name: str) -> Any:
+    if name == "word_curves_figure":  # the old name, which `viz.figures` now gives its matplotlib figure
+        import warnings
+
+        warnings.warn(
+            "viz.interactive.word_curves_figure is now word_curves_explorer (viz.word_curves_figure is the "
+            "matplotlib figure)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return word_curves_explorer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
