@@ -55,6 +55,7 @@ where SPEC.json (or .yaml) holds {"prompts": [...] (strings, or lists of strings
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -70,9 +71,9 @@ import torch
 import zarr
 from torch import Tensor
 
-from .capture import AttentionCache, CaptureSpec
+from .capture import AttentionCache, CaptureSpec, capture
 from .edits import Edit, EditRun, edit_from_dict, edit_to_dict, read_structured
-from .hooks import KINDS, Hook, HookContext, RunPlan, use_hooks
+from .hooks import KINDS
 from .loading import load_model
 from .pipeline import MotionCLRPipeline, model_hash
 from .sampling import SCHEDULERS
@@ -256,58 +257,42 @@ def capture_spec_from_dict(data: Mapping[str, Any]) -> CaptureSpec:
 
 
 class _MapWriter:
-    """A capture whose maps go to zarr arrays as soon as the capture stores them: a second hook, placed
-    right after the capture's own at the same points, takes each map out of the cache and writes it, so
-    the cache holds none (but the running means under step_mean, written by `finish`)."""
+    """The sink of a job's capture: each map goes to its zarr array as soon as the capture makes it, so the
+    cache holds none (under step_mean, the running means are written when the capture ends)."""
 
     def __init__(self, spec: CaptureSpec, group: Any) -> None:
-        self.cache = AttentionCache(spec)
+        self.spec = spec
         self.group = group
+        self.cache: AttentionCache | None = None
         self._arrays: dict[tuple[str, int], Any] = {}
-        self._steps: list[int | None] = []
-        self._positions: dict[int | None, int] = {}
 
-    def hooks(self) -> tuple[Hook, Hook]:
-        store = self.cache.hook()
-        write = Hook(self._drain, store.points, store.kinds, store.layers, store.steps, on_run=self._on_run)
-        return store, write
-
-    def _on_run(self, plan: RunPlan) -> None:
-        spec = self.cache.spec
-        if spec.step_mean:
-            self._steps = [None]
-        else:
-            self._steps = [s for s in range(plan.steps) if spec.steps is None or s in spec.steps]
-        self._positions = {s: i for i, s in enumerate(self._steps)}
-
-    def _drain(self, weights: Tensor, ctx: HookContext) -> None:
-        if not self.cache.spec.step_mean:
-            self.finish()
-
-    def finish(self) -> None:
-        maps = self.cache.maps
-        for key in sorted(maps, key=lambda k: (k[0], k[1])):
-            self._write(*key, maps.pop(key))
-
-    def _write(self, kind: str, layer: int, step: int | None, maps: Tensor) -> None:
+    def __call__(self, key: tuple[str, int, int | None], maps: Tensor) -> None:
+        kind, layer, step = key
+        cache = self.cache
+        assert cache is not None and cache.plan is not None  # set by `capture` and the run before any map
+        plan = cache.plan
+        steps: list[int | None] = (
+            [None]
+            if self.spec.step_mean
+            else [s for s in range(plan.steps) if self.spec.steps is None or s in self.spec.steps]
+        )
         array = self._arrays.get((kind, layer))
         shape = tuple(maps.shape)
         if array is None:
-            plan = self.cache.plan
-            timesteps = [None if s is None or plan is None else int(plan.timesteps[s]) for s in self._steps]
+            timesteps = [None if s is None else int(plan.timesteps[s]) for s in steps]
             array = self.group.require_group(kind).create_array(
                 str(layer),
-                shape=(len(self._steps), *shape),
+                shape=(len(steps), *shape),
                 chunks=(1, *shape),
-                dtype=str(self.cache.spec.dtype).removeprefix("torch."),
+                dtype=str(self.spec.dtype).removeprefix("torch."),
                 attributes={
-                    "steps": self._steps,
+                    "steps": steps,
                     "timesteps": timesteps,
-                    "rows": [list(r) for r in self.cache.rows[(kind, layer)]],
+                    "rows": [list(r) for r in cache.rows[(kind, layer)]],
                 },
             )
             self._arrays[(kind, layer)] = array
-        array[self._positions[step]] = maps.cpu().numpy()
+        array[steps.index(step)] = maps.cpu().numpy()
 
 
 # --- running a sweep -----------------------------------------------------------------------------------------
@@ -410,19 +395,9 @@ def _validate(
     pipe: MotionCLRPipeline, sweep: Sweep, spec: CaptureSpec | None, steps: int, scheduler: str, guided: bool
 ) -> None:
     """Check everything that can be checked before the first job: edits against each prompt, the capture."""
-    n_layers = pipe.config.num_attention_layers
     if spec is not None:
         capture_spec_to_dict(spec)
-        bad = sorted(x for x in spec.layers or () if not 0 <= x < n_layers)
-        if bad:
-            raise ValueError(f"capture: layers {bad} do not exist (valid: 0..{n_layers - 1})")
-        bad = sorted(s for s in spec.steps or () if not 0 <= s < steps)
-        if bad:
-            raise ValueError(f"capture: steps {bad} are past the schedule of {steps} steps (valid: 0..{steps - 1})")
-        heads = pipe.config.attention_heads
-        bad = sorted(h for h in spec.heads or () if not 0 <= h < heads)
-        if bad:
-            raise ValueError(f"capture: heads {bad} do not exist (valid: 0..{heads - 1})")
+        spec.check(pipe.plan(1, 1, steps, scheduler, guided))  # layers, steps and heads: the same for every job
     for p, (prompt, frames) in enumerate(zip(sweep.prompts, sweep.frames, strict=True)):
         rows = _rows(prompt)
         tokenized = [pipe.tokenizer.tokenize_prompt(text) for text in rows]
@@ -579,7 +554,9 @@ def _run_job(
         },
     )
     writer = None if spec is None else _MapWriter(spec, group)
-    with use_hooks(*([] if writer is None else writer.hooks())):
+    with capture(spec, sink=writer) if writer is not None else contextlib.nullcontext() as cache:
+        if writer is not None:
+            writer.cache = cache
         result = pipe.generate(
             rows,
             lengths=[frames] * len(rows),
@@ -590,8 +567,6 @@ def _run_job(
             smooth_sigma=smooth_sigma,
             edits=sweep.edits[job.edit],
         )
-    if writer is not None:
-        writer.finish()
     lone = isinstance(prompt, str)
     features = result.features[0] if lone else np.stack(result.features)
     joints = result.joints[0] if lone else np.stack(result.joints)
