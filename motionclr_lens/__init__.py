@@ -28,6 +28,7 @@ _EXPORTS = {
     "load_model": "loading",
     "MotionCLRPipeline": "pipeline",
     "Generation": "pipeline",
+    "RunSettings": "settings",
     "MotionCLR": "model",
     "MotionCLRConfig": "config",
     "ClipTextConfig": "config",
@@ -79,6 +80,7 @@ __all__ = [
     "MotionCLRPipeline",
     "Replace",
     "Reweight",
+    "RunSettings",
     "StyleTransfer",
     "TimeShift",
     "__version__",
@@ -107,6 +109,7 @@ if TYPE_CHECKING:
     from .model import MotionCLR
     from .motion import features_to_joints
     from .pipeline import Generation, MotionCLRPipeline
+    from .settings import RunSettings
     from .widgets import LiveEditor
 
 

@@ -26,6 +26,7 @@ from .analysis.counting import COUNT_TIMESTEP
 from .loading import load_model
 from .pipeline import PROBE_TIMESTEP, MotionCLRPipeline, UnknownWordWarning, model_hash
 from .sampling import SCHEDULERS
+from .settings import RunSettings
 
 if TYPE_CHECKING:
     from .embedded import WorldRecipe
@@ -70,15 +71,23 @@ def _edits(args: argparse.Namespace) -> list:
     return edits
 
 
-def _from_record(args: argparse.Namespace) -> None:
-    """Fill the run's settings from a record.json written by an earlier run."""
-    from .edits import edit_from_dict
+# A record's entries besides the run's settings (RunSettings); its "edits" are the edits' reprs, for a reader, and
+# "edit_values" the edits as data, which a replay reads.
+RECORD_KEYS = (
+    "prompts", "lengths", "model", "weights", "model_hash", "seconds_taken", "versions", "edit_values",
+    "inverted_from", "depth", "refine", "inversion_residuals", "inversion",
+)  # fmt: skip
 
+
+def _from_record(args: argparse.Namespace) -> RunSettings:
+    """The run's prompts and lengths (into `args`) and settings from a record.json written by an earlier run."""
     path = Path(args.from_record)
     try:
         record = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as error:
         raise ValueError(f"cannot read the record {str(path)!r}: {error}") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"the record {str(path)!r} is not a JSON object")
     if "inverted_from" in record:
         raise ValueError(
             f"{str(path)!r} records an edit of a given motion ({record['inverted_from']}): run "
@@ -88,14 +97,21 @@ def _from_record(args: argparse.Namespace) -> None:
     missing = [k for k in needed if k not in record]
     if missing:
         raise ValueError(f"the record {str(path)!r} lacks {missing}")
-    args.prompt, args.lengths, args.seed = record["prompts"], record["lengths"], record["seed"]
-    args.scheduler, args.steps, args.guidance = record["scheduler"], record["steps"], record["guidance_scale"]
-    args.smooth_sigma = record.get("smooth_sigma", 1.0)
-    args.foot_lock = record.get("foot_lock", False)
-    args.edit_values = [edit_from_dict(e) for e in record.get("edit_values", [])]
+    data = dict(record)
+    if "edit_values" in data:  # the edits as data (a record's "edits" are their reprs)
+        data["edits"] = data.pop("edit_values")
+    if isinstance(data.get("autocast_dtype"), str):
+        data["autocast_dtype"] = data["autocast_dtype"].removeprefix("torch.")
+    data.setdefault("foot_lock", False)  # records from before the foot lock
+    try:
+        settings = RunSettings.from_dict(data, ignore=RECORD_KEYS)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"the record {str(path)!r}: {error}") from None
+    args.prompt, args.lengths = record["prompts"], record["lengths"]
     if args.model == "embedded" and record.get("model") not in (None, "embedded"):
         args.model = record["model"]
     args.expected_hash = record.get("model_hash")
+    return settings
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -105,12 +121,19 @@ def _generate(args: argparse.Namespace) -> int:
     from .report import write_report
     from .viz import keyframe_strip
 
-    args.lengths, args.smooth_sigma, args.expected_hash = None, 1.0, None
+    args.lengths, args.expected_hash = None, None
     if getattr(args, "from_record", None):
-        _from_record(args)
-        edits = args.edit_values
+        settings = _from_record(args)
     else:
-        edits = _edits(args)
+        settings = RunSettings(
+            scheduler=args.scheduler,
+            steps=args.steps,
+            guidance_scale=args.guidance,
+            seed=args.seed,
+            foot_lock=args.foot_lock,
+            edits=tuple(_edits(args)),
+        )
+    edits = settings.edits
     if not args.prompt:
         raise ValueError("give at least one --prompt (or --from-record)")
     pipe = load_model(args.model, args.weights)
@@ -120,7 +143,6 @@ def _generate(args: argparse.Namespace) -> int:
     motion = getattr(args, "motion", None)
     features = _read_features(motion, pipe, args) if motion else None
     out = _out_dir(args.out, args.force)
-    generator = torch.Generator().manual_seed(args.seed)
     start = time.perf_counter()
     inversion_settings: dict = {}
     if features is not None:
@@ -129,7 +151,12 @@ def _generate(args: argparse.Namespace) -> int:
         inv = invert(pipe, features, args.prompt[0], steps=args.steps, depth=args.depth, refine=args.refine)
         with capture(kinds=("self", "cross")) as cache, capture_keys(last_step_only=True) as keys:
             result = regenerate(
-                pipe, inv, prompts=args.prompt, edits=edits, smooth_sigma=args.smooth_sigma, foot_lock=args.foot_lock
+                pipe,
+                inv,
+                prompts=args.prompt,
+                edits=edits,
+                smooth_sigma=settings.smooth_sigma,
+                foot_lock=settings.foot_lock,
             )
         np.save(out / "inverted_latent.npy", inv.latent[0].cpu().numpy())
         inversion_settings = {
@@ -141,29 +168,25 @@ def _generate(args: argparse.Namespace) -> int:
     else:
         # every map of the conditional branch, and the last step's keys for the report's count
         with capture(kinds=("self", "cross")) as cache, capture_keys(last_step_only=True) as keys:
-            result = pipe.generate(
+            result = pipe.run(
                 args.prompt,
+                settings,
                 lengths=args.lengths,
                 seconds=None if args.lengths else args.seconds,
-                scheduler=args.scheduler,
-                steps=args.steps,
-                guidance_scale=args.guidance,
-                generator=generator,
-                smooth_sigma=args.smooth_sigma,
-                foot_lock=args.foot_lock,
                 progress=not args.quiet,
-                edits=edits,
             )
     elapsed = time.perf_counter() - start
     record = {
         "prompts": result.prompts,
         "lengths": result.lengths,
-        "seed": args.seed,
         "model": pipe.info.get("source"),
         "weights": pipe.info.get("weights"),
         "model_hash": digest,
         "seconds_taken": round(elapsed, 3),
-        **result.settings,
+        **result.settings.to_dict(),
+        "seed": settings.seed,  # a regenerated motion's settings carry no seed: the run's is recorded
+        # the edits as a reader sees them, and as data for a replay (the record's format)
+        "edits": [repr(e) for e in edits],
         "edit_values": [edit_to_dict(e) for e in edits],
         **inversion_settings,
         "versions": _versions(),

@@ -33,6 +33,7 @@ from torch import Tensor
 
 from .edits import Edit
 from .sampling import make_scheduler, sample_loop
+from .settings import RunSettings
 
 if TYPE_CHECKING:
     from .pipeline import Generation, MotionCLRPipeline
@@ -186,14 +187,13 @@ def regenerate(
         x = x + inversion.correction  # the last step lands on the clean motion: correct it there
     if not torch.isfinite(x).all():
         raise FloatingPointError("regeneration gave NaN or Inf: check the edits' strengths and the guidance scale")
-    settings = {
-        "scheduler": "ddim (trailing)",
-        "steps": len(inversion.timesteps),
-        "guidance_scale": scale,
-        "smooth_sigma": smooth_sigma,
-        "foot_lock": foot_lock,
-        "inverted_prompt": inversion.prompt,
-        "corrected": bool(correct),
-        "edits": [repr(e) for e in edits],
-    }
-    return pipe.decode(x, prompts, [frames] * B, settings)
+    settings = RunSettings(
+        scheduler="ddim",
+        steps=len(inversion.timesteps),
+        guidance_scale=scale,
+        smooth_sigma=smooth_sigma,
+        foot_lock=foot_lock,
+        edits=tuple(edits),
+    )
+    about = {"timestep_spacing": "trailing", "inverted_prompt": inversion.prompt, "corrected": bool(correct)}
+    return pipe.decode(x, prompts, [frames] * B, settings, inversion=about)

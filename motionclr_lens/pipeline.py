@@ -7,7 +7,7 @@ import logging
 import math
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,8 @@ from .hooks import DenoiseInfo, RunPlan, use_hooks
 from .kernels import use_cpu_kernels
 from .model import MotionCLR
 from .motion import features_to_joints
-from .sampling import DEFAULT_GUIDANCE_SCALE, SCHEDULERS, alphas_cumprod, guided_prediction, make_scheduler, sample_loop
+from .sampling import DEFAULT_GUIDANCE_SCALE, alphas_cumprod, guided_prediction, make_scheduler, sample_loop
+from .settings import RunSettings
 from .text import ClipTokenizer, TokenizedPrompt, get_tokenizer
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "PROBE_TIMESTEP",
     "Generation",
     "MotionCLRPipeline",
+    "RunSettings",
     "UnknownWordWarning",
     "model_hash",
 ]
@@ -60,7 +62,8 @@ class UnknownWordWarning(UserWarning):
 
 @dataclass
 class Generation:
-    """Motions made by `MotionCLRPipeline.generate`: features and joints per prompt, and the settings used.
+    """Motions made by `MotionCLRPipeline.generate`: features and joints per prompt, and the settings used
+    (`RunSettings`, the guidance scale resolved).
 
     `sample` is the raw normalised model output (B, T_max, 263); `features[i]` (T_i, 263) is denormalised
     and cropped to prompt i's length; `joints[i]` (T_i, 22, 3) is on the floor and, by default, smoothed.
@@ -72,7 +75,8 @@ class Generation:
     sample: Tensor
     features: list[np.ndarray]
     joints: list[np.ndarray]
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: RunSettings = field(default_factory=RunSettings)
+    inversion: dict[str, Any] | None = None  # for a regenerated motion: the inverted prompt, the correction
 
     def __len__(self) -> int:
         return len(self.prompts)
@@ -254,19 +258,20 @@ class MotionCLRPipeline:
         sample: Tensor,
         prompts: Sequence[str],
         lengths: Sequence[int],
-        settings: dict[str, Any],
+        settings: RunSettings,
+        inversion: dict[str, Any] | None = None,
     ) -> Generation:
         """Stage 6: each row cropped to its length, denormalised and turned into joints (smoothed and with the
-        feet locked as `settings` say: "smooth_sigma", "foot_lock"); refuses NaN or Inf."""
+        feet locked as `settings` say); refuses NaN or Inf."""
         bad = [i for i, n in enumerate(lengths) if not torch.isfinite(sample[i, :n]).all()]
         if bad:
             raise FloatingPointError(
                 f"sampling gave NaN or Inf for prompts {bad} ({[prompts[i] for i in bad]}): check the edits' "
-                f"strengths, the guidance scale ({settings.get('guidance_scale')}) and, under autocast, the dtype"
+                f"strengths, the guidance scale ({settings.guidance_scale}) and, under autocast, the dtype"
             )
         features = [self.denormalize(sample[i, :n]) for i, n in enumerate(lengths)]
-        joints = [features_to_joints(f, settings["smooth_sigma"], settings["foot_lock"]) for f in features]
-        return Generation(list(prompts), list(lengths), self.config.fps, sample, features, joints, settings)
+        joints = [features_to_joints(f, settings.smooth_sigma, settings.foot_lock) for f in features]
+        return Generation(list(prompts), list(lengths), self.config.fps, sample, features, joints, settings, inversion)
 
     # -- runs --------------------------------------------------------------------------------------------
 
@@ -331,34 +336,51 @@ class MotionCLRPipeline:
         then each leg by inverse kinematics; after `smooth_sigma`'s smoothing); the features stay the model's.
         `guidance_scale` defaults to the model's (`pipe.guidance_scale`: 2.5 for the release).
         """
+        settings = RunSettings(
+            scheduler=scheduler,
+            steps=steps,
+            guidance_scale=guidance_scale,
+            autocast_dtype=RunSettings.autocast_name(autocast_dtype),
+            smooth_sigma=smooth_sigma,
+            foot_lock=foot_lock,
+            edits=tuple(edits),
+        )
+        return self.run(prompts, settings, lengths, seconds, generator=generator, noise=noise, progress=progress)
+
+    def run(
+        self,
+        prompts: str | Sequence[str],
+        settings: RunSettings,
+        lengths: int | Sequence[int] | None = None,
+        seconds: float | Sequence[float] | None = None,
+        generator: torch.Generator | None = None,
+        noise: Tensor | None = None,
+        progress: bool = False,
+    ) -> Generation:
+        """`generate` with its settings as one value (what a record file replays): one motion per prompt. The
+        noise comes from `noise`, else `generator`, else `settings.seed`."""
+        if not isinstance(settings, RunSettings):
+            raise TypeError(f"settings must be a RunSettings, got {type(settings).__name__}: {settings!r}")
         prompts = self.check_prompts(prompts)
-        if scheduler not in SCHEDULERS:
-            raise ValueError(f"unknown scheduler {scheduler!r}; valid: {sorted(SCHEDULERS)}")
-        guidance_scale = self.resolve_guidance(guidance_scale)
+        settings = replace(settings, guidance_scale=self.resolve_guidance(settings.guidance_scale))
         frames = self.lengths_in_frames(len(prompts), lengths, seconds)
+        if generator is None and noise is None:
+            generator = settings.generator()
         latents = self.prepare_latents((len(prompts), max(frames), self.config.input_dim), generator, noise)
         tokenized, text = self.encode_prompts(prompts)
-        sampler = make_scheduler(scheduler)
-        sampler.set_timesteps(steps)
-        with self.prepare_run(tokenized, frames, sampler.timesteps.tolist(), guidance_scale, edits):
+        sampler = make_scheduler(settings.scheduler)
+        sampler.set_timesteps(settings.steps)
+        guidance_scale = self.resolve_guidance(settings.guidance_scale)
+        with self.prepare_run(tokenized, frames, sampler.timesteps.tolist(), guidance_scale, settings.edits):
             sample = sample_loop(
                 self.denoiser(text, guidance_scale),
                 latents,
                 sampler,
-                steps,
+                settings.steps,
                 generator=generator,
-                autocast_dtype=autocast_dtype,
+                autocast_dtype=settings.torch_autocast_dtype,
                 progress=progress,
             )
-        settings = {
-            "scheduler": scheduler,
-            "steps": steps,
-            "guidance_scale": guidance_scale,
-            "autocast_dtype": str(autocast_dtype) if autocast_dtype else None,
-            "smooth_sigma": smooth_sigma,
-            "foot_lock": foot_lock,
-            "edits": [repr(e) for e in edits],
-        }
         return self.decode(sample, prompts, frames, settings)
 
 

@@ -62,7 +62,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,7 @@ from .edits import Edit, EditRun, edit_from_dict, edit_to_dict, read_structured
 from .hooks import KINDS
 from .loading import load_model
 from .pipeline import MotionCLRPipeline, model_hash
-from .sampling import SCHEDULERS
+from .settings import RunSettings
 
 __all__ = [
     "FORMAT",
@@ -463,11 +463,9 @@ def run_sweep(
         raise ValueError("no prompts given")
     if isinstance(edits, Edit) or any(isinstance(e, Edit) for e in edits):
         raise TypeError("edits is a list of edit lists: [[]] for no edit, [[], [Reweight(...)]] for none and one")
-    if scheduler not in SCHEDULERS:
-        raise ValueError(f"unknown scheduler {scheduler!r}; valid: {sorted(SCHEDULERS)}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    base = RunSettings(scheduler=scheduler, steps=steps, guidance_scale=guidance_scale, smooth_sigma=smooth_sigma)
     guidance_scale = pipe.resolve_guidance(guidance_scale)  # the model's own when None
+    base = replace(base, guidance_scale=guidance_scale)
     spec = capture_spec_from_dict(capture) if isinstance(capture, Mapping) else capture
     if spec is not None and not isinstance(spec, CaptureSpec):
         raise TypeError(f"capture must be a CaptureSpec, a mapping of its fields or None, got {capture!r}")
@@ -515,7 +513,7 @@ def run_sweep(
         iterator = iter(tqdm(todo, desc=f"sweep (rank {rank})" if world_size > 1 else "sweep", position=rank))
     computed = []
     for job in iterator:
-        _run_job(pipe, sweep, job, jobs, spec, scheduler, steps, guidance_scale, smooth_sigma, rank)
+        _run_job(pipe, sweep, job, jobs, spec, base, rank)
         computed.append(job.id)
     if sync:
         import torch.distributed as dist
@@ -530,10 +528,7 @@ def _run_job(
     job: SweepJob,
     jobs: Any,
     spec: CaptureSpec | None,
-    scheduler: str,
-    steps: int,
-    guidance_scale: float,
-    smooth_sigma: float | None,
+    base: RunSettings,
     rank: int,
 ) -> None:
     name = str(job.id)
@@ -557,15 +552,8 @@ def _run_job(
     with capture(spec, sink=writer) if writer is not None else contextlib.nullcontext() as cache:
         if writer is not None:
             writer.cache = cache
-        result = pipe.generate(
-            rows,
-            lengths=[frames] * len(rows),
-            scheduler=scheduler,
-            steps=steps,
-            guidance_scale=guidance_scale,
-            generator=torch.Generator().manual_seed(job.seed),
-            smooth_sigma=smooth_sigma,
-            edits=sweep.edits[job.edit],
+        result = pipe.run(
+            rows, replace(base, seed=job.seed, edits=tuple(sweep.edits[job.edit])), lengths=[frames] * len(rows)
         )
     lone = isinstance(prompt, str)
     features = result.features[0] if lone else np.stack(result.features)
