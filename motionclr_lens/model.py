@@ -115,17 +115,23 @@ class MotionCLR(nn.Module):
         return self
 
     def guided(
-        self, x: Tensor, timesteps: Tensor, text: Tensor, guidance_scale: float = 2.5, info: DenoiseInfo | None = None
+        self,
+        x: Tensor,
+        timesteps: Tensor,
+        text: Tensor,
+        guidance_scale: float | None = None,
+        info: DenoiseInfo | None = None,
     ) -> Tensor:
         """Deprecated: classifier-free guidance is `sampling.guided_prediction(model, ...)`, in the sampling loop."""
         import warnings
 
-        from .sampling import guided_prediction
+        from .sampling import DEFAULT_GUIDANCE_SCALE, guided_prediction
 
         warnings.warn(
             "MotionCLR.guided is now motionclr_lens.sampling.guided_prediction(model, ...)", DeprecationWarning, 2
         )
-        return guided_prediction(self, x, timesteps, text, guidance_scale, info)
+        scale = DEFAULT_GUIDANCE_SCALE if guidance_scale is None else guidance_scale
+        return guided_prediction(self, x, timesteps, text, scale, info)
 
     def run_plan(self, batch: int, frames: int, timesteps: tuple[int, ...], guided: bool) -> RunPlan:
         """What a sampling run of `batch` rows of `frames` frames over `timesteps` will look like inside the model:
