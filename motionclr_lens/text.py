@@ -41,6 +41,9 @@ _PIECE = regex.compile(
     r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+""",
     regex.IGNORECASE,
 )
+_CACHED_PIECE = 64  # pieces of text longer than this are not kept in the BPE cache
+_CUT_MARGIN = 4  # tokens encoded past the context before a long piece is cut
+_QUOTED = 80  # characters of a prompt a warning quotes
 # A word, for word-level attention: a run of letters, digits and inner apostrophes or hyphens.
 WORD_PATTERN = regex.compile(r"[\p{L}\p{N}]+(?:['\-][\p{L}\p{N}]+)*")
 
@@ -140,6 +143,8 @@ class ClipTokenizer:
             "<|startoftext|>": ["<|startoftext|>"],
             "<|endoftext|>": ["<|endoftext|>"],
         }
+        # the most characters one token covers: how far a cut piece can reach into the tokens kept
+        self._longest = max(len(tok.removesuffix("</w>")) for tok in vocab[:-2])
         self.start_id = self.encoder["<|startoftext|>"]
         self.end_id = self.encoder["<|endoftext|>"]
         self.context_length = CONTEXT_LENGTH
@@ -167,14 +172,22 @@ class ClipTokenizer:
                     merged.append(symbols[i])
                     i += 1
             symbols = merged
-        self._cache[piece] = symbols
+        if len(piece) <= _CACHED_PIECE:
+            self._cache[piece] = symbols
         return symbols
 
-    def _encode_with_chars(self, cleaned: str) -> tuple[list[int], list[tuple[int, int]]]:
-        """BPE ids of cleaned text, each with the character span of the text it came from."""
+    def _encode_with_chars(
+        self, cleaned: str, limit: int | None = None
+    ) -> tuple[list[int], list[tuple[int, int]], bool]:
+        """BPE ids of cleaned text, each with the character span of the text it came from, and whether text was
+        left over. With a `limit`, encoding stops once it has more than `limit` ids, and a piece longer than the
+        ids still wanted could fill is cut first (BPE is quadratic in a piece's length): the first `limit` ids
+        are those of the whole text."""
         ids: list[int] = []
         chars: list[tuple[int, int]] = []
         for match in _PIECE.finditer(cleaned):
+            if limit is not None and len(ids) > limit:
+                return ids, chars, True
             piece = match.group()
             start = match.start()
             # Byte offsets inside the piece -> character offsets, so multi-byte characters map back.
@@ -183,13 +196,18 @@ class ClipTokenizer:
                 byte_to_char.extend([ci] * len(ch.encode("utf-8")))
             byte_to_char.append(len(piece))
             mapped = "".join(self._byte_encoder[b] for b in piece.encode("utf-8"))
+            if limit is not None:
+                # Tokens past the limit are dropped; a margin of tokens keeps the merges near the cut away from
+                # the tokens kept.
+                keep = (limit - len(ids) + 1 + _CUT_MARGIN) * self._longest
+                mapped = mapped[:keep]
             pos = 0
             for tok in self._bpe(mapped):
                 n = len(tok[:-4] if tok.endswith("</w>") else tok)
                 ids.append(self.encoder[tok])
                 chars.append((start + byte_to_char[pos], start + byte_to_char[pos + n]))
                 pos += n
-        return ids, chars
+        return ids, chars, False
 
     def encode(self, text: str) -> list[int]:
         """BPE ids of a text, without start and end tokens."""
@@ -207,21 +225,21 @@ class ClipTokenizer:
         if not isinstance(prompt, str):
             raise TypeError(f"a prompt must be a str, got {type(prompt).__name__}: {prompt!r}")
         cleaned = clean_text(prompt)
-        bpe_ids, bpe_chars = self._encode_with_chars(cleaned)
+        bpe_ids, bpe_chars, left_over = self._encode_with_chars(cleaned, limit=self.context_length - 2)
         ids = [self.start_id, *bpe_ids, self.end_id]
         token_chars = [(0, 0), *bpe_chars, (len(cleaned), len(cleaned))]
-        truncated = len(ids) > self.context_length
+        truncated = left_over or len(ids) > self.context_length
         if truncated:
             ids = ids[: self.context_length]
             ids[-1] = self.end_id
             token_chars = token_chars[: self.context_length]
             token_chars[-1] = (len(cleaned), len(cleaned))
+            shown = prompt if len(prompt) <= _QUOTED else prompt[:_QUOTED] + "..."
             logger.warning(
-                "prompt %r has %d tokens, over the %d of CLIP's context: kept %r",
-                prompt,
-                len(bpe_ids) + 2,
+                "prompt %r is over the %d tokens of CLIP's context: kept %r",
+                shown,
                 self.context_length,
-                self.decode(ids[1:-1]),
+                self.decode(ids[1:-1])[:_QUOTED],
             )
         # Content tokens are positions 1 .. len(ids) - 2; a word owns the tokens inside its characters.
         words: list[Word] = []

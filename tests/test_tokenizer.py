@@ -66,3 +66,37 @@ def test_unknown_word_lists_the_prompt_words():
         tp.word("runs")
     with pytest.raises(IndexError, match="has 3 words"):
         tp.word(3)
+
+
+def _uncut(tok, prompt: str) -> list[int]:
+    """The ids of a prompt with every piece encoded whole, then cut to the context (the original's way)."""
+    from motionclr_lens.text import clean_text
+
+    ids = [tok.start_id, *tok._encode_with_chars(clean_text(prompt))[0], tok.end_id]
+    if len(ids) > tok.context_length:
+        ids = ids[: tok.context_length]
+        ids[-1] = tok.end_id
+    return ids
+
+
+def test_long_prompts_are_cut_before_bpe_with_the_same_ids(caplog):
+    """A prompt far over the context gives the ids of encoding it whole and cutting after, without encoding
+    what cannot fit; the warning quotes a short prefix."""
+    import random
+
+    tok = get_tokenizer()
+    rng = random.Random(0)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    prompts = [
+        "a" * 5000,
+        "jumps" * 900,
+        "".join(rng.choice(letters) for _ in range(3000)),
+        " ".join("".join(rng.choice(letters) for _ in range(rng.randint(1, 40))) for _ in range(300)),
+        "a person walks forward " * 20 + "x" * 2000,
+        "é漢字" * 700,
+    ]
+    for prompt in prompts:
+        tokenized = tok.tokenize_prompt(prompt)
+        assert list(tokenized.ids) == _uncut(tok, prompt) and tokenized.truncated
+        assert len(tokenized.ids) == tok.context_length
+    assert all(len(record.getMessage()) < 400 for record in caplog.records)
