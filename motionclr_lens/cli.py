@@ -623,7 +623,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UnknownWordWarning as warning:
         print(f"error: {warning}; pass --allow-unknown-words to run it anyway", file=sys.stderr)
         return 2
-    except (ValueError, KeyError, FileNotFoundError, FloatingPointError, IndexError) as error:
+    except (ValueError, TypeError, KeyError, OSError, FloatingPointError, IndexError) as error:
+        # every error a user's input causes: one line naming it, status 2 (an OSError names its file)
         print(f"error: {error}", file=sys.stderr)
         return 2
 

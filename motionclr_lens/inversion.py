@@ -33,7 +33,7 @@ from torch import Tensor
 
 from .edits import Edit
 from .sampling import make_scheduler, sample_loop
-from .settings import RunSettings
+from .settings import RunSettings, check_guidance_scale
 
 if TYPE_CHECKING:
     from .pipeline import Generation, MotionCLRPipeline
@@ -105,6 +105,7 @@ def invert(
         )
     if not 0.0 < depth <= 1.0:
         raise ValueError(f"depth must be in (0, 1], got {depth}")
+    guidance_scale = check_guidance_scale(guidance_scale)
     if not isinstance(refine, int) or refine < 0:
         raise ValueError(f"refine must be an int >= 0, got {refine!r}")
     f = np.asarray(features, dtype=np.float32)
@@ -174,7 +175,7 @@ def regenerate(
     the noise maps that make reconstruction exact; `correct=False` gives plain DDIM inversion's result.
     """
     prompts = pipe.check_prompts(inversion.prompt if prompts is None else prompts)
-    scale = inversion.guidance_scale if guidance_scale is None else float(guidance_scale)
+    scale = check_guidance_scale(inversion.guidance_scale if guidance_scale is None else guidance_scale)
     tokenized, text = pipe.encode_prompts(prompts)
     B, frames = len(prompts), inversion.frames
     sampler = trailing_ddim()

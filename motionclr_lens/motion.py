@@ -7,6 +7,7 @@ velocity in x, z (root frame), [3] root height, [4:67] 21 root-relative joint po
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -23,6 +24,7 @@ __all__ = [
     "JOINT_NAMES",
     "KINEMATIC_CHAINS",
     "NUM_JOINTS",
+    "check_finite",
     "check_joints",
     "features_to_joints",
     "lock_feet",
@@ -263,6 +265,15 @@ def _hold_foot(joints: np.ndarray, leg: tuple[int, int, int, int], planted: np.n
     joints[moved, toe] = new_ankle + (F - A)
 
 
+def check_finite(values: Tensor | np.ndarray, name: str) -> None:
+    """Refuse NaN and infinities in a (T, ...) array, naming the first frames that hold them."""
+    bad = ~torch.isfinite(torch.as_tensor(values)).reshape(len(values), -1).all(dim=1)
+    if bad.any():
+        frames = torch.nonzero(bad).flatten().tolist()
+        shown = ", ".join(str(i) for i in frames[:10]) + (", ..." if len(frames) > 10 else "")
+        raise ValueError(f"{name} hold NaN or Inf at {len(frames)} of {len(values)} frames: {shown}")
+
+
 def features_to_joints(
     features: Tensor | np.ndarray, smooth_sigma: float | None = 1.0, foot_lock: bool = False
 ) -> np.ndarray:
@@ -273,6 +284,9 @@ def features_to_joints(
     f = torch.as_tensor(np.asarray(features) if not isinstance(features, Tensor) else features).float()
     if f.dim() != 2 or f.shape[-1] != FEATURE_DIM:
         raise ValueError(f"features must have shape (T, {FEATURE_DIM}), got {tuple(f.shape)}")
+    check_finite(f, "features")
+    if smooth_sigma is not None and not (math.isfinite(smooth_sigma) and smooth_sigma >= 0):
+        raise ValueError(f"smooth_sigma must be a finite number >= 0 or None, got {smooth_sigma!r}")
     joints = put_on_floor(recover_from_ric(f.cpu())).numpy()
     if smooth_sigma:
         joints = smooth_joints(joints, smooth_sigma)

@@ -8,7 +8,7 @@ import math
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -18,9 +18,9 @@ from .edits import Edit, EditRun
 from .hooks import DenoiseInfo, RunPlan, use_hooks
 from .kernels import use_cpu_kernels
 from .model import MotionCLR
-from .motion import features_to_joints
+from .motion import check_finite, features_to_joints
 from .sampling import DEFAULT_GUIDANCE_SCALE, alphas_cumprod, guided_prediction, make_scheduler, sample_loop
-from .settings import RunSettings
+from .settings import RunSettings, check_guidance_scale
 from .text import ClipTokenizer, TokenizedPrompt, get_tokenizer
 
 __all__ = [
@@ -54,6 +54,10 @@ def __getattr__(name: str) -> Any:
         )
         return getattr(importlib.import_module(_MOVED[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
 
 
 class UnknownWordWarning(UserWarning):
@@ -111,11 +115,8 @@ class MotionCLRPipeline:
         return float(self.info.get("guidance_scale", DEFAULT_GUIDANCE_SCALE))
 
     def resolve_guidance(self, guidance_scale: float | None) -> float:
-        """`guidance_scale`, or the model's own when None; refuses NaN and infinities."""
-        scale = self.guidance_scale if guidance_scale is None else float(guidance_scale)
-        if not math.isfinite(scale):
-            raise ValueError(f"guidance_scale must be finite, got {guidance_scale}")
-        return scale
+        """`guidance_scale`, or the model's own when None (`settings.check_guidance_scale` says what scales mean)."""
+        return check_guidance_scale(self.guidance_scale if guidance_scale is None else guidance_scale)
 
     @property
     def device(self) -> torch.device:
@@ -148,19 +149,29 @@ class MotionCLRPipeline:
         fps, max_frames = self.config.fps, self.config.max_frames
         if lengths is not None and seconds is not None:
             raise ValueError("give lengths (frames) or seconds, not both")
+        limits = f"[1, {max_frames}] frames (= {1 / fps:.2f} to {max_frames / fps:.2f} s at {fps:g} fps)"
+        values: list[Any]
         if lengths is None:
             secs = 4.0 if seconds is None else seconds
-            secs_list = [secs] * n if isinstance(secs, int | float) else list(secs)
-            frames = [round(float(s) * fps) for s in secs_list]
+            one = _is_number(secs) or isinstance(secs, str)
+            values = [secs] * n if one else list(cast(Sequence[float], secs))
+            for s in values:
+                if not (_is_number(s) and math.isfinite(s)):
+                    raise ValueError(f"seconds must be finite numbers, got {s!r}; each motion spans {limits}")
+            frames = [round(float(s) * fps) for s in values]
         else:
-            frames = [lengths] * n if isinstance(lengths, int) else [int(v) for v in lengths]
+            one = _is_number(lengths) or isinstance(lengths, str | bool)
+            values = [lengths] * n if one else list(cast(Sequence[int], lengths))
+            for v in values:
+                whole = isinstance(v, int | np.integer) or (_is_number(v) and float(v).is_integer())
+                if isinstance(v, bool) or not whole:
+                    raise ValueError(f"lengths must be whole numbers of frames, got {v!r}; each motion spans {limits}")
+            frames = [int(v) for v in values]
         if len(frames) != n:
             raise ValueError(f"{len(frames)} lengths for {n} prompts")
         for value in frames:
             if not 1 <= value <= max_frames:
-                raise ValueError(
-                    f"length {value} frames is outside [1, {max_frames}] (= {max_frames / fps:.2f} s at {fps:g} fps)"
-                )
+                raise ValueError(f"length {value} frames is outside {limits}")
         return frames
 
     def unknown_words(self, prompt: str | TokenizedPrompt) -> list[str]:
@@ -295,6 +306,7 @@ class MotionCLRPipeline:
         f = torch.as_tensor(np.asarray(features, dtype=np.float32))
         if f.dim() != 2 or f.shape[1] != self.config.input_dim:
             raise ValueError(f"features must have shape (T, {self.config.input_dim}), got {tuple(f.shape)}")
+        check_finite(f, "features")
         frames = self.lengths_in_frames(1, len(f), None)[0]
         if not isinstance(timestep, int) or not 0 <= timestep < 1000:
             raise ValueError(f"timestep must be an int in [0, 999], got {timestep!r}")

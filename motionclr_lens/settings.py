@@ -14,10 +14,24 @@ import torch
 from .edits import Edit, edit_from_dict, edit_to_dict
 from .sampling import SCHEDULERS
 
-__all__ = ["AUTOCAST_DTYPES", "MAX_STEPS", "RunSettings"]
+__all__ = ["AUTOCAST_DTYPES", "MAX_STEPS", "RunSettings", "check_guidance_scale"]
 
 MAX_STEPS = 1000  # the training schedule's timesteps: no scheduler can take more steps than there are
 AUTOCAST_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def check_guidance_scale(scale: object) -> float:
+    """A classifier-free guidance scale s as a float: the prediction is uncond + s (cond - uncond), so 1 is the
+    conditional model alone (one pass, no guidance), above 1 pushes further toward the prompt, 0 is the
+    unconditional model alone and between 0 and 1 mixes the two. Refuses what is not a finite number >= 0."""
+    if isinstance(scale, bool) or not isinstance(scale, int | float):
+        raise ValueError(f"guidance_scale must be a number, got {scale!r}")
+    if not (math.isfinite(scale) and scale >= 0):
+        raise ValueError(
+            f"guidance_scale must be finite and >= 0 (1: the conditional model alone; 0: the unconditional), "
+            f"got {scale}"
+        )
+    return float(scale)
 
 
 @dataclass(frozen=True)
@@ -48,13 +62,10 @@ class RunSettings(Mapping[str, Any]):
                 f"got {self.steps!r}"
             )
         if self.guidance_scale is not None:
-            if isinstance(self.guidance_scale, bool) or not isinstance(self.guidance_scale, int | float):
-                raise ValueError(f"guidance_scale must be a number or None, got {self.guidance_scale!r}")
-            if not math.isfinite(self.guidance_scale):
-                raise ValueError(f"guidance_scale must be finite, got {self.guidance_scale}")
-            object.__setattr__(self, "guidance_scale", float(self.guidance_scale))
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0):
-            raise ValueError(f"seed must be an int >= 0 or None, got {self.seed!r}")
+            object.__setattr__(self, "guidance_scale", check_guidance_scale(self.guidance_scale))
+        seed = self.seed
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64):
+            raise ValueError(f"seed must be an int in [0, 2**64 - 1] or None, got {seed!r}")
         if self.autocast_dtype is not None and self.autocast_dtype not in AUTOCAST_DTYPES:
             raise ValueError(f"autocast_dtype must be one of {[*AUTOCAST_DTYPES, None]}, got {self.autocast_dtype!r}")
         sigma = self.smooth_sigma

@@ -236,7 +236,7 @@ class ClipTokenizer:
             token_chars[-1] = (len(cleaned), len(cleaned))
             shown = prompt if len(prompt) <= _QUOTED else prompt[:_QUOTED] + "..."
             logger.warning(
-                "prompt %r is over the %d tokens of CLIP's context: kept %r",
+                "prompt %r has more tokens than fit, over the %d of CLIP's context: kept %r",
                 shown,
                 self.context_length,
                 self.decode(ids[1:-1])[:_QUOTED],

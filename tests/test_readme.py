@@ -33,7 +33,7 @@ def test_the_readme_python_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     for block in python_blocks():
-        exec(compile(block, str(README), "exec"), namespace)  # noqa: S102
+        exec(compile(block, str(README), "exec"), namespace)
     out, cache = namespace["out"], namespace["cache"]
     assert out.features[0].shape == (80, 263) and out.joints[0].shape == (80, 22, 3)
     assert tuple(cache["cross", 17, 9].shape) == (2, 1, 80, 77)

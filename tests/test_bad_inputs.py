@@ -1,0 +1,136 @@
+"""Bad input, through the API and the command line: refused before any sampling, with the value named.
+
+Each API case runs under a hook that records whether a run started (every run tells its hooks its plan before
+the first step): a refusal must come first. Each CLI case must exit with status 2 and a one-line message.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from motionclr_lens import Hook, load_embedded, use_hooks
+from motionclr_lens.cli import main
+from motionclr_lens.inversion import invert
+from motionclr_lens.motion import features_to_joints
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return load_embedded()
+
+
+@pytest.fixture(scope="module")
+def motion(pipe):
+    out = pipe.generate("a person walks forward", lengths=40, steps=2, generator=torch.Generator().manual_seed(0))
+    return out.features[0]
+
+
+def _with_nan(features: np.ndarray, frames: list[int]) -> np.ndarray:
+    bad = features.copy()
+    bad[frames, 3] = np.nan
+    return bad
+
+
+GENERATE = [
+    ({"lengths": True}, "lengths must be whole numbers of frames, got True"),
+    ({"lengths": "80"}, "got '80'"),
+    ({"lengths": 80.5}, "got 80.5"),
+    ({"lengths": [40, None]}, "got None"),
+    ({"lengths": 0}, r"length 0 frames is outside \[1, 196\]"),
+    ({"seconds": float("inf")}, "seconds must be finite numbers, got inf"),
+    ({"seconds": float("nan")}, "got nan"),
+    ({"seconds": [1.0, "x"]}, "got 'x'"),
+    ({"seconds": 12}, r"length 240 frames is outside \[1, 196\]"),
+    ({"lengths": 40, "seconds": 2}, "give lengths .frames. or seconds, not both"),
+    ({"steps": 0}, "steps must be a positive int no larger than 1000"),
+    ({"steps": 1001}, "got 1001"),
+    ({"steps": -3}, "got -3"),
+    ({"steps": 2.0}, "got 2.0"),
+    ({"scheduler": "euler"}, r"unknown scheduler 'euler'; valid: \['ddim'"),
+    ({"guidance_scale": -1.0}, r"guidance_scale must be finite and >= 0 .*got -1.0"),
+    ({"guidance_scale": float("nan")}, "got nan"),
+    ({"guidance_scale": "2"}, "guidance_scale must be a number, got '2'"),
+    ({"smooth_sigma": -1.0}, "smooth_sigma must be a finite number >= 0 or None, got -1.0"),
+    ({"smooth_sigma": float("inf")}, "got inf"),
+    ({"foot_lock": "no"}, "foot_lock must be true or false, got 'no'"),
+    ({"autocast_dtype": torch.int8}, "autocast_dtype must be one of"),
+    ({"edits": ["jumps"]}, "edits must be Edit values .* got str: 'jumps'"),
+    ({"noise": torch.zeros(1, 10, 263)}, r"noise has shape \(1, 10, 263\), expected \(1, 40, 263\)"),
+]
+
+
+@pytest.mark.parametrize(("options", "message"), GENERATE, ids=[m for _, m in GENERATE])
+def test_generate_refuses_before_sampling(pipe, options, message):
+    started = []
+    kwargs = dict(options) if "seconds" in options else {"lengths": 40, **options}
+    per_prompt = [v for k, v in options.items() if k in ("lengths", "seconds") and isinstance(v, list)]
+    prompts = ["a person walks forward", "a person jumps"][: len(per_prompt[0]) if per_prompt else 1]
+    with (
+        use_hooks(Hook(lambda t, c: None, on_run=started.append)),
+        pytest.raises((ValueError, TypeError), match=message),
+    ):
+        pipe.generate(prompts, **kwargs)
+    assert started == []
+
+
+def test_prompts_are_refused_by_name(pipe):
+    for prompts, message in [([], "no prompts given"), ([""], "got ''"), (["ok", 5], "got 5"), ([None], "got None")]:
+        with pytest.raises(ValueError, match=message):
+            pipe.generate(prompts, lengths=40)
+
+
+def test_nan_features_are_refused_with_their_frames(pipe, motion):
+    bad = _with_nan(motion, [3, 17])
+    with pytest.raises(ValueError, match="features hold NaN or Inf at 2 of 40 frames: 3, 17"):
+        pipe.probe(bad, "a person walks")
+    with pytest.raises(ValueError, match="at 2 of 40 frames: 3, 17"):
+        features_to_joints(bad)
+    with pytest.raises(ValueError, match="features must have shape"):
+        invert(pipe, motion[:, :10], "a person walks")
+    with pytest.raises(ValueError, match="guidance_scale must be finite and >= 0"):
+        invert(pipe, motion, "a person walks", guidance_scale=-2)
+    with pytest.raises(ValueError, match="timestep must be an int in"):
+        pipe.probe(motion, "a person walks", timestep=1000)
+
+
+CLI = [
+    (["generate", "--prompt", "a person walks", "--seconds", "inf"], "seconds must be finite numbers, got inf"),
+    (["generate", "--prompt", "a person walks", "--seconds", "nan"], "got nan"),
+    (["generate", "--prompt", "a person walks", "--steps", "0"], "steps must be a positive int"),
+    (["generate", "--prompt", "a person walks", "--steps", "1001"], "got 1001"),
+    (["generate", "--prompt", "a person walks", "--steps", "-3"], "got -3"),
+    (["generate", "--prompt", "a person walks", "--guidance", "-1"], "guidance_scale must be finite and >= 0"),
+    (["generate", "--prompt", "a person walks", "--seed", str(2**64)], r"seed must be an int in \[0, 2\*\*64 - 1\]"),
+    (["generate", "--prompt", "a person walks", "--seed", "-1"], "got -1"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), CLI, ids=[" ".join(a[2:]) for a, _ in CLI])
+def test_the_command_line_exits_2_naming_the_value(tmp_path, capsys, argv, message):
+    import re
+
+    assert main([*argv, "--out", str(tmp_path / "out"), "--quiet", "--no-gif"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and re.search(message, err) and "Traceback" not in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_record_is_read_strictly(tmp_path, capsys):
+    import json
+
+    good = {"prompts": ["a person walks"], "lengths": [40], "seed": 0, "scheduler": "dpmsolver", "steps": 2}
+    cases = [
+        ({**good, "guidance_scale": 1.5, "seed": "0"}, r"seed must be an int in \[0, 2\*\*64 - 1\] or None, got '0'"),
+        ({**good, "guidance_scale": 1.5, "stpes": 3}, r"unknown run settings \['stpes'\]"),
+        ({**good, "guidance_scale": 1.5, "edit_values": [{"kind": "Blur"}]}, "Blur"),
+        (["not", "an", "object"], "is not a JSON object"),
+        ({**good}, r"lacks \['guidance_scale'\]"),
+    ]
+    for i, (record, message) in enumerate(cases):
+        path = tmp_path / f"record{i}.json"
+        path.write_text(json.dumps(record))
+        assert main(["generate", "--from-record", str(path), "--out", str(tmp_path / f"o{i}"), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and __import__("re").search(message, err), err
