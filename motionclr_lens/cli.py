@@ -71,6 +71,11 @@ def _edits(args: argparse.Namespace) -> list:
     return edits
 
 
+UNSET = object()  # `generate`'s run options when not given, so that a replay can refuse them
+REPLAYED = {"prompt": None, "seconds": 4.0, "scheduler": "dpmsolver", "steps": 10, "guidance": None, "seed": 0}
+REPLAYED_FLAGS = {"prompt": "--prompt", "seconds": "--seconds", "scheduler": "--scheduler", "steps": "--steps"}
+REPLAYED_FLAGS |= {"guidance": "--guidance", "seed": "--seed"}
+
 # A record's entries besides the run's settings (RunSettings); its "edits" are the edits' reprs, for a reader, and
 # "edit_values" the edits as data, which a replay reads.
 RECORD_KEYS = (
@@ -108,8 +113,12 @@ def _from_record(args: argparse.Namespace) -> RunSettings:
     except (ValueError, TypeError) as error:
         raise ValueError(f"the record {str(path)!r}: {error}") from None
     args.prompt, args.lengths = record["prompts"], record["lengths"]
-    if args.model == "embedded" and record.get("model") not in (None, "embedded"):
-        args.model = record["model"]
+    recorded_model = record.get("model")
+    if args.model == "embedded" and recorded_model not in (None, "embedded"):
+        raise ValueError(
+            f"the record {str(path)!r} was made with the model {recorded_model!r}: name it with --model to replay "
+            "(a record never chooses what is loaded)"
+        )
     args.expected_hash = record.get("model_hash")
     return settings
 
@@ -122,7 +131,16 @@ def _generate(args: argparse.Namespace) -> int:
     from .viz import keyframe_strip
 
     args.lengths, args.expected_hash = None, None
+    given = [REPLAYED_FLAGS[k] for k in REPLAYED if getattr(args, k, UNSET) is not UNSET]
+    for name, default in REPLAYED.items():
+        if getattr(args, name, None) is UNSET:
+            setattr(args, name, default)
     if getattr(args, "from_record", None):
+        if given:
+            raise ValueError(
+                f"{', '.join(given)} given with --from-record: a replay takes every setting from its record; "
+                "drop them, or generate anew without --from-record"
+            )
         settings = _from_record(args)
     else:
         settings = RunSettings(
@@ -139,7 +157,12 @@ def _generate(args: argparse.Namespace) -> int:
     pipe = load_model(args.model, args.weights)
     digest = model_hash(pipe)
     if args.expected_hash and args.expected_hash != digest:
-        logger.warning("the model differs from the recorded one (hash %s, recorded %s)", digest, args.expected_hash)
+        if not getattr(args, "allow_other_model", False):
+            raise ValueError(
+                f"the model's hash {digest[:16]}... is not the record's {str(args.expected_hash)[:16]}...: it would "
+                "make another motion; pass --allow-other-model to run the record with it anyway"
+            )
+        logger.warning("replaying with another model (hash %s, recorded %s)", digest, args.expected_hash)
     motion = getattr(args, "motion", None)
     features = _read_features(motion, pipe, args) if motion else None
     out = _out_dir(args.out, args.force)
@@ -526,6 +549,13 @@ def build_parser() -> argparse.ArgumentParser:
         )
         if name == "generate":
             p.add_argument("--from-record", help="replay the run a record.json describes (same motion on CPU)")
+            p.add_argument(
+                "--allow-other-model",
+                action="store_true",
+                help="replay a record with a model whose hash differs from the record's (another motion)",
+            )
+            # a replay takes these from its record: unset, they are told apart from values given
+            p.set_defaults(**dict.fromkeys(REPLAYED, UNSET))
         if name in ("edit", "invert"):
             p.add_argument(
                 "--motion",

@@ -134,3 +134,33 @@ def test_a_record_is_read_strictly(tmp_path, capsys):
         assert main(["generate", "--from-record", str(path), "--out", str(tmp_path / f"o{i}"), "--quiet"]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and __import__("re").search(message, err), err
+
+
+def test_a_replay_is_strict(tmp_path, capsys):
+    """A replay takes every setting from its record, with the record's model or none."""
+    import json
+
+    first = tmp_path / "first"
+    argv = ["--quiet", "--no-gif"]
+    assert (
+        main(["generate", "--prompt", "a person jumps", "--seconds", "1", "--steps", "2", "--out", str(first), *argv])
+        == 0
+    )
+    record = first / "record.json"
+    capsys.readouterr()
+    assert (
+        main(["generate", "--from-record", str(record), "--steps", "5", "--seed", "3", "--out", str(tmp_path / "a")])
+        == 2
+    )
+    assert "--steps, --seed given with --from-record" in capsys.readouterr().err
+    other = json.loads(record.read_text())
+    other["model_hash"] = "0" * 64
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    assert main(["generate", "--from-record", str(tmp_path / "other.json"), "--out", str(tmp_path / "b"), *argv]) == 2
+    assert "is not the record's 0000000000000000...: it would make another motion" in capsys.readouterr().err
+    allowed = ["--allow-other-model", "--out", str(tmp_path / "c")]
+    assert main(["generate", "--from-record", str(tmp_path / "other.json"), *allowed, *argv]) == 0
+    other["model"] = "EvanTHU/MotionCLR"
+    (tmp_path / "hub.json").write_text(json.dumps(other))
+    assert main(["generate", "--from-record", str(tmp_path / "hub.json"), "--out", str(tmp_path / "d"), *argv]) == 2
+    assert "made with the model 'EvanTHU/MotionCLR': name it with --model" in capsys.readouterr().err
