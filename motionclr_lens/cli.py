@@ -63,9 +63,10 @@ def _edits(args: argparse.Namespace) -> list:
     edits = list(read_edits(args.edits)) if getattr(args, "edits", None) else []
     for word, alpha in getattr(args, "reweight", None) or []:
         try:
-            edits.append(Reweight(alpha=float(alpha), word=word))
+            strength = float(alpha)
         except ValueError:
             raise ValueError(f"--reweight {word} {alpha}: the strength must be a number") from None
+        edits.append(Reweight(alpha=strength, word=word))
     for word in getattr(args, "erase", None) or []:
         edits.append(Erase(word=word))
     return edits

@@ -12,6 +12,7 @@ which cuts each layer's padded length.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -116,10 +117,73 @@ def fraction_window(fraction: tuple[float, float], resolution: int) -> slice:
 
 
 class Edit:
-    """An edit of attention; `hooks(run)` turns it into hooks for one run."""
+    """An edit of attention; `hooks(run)` turns it into hooks for one run. Its fields are checked when it is
+    made (what a run decides, a word's presence, a window inside a motion, is checked by `hooks`)."""
 
     def hooks(self, run: EditRun) -> list[Hook]:
         raise NotImplementedError
+
+    def __post_init__(self) -> None:
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            checked = _check_field(type(self).__name__, f.name, value)
+            if checked is not value:
+                object.__setattr__(self, f.name, checked)
+
+
+_NUMBERS = ("alpha", "factor", "ratio", "inside", "outside")  # finite numbers
+_INTS = ("source", "target", "style", "content", "chunk", "step", "seed", "seed_step")  # whole numbers
+_INDEX_LISTS = ("rows", "tokens", "steps", "cross_steps", "layers")  # collections of whole numbers (or None)
+_WINDOWS = ("seconds", "fraction")  # (start, end) pairs of numbers (or None); Ground's seconds may be a list
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_field(edit: str, name: str, value: Any) -> Any:
+    """A field's value, checked by what its name means (lists made tuples); an error names the edit, the field and
+    the value."""
+    if name == "word":
+        if value is None or isinstance(value, str) or _is_int(value):
+            return value
+        raise ValueError(f"{edit}: word must be a word of the prompt (a string) or its index, got {value!r}")
+    if name in _NUMBERS:
+        if _is_number(value):
+            return value
+        raise ValueError(f"{edit}: {name} must be a finite number, got {value!r}")
+    if name in _INTS:
+        if _is_int(value):
+            return value
+        raise ValueError(f"{edit}: {name} must be a whole number, got {value!r}")
+    if name in _INDEX_LISTS:
+        if value is None and name != "rows":
+            return value
+        if isinstance(value, range):
+            return value
+        if isinstance(value, list | tuple) and all(_is_int(v) for v in value):
+            return tuple(value)
+        what = "a list of whole numbers" + ("" if name == "rows" else " or null")
+        raise ValueError(f"{edit}: {name} must be {what}, got {value!r}")
+    if name in _WINDOWS:
+        if value is None and not (edit == "Ground" and name == "seconds"):
+            return value
+        if _is_window(value):
+            return (float(value[0]), float(value[1]))
+        several = edit == "Ground" and name == "seconds" and isinstance(value, list | tuple) and bool(value)
+        if several and all(_is_window(w) for w in value):
+            return tuple((float(w[0]), float(w[1])) for w in value)
+        more = " or a non-empty list of them" if edit == "Ground" and name == "seconds" else " or null"
+        raise ValueError(f"{edit}: {name} must be a window [start, end] of two numbers{more}, got {value!r}")
+    return value
+
+
+def _is_window(value: object) -> bool:
+    return isinstance(value, list | tuple) and len(value) == 2 and all(_is_number(v) for v in value)
 
 
 @dataclass(frozen=True)
@@ -385,7 +449,6 @@ class Ground(Edit):
 EDIT_TYPES: dict[str, type[Edit]] = {
     cls.__name__: cls for cls in (Reweight, Erase, Replace, TimeShift, ExampleBased, StyleTransfer, Ground)
 }
-_COLLECTIONS = ("steps", "cross_steps", "layers")  # any collection of ints: kept as a list
 
 
 def edit_to_dict(edit: Edit) -> dict[str, Any]:
@@ -414,16 +477,7 @@ def edit_from_dict(data: Mapping[str, Any]) -> Edit:
     unknown = sorted(set(data) - {"kind", *names})
     if unknown:
         raise ValueError(f"{kind}: unknown fields {unknown}; valid: {names}")
-    values: dict[str, Any] = {}
-    for name, value in data.items():
-        if name == "kind":
-            continue
-        if isinstance(value, list):
-            if name in _COLLECTIONS:
-                value = list(value)
-            else:
-                value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
-        values[name] = value
+    values = {name: value for name, value in data.items() if name != "kind"}  # the edit checks its fields
     try:
         return cls(**values)
     except TypeError as error:

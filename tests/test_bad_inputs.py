@@ -164,3 +164,32 @@ def test_a_replay_is_strict(tmp_path, capsys):
     (tmp_path / "hub.json").write_text(json.dumps(other))
     assert main(["generate", "--from-record", str(tmp_path / "hub.json"), "--out", str(tmp_path / "d"), *argv]) == 2
     assert "made with the model 'EvanTHU/MotionCLR': name it with --model" in capsys.readouterr().err
+
+
+EDIT_FIELDS = [
+    ({"kind": "Reweight", "alpha": 0.3, "word": "jumps", "rows": 0}, "Reweight: rows must be a list of whole numbers"),
+    ({"kind": "Reweight", "alpha": 0.3, "word": ["x"]}, r"word must be a word of the prompt .* got \['x'\]"),
+    ({"kind": "Reweight", "alpha": "big", "word": "jumps"}, "alpha must be a finite number, got 'big'"),
+    ({"kind": "Reweight", "alpha": 0.3, "word": "jumps", "steps": [1.5]}, r"steps must be .* got \[1\.5\]"),
+    ({"kind": "Erase", "word": "jumps", "seconds": [0, "x"]}, r"seconds must be a window .* got \[0, 'x'\]"),
+    ({"kind": "Erase", "word": "jumps", "factor": None}, "factor must be a finite number, got None"),
+    ({"kind": "Ground", "word": "jumps", "seconds": []}, r"non-empty list of them, got \[\]"),
+    ({"kind": "Replace", "source": "0", "target": 1, "word": "jumps"}, "source must be a whole number, got '0'"),
+    ({"kind": "TimeShift", "ratio": float("nan")}, "ratio must be a finite number, got nan"),
+]
+
+
+@pytest.mark.parametrize(("data", "message"), EDIT_FIELDS, ids=[m for _, m in EDIT_FIELDS])
+def test_edit_files_are_checked_field_by_field(tmp_path, capsys, data, message):
+    import json
+    import re
+
+    from motionclr_lens.edits import edit_from_dict
+
+    with pytest.raises(ValueError, match=message):
+        edit_from_dict(data)
+    edits = tmp_path / "edits.json"
+    edits.write_text(json.dumps([data]))
+    argv = ["edit", "--prompt", "a person jumps", "--edits", str(edits), "--out", str(tmp_path / "o"), "--quiet"]
+    assert main(argv) == 2
+    assert re.search(message, capsys.readouterr().err)

@@ -157,6 +157,9 @@ def test_nan_results_and_corrupt_models_are_errors(tmp_path, capsys):
     out = str(tmp_path / "x")
     argv = ["edit", "--prompt", "a person jumps", "--reweight", "jumps", "inf", "--seconds", "1", "--steps", "2"]
     assert main([*argv, "--out", out, "--quiet", "--no-gif"]) == 2
+    assert "Reweight: alpha must be a finite number, got inf" in capsys.readouterr().err  # before sampling
+    argv[5] = "1e38"  # finite, but enough to overflow the run
+    assert main([*argv, "--out", out, "--quiet", "--no-gif"]) == 2
     assert "NaN or Inf" in capsys.readouterr().err
     import shutil
 
