@@ -489,13 +489,21 @@ def read_structured(path: str | Path, what: str = "the data") -> Any:
     import json
 
     path = Path(path)
-    text = path.read_text()
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file ({what} are read from a JSON or YAML file)")
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: cannot read {what} ({error})") from None
     if path.suffix.lower() in (".yaml", ".yml"):
         try:
             import yaml
         except ImportError as error:
             raise ValueError(f"{path}: reading YAML needs `pip install pyyaml` (or write {what} as JSON)") from error
-        return yaml.safe_load(text)
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise ValueError(f"{path}: not valid YAML ({' '.join(str(error).split())})") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:

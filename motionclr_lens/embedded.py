@@ -225,6 +225,25 @@ def embedded_folder() -> Path:
     return Path(str(resources.files("motionclr_lens.assets").joinpath("embedded")))
 
 
+def _read_statistics(folder: Path, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """The feature mean and std of an embedded model folder, checked: (dim,) finite floats, every std > 0."""
+    out = []
+    for name in ("mean.npy", "std.npy"):
+        try:
+            values = np.load(folder / name, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as error:
+            raise ValueError(f"cannot read {folder / name}: {error or 'empty or truncated file'}") from None
+        if values.shape != (dim,) or not np.issubdtype(values.dtype, np.floating) or not np.isfinite(values).all():
+            raise ValueError(
+                f"{folder / name} must hold {dim} finite floats, got shape {values.shape} of {values.dtype}"
+            )
+        out.append(values.astype(np.float32))
+    if (out[1] <= 0).any():
+        bad = np.flatnonzero(out[1] <= 0)
+        raise ValueError(f"{folder / 'std.npy'} has {len(bad)} features with std <= 0 (first: {bad[:5].tolist()})")
+    return out[0], out[1]
+
+
 def load_embedded(folder: str | Path | None = None) -> MotionCLRPipeline:
     """The small MotionCLR shipped with the package, trained on the procedural motion world (offline)."""
     from safetensors.torch import load_file
@@ -250,6 +269,18 @@ def load_embedded(folder: str | Path | None = None) -> MotionCLRPipeline:
     if TOKEN_EMBEDDING not in weights:
         raise ValueError(f"{folder / 'model.safetensors'} has no {TOKEN_EMBEDDING}: not an embedded MotionCLR")
     rows = weights[TOKEN_EMBEDDING]
+    vocab_size = config.clip.vocab_size
+    if (
+        not isinstance(vocabulary, list)
+        or len(vocabulary) != len(rows)
+        or not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < vocab_size for i in vocabulary)
+        or len(set(vocabulary)) != len(vocabulary)
+    ):
+        raise ValueError(
+            f"{folder / 'vocabulary.json'} must list {len(rows)} distinct token ids in [0, {vocab_size - 1}], one "
+            "per row of the shipped token embedding"
+        )
+    mean, std = _read_statistics(folder, config.input_dim)
     full = torch.zeros(config.clip.vocab_size, rows.shape[1])
     full[vocabulary] = rows
     weights[TOKEN_EMBEDDING] = full
@@ -268,7 +299,7 @@ def load_embedded(folder: str | Path | None = None) -> MotionCLRPipeline:
         "vocabulary": set(vocabulary),
         "guidance_scale": float(meta.get("guidance_scale", DEFAULT_GUIDANCE_SCALE)),
     }
-    return MotionCLRPipeline(model, np.load(folder / "mean.npy"), np.load(folder / "std.npy"), info=info)
+    return MotionCLRPipeline(model, mean, std, info=info)
 
 
 if __name__ == "__main__":

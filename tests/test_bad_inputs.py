@@ -193,3 +193,38 @@ def test_edit_files_are_checked_field_by_field(tmp_path, capsys, data, message):
     argv = ["edit", "--prompt", "a person jumps", "--edits", str(edits), "--out", str(tmp_path / "o"), "--quiet"]
     assert main(argv) == 2
     assert re.search(message, capsys.readouterr().err)
+
+
+def test_a_broken_embedded_folder_is_refused_by_file(tmp_path):
+    import json
+    import shutil
+
+    from motionclr_lens.embedded import embedded_folder
+
+    cases = [
+        ("mean.npy", b"", r"cannot read .*mean\.npy"),
+        ("std.npy", None, r"std\.npy has 263 features with std <= 0"),
+        ("vocabulary.json", json.dumps([-1]).encode(), r"vocabulary\.json must list \d+ distinct token ids"),
+        ("vocabulary.json", b'{"a": 1}', "distinct token ids in"),
+    ]
+    for i, (name, content, message) in enumerate(cases):
+        folder = tmp_path / f"m{i}"
+        shutil.copytree(embedded_folder(), folder)
+        if content is None:
+            np.save(folder / name, np.zeros(263, np.float32))
+        else:
+            (folder / name).write_bytes(content)
+        with pytest.raises(ValueError, match=message):
+            load_embedded(folder)
+
+
+def test_edit_files_that_cannot_be_read_are_named(tmp_path, capsys):
+    broken = tmp_path / "edits.yaml"
+    broken.write_text("- kind: Reweight\n  alpha: [0.3\n")
+    folder = tmp_path / "a_folder.json"
+    folder.mkdir()
+    for path, message in [(broken, "not valid YAML"), (folder, "no such file")]:
+        argv = ["edit", "--prompt", "a person jumps", "--edits", str(path), "--out", str(tmp_path / "o"), "--quiet"]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and str(path) in err and message in err
