@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import json
 import logging
+import re
 import sys
 import time
 import warnings
@@ -36,11 +37,31 @@ __all__ = ["add_recipe_arguments", "build_parser", "main", "recipe_from"]
 logger = logging.getLogger("motionclr_lens")
 
 
+# The files a run writes into its output folder: what `--force` replaces (any other file there is left alone).
+OUTPUT_FILE = re.compile(
+    r"^(\d{2}_(report\.html|features\.npy|joints\.npy|keyframes\.png|motion\.bvh|motion\.gif)"
+    r"|record\.json|inverted_latent\.npy)$"
+)
+
+
 def _out_dir(path: str, force: bool) -> Path:
+    """The output folder, checked before any work (it is made only when there is something to write)."""
     out = Path(path)
+    if out.is_symlink() and not out.exists():
+        raise ValueError(f"--out {str(out)!r} is a symbolic link to nothing; name a folder")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {str(out)!r} is a file, not a folder")
     if out.exists() and any(out.iterdir()) and not force:
-        raise SystemExit(f"error: output folder {str(out)!r} exists and is not empty; pass --force to overwrite")
+        raise ValueError(f"output folder {str(out)!r} exists and is not empty; pass --force to overwrite")
+    return out
+
+
+def _open_out_dir(out: Path) -> Path:
+    """Make the output folder, and take away what an earlier run wrote there (only the files a run writes)."""
     out.mkdir(parents=True, exist_ok=True)
+    for old in out.iterdir():
+        if old.is_file() and OUTPUT_FILE.match(old.name):
+            old.unlink()
     return out
 
 
@@ -182,7 +203,7 @@ def _generate(args: argparse.Namespace) -> int:
                 smooth_sigma=settings.smooth_sigma,
                 foot_lock=settings.foot_lock,
             )
-        np.save(out / "inverted_latent.npy", inv.latent[0].cpu().numpy())
+        np.save(_open_out_dir(out) / "inverted_latent.npy", inv.latent[0].cpu().numpy())
         inversion_settings = {
             "inverted_from": str(motion),
             "depth": args.depth,
@@ -216,6 +237,8 @@ def _generate(args: argparse.Namespace) -> int:
         "versions": _versions(),
     }
     written = []
+    if features is None:
+        _open_out_dir(out)
     for i, (prompt, features, joints) in enumerate(zip(result.prompts, result.features, result.joints, strict=True)):
         stem = f"{i:02d}"
         np.save(out / f"{stem}_features.npy", features)

@@ -32,17 +32,32 @@ def test_demo_writes_motion_report_and_record(tmp_path, capsys):
     assert "generated 1 motion(s)" in printed and "00_report.html" in printed
 
 
-def test_demo_never_overwrites_without_force(tmp_path):
+def test_demo_never_overwrites_without_force(tmp_path, capsys):
     out = tmp_path / "demo"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    try:
-        main(["demo", "--out", str(out), "--quiet"])
-    except SystemExit as error:
-        assert "exists and is not empty; pass --force" in str(error)
-    else:
-        raise AssertionError("the demo wrote into a folder that was not empty")
-    assert (out / "keep.txt").read_text() == "mine"
+    assert main(["demo", "--out", str(out), "--quiet", "--no-gif"]) == 2  # a usage error, before any work
+    assert "exists and is not empty; pass --force" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    # --force replaces what a run writes (an earlier run's second motion included) and nothing else
+    (out / "01_features.npy").write_bytes(b"stale")
+    assert main(["demo", "--out", str(out), "--quiet", "--no-gif", "--force", "--seconds", "1", "--steps", "2"]) == 0
+    assert (out / "keep.txt").read_text() == "mine" and not (out / "01_features.npy").exists()
+    assert (out / "00_features.npy").is_file() and (out / "record.json").is_file()
+
+
+def test_a_failed_run_leaves_no_folder_and_out_must_be_a_folder(tmp_path, capsys):
+    out = tmp_path / "never"
+    argv = ["edit", "--prompt", "a person jumps", "--reweight", "jumps", "1e38", "--seconds", "1", "--steps", "2"]
+    assert main([*argv, "--out", str(out), "--quiet", "--no-gif"]) == 2
+    assert "NaN or Inf" in capsys.readouterr().err and not out.exists()
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "nowhere")
+    for target, message in [(a_file, "is a file, not a folder"), (dangling, "is a symbolic link to nothing")]:
+        assert main(["generate", "--prompt", "a person walks", "--out", str(target), "--quiet"]) == 2
+        assert message in capsys.readouterr().err
 
 
 def test_inspect_lists_the_layers(capsys):
