@@ -33,6 +33,14 @@ def solve_rotations(joints: np.ndarray, offsets: np.ndarray | None = None) -> tu
     motion's own bone lengths) onto the joints, and those offsets (`solve_tree_rotations` on HumanML3D's tree)."""
     joints = check_joints(joints)
     offsets = rest_offsets(joints) if offsets is None else np.asarray(offsets, dtype=np.float64)
+    collapsed = [j for j in range(1, NUM_JOINTS) if np.linalg.norm(offsets[j]) < 1e-9]
+    if collapsed:
+        names = [f"{JOINT_NAMES[PARENTS[j]]}-{JOINT_NAMES[j]}" for j in collapsed[:3]]
+        more = ", ..." if len(collapsed) > 3 else ""
+        raise ValueError(
+            f"joints: {len(collapsed)} bones have no length ({', '.join(names)}{more}): the skeleton is collapsed "
+            "and no rotation can be solved"
+        )
     return solve_tree_rotations(joints.astype(np.float64), PARENTS, offsets), offsets
 
 
