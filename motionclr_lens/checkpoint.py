@@ -188,6 +188,15 @@ def _strip_wrappers(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
     return out
 
 
+def _option(options: Mapping[str, Any], name: str, kind: type, default: Any) -> Any:
+    """An opt.txt value as `kind` (int or float), or an error naming the option and its value."""
+    value = options.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and value != int(value)):
+        what = "an int" if kind is int else "a number"
+        raise ReleaseCheckpointError(f"opt.txt: {name} must be {what}, got {value!r}")
+    return kind(value)
+
+
 def _shape(state_dict: Mapping[str, Tensor], key: str) -> tuple[int, ...]:
     if key not in state_dict:
         raise ReleaseCheckpointError(f"checkpoint has no tensor {key!r}, needed to read the model's sizes")
@@ -208,7 +217,12 @@ def config_from_state_dict(release: Mapping[str, Tensor], options: Mapping[str, 
         raise ReleaseCheckpointError("checkpoint has no `unet.downs.0.*` tensors: not a MotionCLR state dict")
     channels = tuple(_shape(release, f"unet.downs.{i}.0.conv1d.blocks.0.block.weight")[0] for i in range(levels))
     if "base_dim" in options and "dim_mults" in options:
-        expected = tuple(int(options["base_dim"] * m) for m in options["dim_mults"])
+        base, mults = options["base_dim"], options["dim_mults"]
+        if not (isinstance(base, int | float) and isinstance(mults, list | tuple)) or not all(
+            isinstance(m, int | float) for m in mults
+        ):
+            raise ReleaseCheckpointError(f"opt.txt: base_dim {base!r} and dim_mults {mults!r} must be numbers")
+        expected = tuple(int(base * m) for m in mults)
         if expected != channels:
             raise ReleaseCheckpointError(
                 f"opt.txt says base_dim {options['base_dim']} x dim_mults {options['dim_mults']} = {expected}, "
@@ -242,12 +256,19 @@ def config_from_state_dict(release: Mapping[str, Tensor], options: Mapping[str, 
         time_dim=_shape(release, "unet.time_mlp.0.pe")[1],
         text_latent_dim=text_latent_dim,
         text_layers=text_layers,
-        text_heads=int(options.get("text_num_heads", 4)),
+        text_heads=_option(options, "text_num_heads", int, 4),
         text_ff_size=_shape(release, "textTransEncoder.layers.0.linear1.weight")[0],
-        dropout=float(options.get("dropout", 0.1)),
-        cond_mask_prob=float(options.get("cond_mask_prob", 0.1)),
+        dropout=_option(options, "dropout", float, 0.1),
+        cond_mask_prob=_option(options, "cond_mask_prob", float, 0.1),
         clip=clip,
     )
+
+
+def _read_array(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False).astype(np.float32)
+    except (ValueError, OSError, EOFError, TypeError) as error:
+        raise ReleaseCheckpointError(f"cannot read {path}: {error or 'an empty or truncated file'}") from None
 
 
 def read_release(folder: str | Path, weights: str = "ema") -> ReleaseCheckpoint:
@@ -262,13 +283,19 @@ def read_release(folder: str | Path, weights: str = "ema") -> ReleaseCheckpoint:
         raise ReleaseCheckpointError(
             f"release folder {str(folder)!r} lacks {missing}; a release holds {list(RELEASE_FILES)}"
         )
-    options = parse_opt((folder / "opt.txt").read_text())
-    mean = np.load(folder / "meta" / "mean.npy").astype(np.float32)
-    std = np.load(folder / "meta" / "std.npy").astype(np.float32)
     try:
-        archive = torch.load(folder / "model" / "latest.tar", map_location="cpu", weights_only=True)
+        options = parse_opt((folder / "opt.txt").read_text())
+    except (OSError, UnicodeDecodeError) as error:
+        raise ReleaseCheckpointError(f"cannot read {folder / 'opt.txt'}: {error}") from None
+    mean, std = (_read_array(folder / "meta" / f"{name}.npy") for name in ("mean", "std"))
+    tar = folder / "model" / "latest.tar"
+    if tar.stat().st_size == 0:
+        raise ReleaseCheckpointError(f"cannot read {tar}: the file is empty")
+    try:
+        archive = torch.load(tar, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for truncated or foreign files
-        raise ReleaseCheckpointError(f"cannot read {folder / 'model' / 'latest.tar'}: {error}") from error
+        what = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ReleaseCheckpointError(f"cannot read {tar}: {what} (a truncated or foreign file?)") from None
     if not isinstance(archive, dict):
         raise ReleaseCheckpointError(f"{folder / 'model' / 'latest.tar'} holds a {type(archive).__name__}, not a dict")
     key = "model_ema" if weights == "ema" else "encoder"
@@ -280,8 +307,16 @@ def read_release(folder: str | Path, weights: str = "ema") -> ReleaseCheckpoint:
             raise ReleaseCheckpointError(
                 f"{folder / 'model' / 'latest.tar'} has no {key!r} entry; it has {sorted(archive)}"
             )
-    release = _strip_wrappers(archive[key])
-    config = config_from_state_dict(release, options)
+    entry = archive[key]
+    if not isinstance(entry, Mapping) or not all(isinstance(v, Tensor) for v in entry.values()):
+        raise ReleaseCheckpointError(f"{tar}: its {key!r} entry holds a {type(entry).__name__}, not a state dict")
+    release = _strip_wrappers(entry)
+    try:
+        config = config_from_state_dict(release, options)
+    except (TypeError, ValueError) as error:
+        if isinstance(error, ReleaseCheckpointError):
+            raise
+        raise ReleaseCheckpointError(f"{folder / 'opt.txt'} and the checkpoint do not give a model: {error}") from None
     for name, stats in (("mean", mean), ("std", std)):
         if stats.shape != (config.input_dim,):
             raise ReleaseCheckpointError(

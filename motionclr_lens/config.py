@@ -60,6 +60,16 @@ class MotionCLRConfig:
             object.__setattr__(self, "clip", ClipTextConfig(**self.clip))
         if not self.channels:
             raise ValueError("MotionCLRConfig.channels must name at least one level")
+        for name in (
+            "input_dim", "time_dim", "text_latent_dim", "text_layers", "text_heads", "text_ff_size",
+            "attention_heads", "group_norm_groups", "kernel_size", "max_frames",
+        ):  # fmt: skip
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"MotionCLRConfig.{name} must be a positive int, got {value!r}")
+        bad = [c for c in self.channels if c < 1]
+        if bad:
+            raise ValueError(f"MotionCLRConfig.channels must be positive, got {self.channels}")
         for c in self.channels:
             if c % self.attention_heads or c % self.group_norm_groups:
                 raise ValueError(

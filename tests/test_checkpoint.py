@@ -160,3 +160,51 @@ def test_averaged_model_wrapper_keys(release_copy):
 def test_bad_weights_choice():
     with pytest.raises(ValueError, match="valid: 'ema', 'raw'"):
         read_release(PARITY / "checkpoint", weights="best")
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda f: (f / "model" / "latest.tar").write_bytes(b""), r"latest\.tar: the file is empty"),
+        (lambda f: (f / "meta" / "mean.npy").write_bytes(b""), r"cannot read .*mean\.npy"),
+        (lambda f: _opt(f, "text_num_heads: 0"), r"MotionCLRConfig\.text_heads must be a positive int, got 0"),
+        (lambda f: _opt(f, "text_num_heads: many"), r"opt\.txt: text_num_heads must be an int, got 'many'"),
+        (lambda f: _opt(f, "dropout: high"), r"opt\.txt: dropout must be a number, got 'high'"),
+        (lambda f: _opt(f, "base_dim: x32"), r"base_dim 'x32' and dim_mults .* must be numbers"),
+        (lambda f: _entry(f, [1, 2]), r"'model_ema' entry holds a list, not a state dict"),
+    ],
+)
+def test_damaged_releases_are_named(release_copy, damage, message):
+    """A payload-free damage of each file: one error naming the file or the option and the value."""
+    damage(release_copy)
+    with pytest.raises(ReleaseCheckpointError, match=message):
+        read_release(release_copy)
+
+
+def _opt(folder: Path, line: str) -> None:
+    key = line.split(":")[0]
+    text = (folder / "opt.txt").read_text().splitlines()
+    kept = [t for t in text if not t.startswith(f"{key}:")]
+    (folder / "opt.txt").write_text("\n".join([*kept, line]) + "\n")
+
+
+def _entry(folder: Path, value: object) -> None:
+    tar = folder / "model" / "latest.tar"
+    archive = torch.load(tar, map_location="cpu", weights_only=True)
+    archive["model_ema"] = value
+    torch.save(archive, tar)
+
+
+class _Payload:
+    def __reduce__(self):
+        return (print, ("a payload ran",))
+
+
+def test_a_release_that_carries_code_is_refused_without_running_it(release_copy, capsys):
+    tar = release_copy / "model" / "latest.tar"
+    archive = torch.load(tar, map_location="cpu", weights_only=True)
+    archive["payload"] = _Payload()
+    torch.save(archive, tar)
+    with pytest.raises(ReleaseCheckpointError, match="cannot read"):
+        read_release(release_copy)
+    assert "a payload ran" not in capsys.readouterr().out
