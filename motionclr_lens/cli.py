@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import json
 import logging
+import math
 import re
 import sys
 import time
@@ -30,6 +31,7 @@ from .sampling import SCHEDULERS
 from .settings import RunSettings
 
 if TYPE_CHECKING:
+    from .capture import CaptureSpec
     from .embedded import WorldRecipe
 
 __all__ = ["add_recipe_arguments", "build_parser", "main", "recipe_from"]
@@ -65,6 +67,43 @@ def _open_out_dir(out: Path) -> Path:
     return out
 
 
+def _report_capture(
+    pipe: MotionCLRPipeline, settings: RunSettings, prompts: int, frames: int, budget_mib: float
+) -> tuple[CaptureSpec, dict]:
+    """What the report's capture keeps: the head mean (all the report reads) of self- and cross-attention at every
+    layer, at every step that fits in the budget (evenly spaced, the last always); refuses a budget that holds not
+    even one step. Returns the spec and what it keeps, for the record."""
+    from dataclasses import replace
+
+    from .capture import CaptureSpec
+
+    if not (math.isfinite(budget_mib) and budget_mib > 0):
+        raise ValueError(f"--capture-budget must be a positive number of MiB, got {budget_mib}")
+    guided = pipe.resolve_guidance(settings.guidance_scale) != 1.0
+    plan = pipe.plan(prompts, frames, settings.steps, settings.scheduler, guided)
+    spec = CaptureSpec(kinds=("self", "cross"), head_mean=True)
+    total, budget = spec.estimate_bytes(plan), int(budget_mib * 2**20)
+    steps: list[int] | None = None
+    if total > budget:
+        per_step = total / plan.steps
+        fit = int(budget // per_step)
+        if fit < 1:
+            raise ValueError(
+                f"one step of the report's capture takes {per_step / 2**20:.1f} MiB, over --capture-budget "
+                f"{budget_mib:g} MiB: raise it, or generate fewer or shorter motions"
+            )
+        steps = sorted(
+            {round(i * (plan.steps - 1) / max(1, fit - 1)) for i in range(fit)} if fit > 1 else {plan.steps - 1}
+        )
+        spec = replace(spec, steps=tuple(steps))
+        logger.warning(
+            "the report captures %d of %d steps (%.0f MiB of %.0f for all; --capture-budget %g MiB)",
+            len(steps), plan.steps, spec.estimate_bytes(plan) / 2**20, total / 2**20, budget_mib,
+        )  # fmt: skip
+    kept = {"head_mean": True, "steps": "all" if steps is None else steps, "bytes": spec.estimate_bytes(plan)}
+    return spec, kept
+
+
 def _versions() -> dict[str, str]:
     import platform
     from importlib.metadata import PackageNotFoundError, version
@@ -93,6 +132,7 @@ def _edits(args: argparse.Namespace) -> list:
     return edits
 
 
+CAPTURE_BUDGET_MIB = 256  # the report's capture, by default: head means of every step that fits
 UNSET = object()  # `generate`'s run options when not given, so that a replay can refuse them
 REPLAYED = {"prompt": None, "seconds": 4.0, "scheduler": "dpmsolver", "steps": 10, "guidance": None, "seed": 0}
 REPLAYED_FLAGS = {"prompt": "--prompt", "seconds": "--seconds", "scheduler": "--scheduler", "steps": "--steps"}
@@ -102,7 +142,7 @@ REPLAYED_FLAGS |= {"guidance": "--guidance", "seed": "--seed"}
 # "edit_values" the edits as data, which a replay reads.
 RECORD_KEYS = (
     "prompts", "lengths", "model", "weights", "model_hash", "seconds_taken", "versions", "edit_values",
-    "inverted_from", "depth", "refine", "inversion_residuals", "inversion",
+    "inverted_from", "depth", "refine", "inversion_residuals", "inversion", "capture",
 )  # fmt: skip
 
 
@@ -188,13 +228,16 @@ def _generate(args: argparse.Namespace) -> int:
     motion = getattr(args, "motion", None)
     features = _read_features(motion, pipe, args) if motion else None
     out = _out_dir(args.out, args.force)
+    lengths = [len(features)] * len(args.prompt) if features is not None else args.lengths
+    frames = pipe.lengths_in_frames(len(args.prompt), lengths, None if lengths else args.seconds)
+    spec, captured = _report_capture(pipe, settings, len(args.prompt), max(frames), args.capture_budget)
     start = time.perf_counter()
     inversion_settings: dict = {}
     if features is not None:
         from .inversion import invert, regenerate
 
         inv = invert(pipe, features, args.prompt[0], steps=args.steps, depth=args.depth, refine=args.refine)
-        with capture(kinds=("self", "cross")) as cache, capture_keys(last_step_only=True) as keys:
+        with capture(spec) as cache, capture_keys(last_step_only=True) as keys:
             result = regenerate(
                 pipe,
                 inv,
@@ -212,7 +255,7 @@ def _generate(args: argparse.Namespace) -> int:
         }
     else:
         # every map of the conditional branch, and the last step's keys for the report's count
-        with capture(kinds=("self", "cross")) as cache, capture_keys(last_step_only=True) as keys:
+        with capture(spec) as cache, capture_keys(last_step_only=True) as keys:
             result = pipe.run(
                 args.prompt,
                 settings,
@@ -234,6 +277,7 @@ def _generate(args: argparse.Namespace) -> int:
         "edits": [repr(e) for e in edits],
         "edit_values": [edit_to_dict(e) for e in edits],
         **inversion_settings,
+        "capture": captured,
         "versions": _versions(),
     }
     written = []
@@ -565,6 +609,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--force", action="store_true", help="write into an output folder that is not empty")
         p.add_argument("--quiet", action="store_true")
         p.add_argument("--no-gif", action="store_true", help="skip the GIF (the slowest output)")
+        p.add_argument(
+            "--capture-budget",
+            type=float,
+            default=CAPTURE_BUDGET_MIB,
+            metavar="MIB",
+            help=f"memory for the report's attention maps (default {CAPTURE_BUDGET_MIB}); steps are left out to fit",
+        )
         p.add_argument(
             "--no-foot-lock",
             dest="foot_lock",

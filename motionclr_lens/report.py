@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .capture import AttentionCache, KeyCache
     from .pipeline import Generation, MotionCLRPipeline
 
-__all__ = ["report_analyses", "write_report"]
+__all__ = ["REPORT_MAP_BYTES", "report_analyses", "report_steps", "write_report"]
 
 STYLE = """
 body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 24px auto; max-width: 1320px;
@@ -36,6 +36,32 @@ table { border-collapse: collapse; font-size: 13px; } td, th { padding: 3px 10px
        text-align: left; } th { color: #666; font-weight: 600; }
 img { max-width: 100%; } .note { color: #666; font-size: 13px; }
 """
+
+
+# The bytes of attention maps a report embeds at most (as float32 in base64): a report stays a few tens of MB.
+REPORT_MAP_BYTES = 10 * 2**20
+
+
+def report_steps(cache: AttentionCache, frames: int, words: int, max_bytes: int = REPORT_MAP_BYTES) -> list[int | None]:
+    """The captured steps a report's explorers show: as many as fit in `max_bytes`, evenly spaced, with the last."""
+    layers = {kind: cache.layers(kind) for kind in ("self", "cross")}
+    steps = sorted({s for kind in layers for layer in layers[kind] for s in cache.steps(kind, layer)}, key=_step_key)
+    per_step = 0
+    for kind, chosen in layers.items():
+        for layer in chosen:
+            rows = cache[kind, layer, cache.steps(kind, layer)[-1]].shape[-2]
+            scale = max(1, (cache.plan.resolutions[0] if cache.plan else rows) // rows)
+            kept = min(rows, -(-frames // scale))
+            per_step += kept * (kept if kind == "self" else words)
+    fit = max(1, int(max_bytes // max(1, per_step * 4 * 4 // 3)))
+    if fit >= len(steps):
+        return steps
+    picks = {round(i * (len(steps) - 1) / max(1, fit - 1)) for i in range(fit)} if fit > 1 else {len(steps) - 1}
+    return [steps[i] for i in sorted(picks)]
+
+
+def _step_key(step: int | None) -> int:
+    return -1 if step is None else step
 
 
 def report_analyses(
@@ -105,10 +131,12 @@ def write_report(
     row: int = 0,
     record: Mapping[str, Any] | None = None,
     keys: KeyCache | None = None,
+    max_bytes: int = REPORT_MAP_BYTES,
 ) -> Path:
     """Write the report of prompt `row` of a generation whose attention `cache` captured (self and cross,
     any layers and steps; head means are enough). With the run's self-attention `keys` (`capture_keys`), the
-    report counts repetitions by the library's recipe."""
+    report counts repetitions by the library's recipe. The explorers show the captured steps whose maps fit in
+    `max_bytes` (evenly spaced, the last always; every step when they fit); the analyses read every step."""
     from .viz import keyframe_strip
     from .viz.interactive import attention_explorer, capture_explorer
 
@@ -123,6 +151,7 @@ def write_report(
     analyses = report_analyses(pipe, result, cache, row, keys)
     tokenized = pipe.tokenizer.tokenize_prompt(prompt)
     explorer = attention_explorer(joints, analyses["curves"], analyses["self_map"], fps=result.fps, title=prompt)
+    shown = report_steps(cache, result.lengths[row], len(tokenized.words), max_bytes)
     cross = capture_explorer(
         cache,
         "cross",
@@ -131,8 +160,11 @@ def write_report(
         token_columns=[w.tokens for w in tokenized.words],
         frames=result.lengths[row],
         title="cross-attention",
+        steps=shown,
     )
-    self_view = capture_explorer(cache, "self", prompt=row, frames=result.lengths[row], title="self-attention")
+    self_view = capture_explorer(
+        cache, "self", prompt=row, frames=result.lengths[row], title="self-attention", steps=shown
+    )
     parts = [
         explorer.to_html(full_html=False, include_plotlyjs=True, auto_play=False),
         cross.to_html(full_html=False, include_plotlyjs=False),

@@ -342,3 +342,28 @@ def test_only_the_cli_parses_arguments():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
     assert out.stdout.strip() == "False"
+
+
+def test_the_report_capture_keeps_within_its_budget(tmp_path, capsys, caplog):
+    """Head means of the steps that fit, evenly spaced with the last; the record says what was kept, and a
+    budget that holds not one step is refused before the run."""
+    from motionclr_lens.report import report_steps
+
+    out = tmp_path / "o"
+    argv = ["generate", "--prompt", "a person jumps", "--seconds", "2", "--steps", "9", "--quiet", "--no-gif"]
+    assert main([*argv, "--out", str(out), "--capture-budget", "0.5"]) == 0
+    kept = json.loads((out / "record.json").read_text())["capture"]
+    assert kept["head_mean"] is True and kept["steps"][-1] == 8 and 1 <= len(kept["steps"]) < 9
+    assert kept["bytes"] <= 0.5 * 2**20 and "the report captures" in caplog.text
+    assert main([*argv, "--out", str(tmp_path / "p"), "--capture-budget", "0.001"]) == 2
+    assert "over --capture-budget 0.001 MiB" in capsys.readouterr().err and not (tmp_path / "p").exists()
+    import torch
+
+    from motionclr_lens import capture, load_embedded
+
+    with capture(head_mean=True) as cache:
+        load_embedded().generate("a person jumps", lengths=40, steps=9, generator=torch.Generator().manual_seed(0))
+    assert report_steps(cache, 40, 3) == list(range(9))  # all fit
+    few = report_steps(cache, 40, 3, max_bytes=200_000)
+    assert few[-1] == 8 and 1 <= len(few) < 9 and few == sorted(few)
+    assert report_steps(cache, 40, 3, max_bytes=1) == [8]

@@ -8,7 +8,7 @@ joints with y up; plotly's 3D scenes draw z up, so the figures plot (x, z, y).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -387,9 +387,11 @@ def capture_explorer(
     frames: int | None = None,
     title: str | None = None,
     height: int = 520,
+    steps: Collection[int | None] | None = None,
 ) -> go.Figure:
-    """A captured map (heads averaged) with a slider over the captured denoising steps and a menu over the
-    captured layers. Axes are in frames of the full resolution (a lower level's cells span several).
+    """A captured map (heads averaged) with a slider over the captured denoising steps (or those of `steps`)
+    and a menu over the captured layers. Axes are in frames of the full resolution (a lower level's cells span
+    several).
 
     Cross-attention shows words as rows when `words` and `token_columns` (each word's token indices, as
     `TokenizedPrompt.words[i].tokens`) are given, else the tokens the capture holds.
@@ -406,6 +408,13 @@ def capture_explorer(
         raise ValueError(f"{len(words)} words but {len(token_columns)} token column lists")
     plan = cache.plan
     full = plan.resolutions[0] if plan is not None else None
+
+    def shown_steps(layer: int) -> list[int | None]:
+        captured = cache.steps(kind, layer)
+        chosen = [s for s in captured if steps is None or s in steps]
+        if not chosen:
+            raise ValueError(f"none of the steps {list(steps or [])} was captured at layer {layer}: {captured}")
+        return chosen
 
     def image(layer: int, step: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | list[str]]:
         r = cache.row(kind, layer, prompt, branch)
@@ -440,7 +449,7 @@ def capture_explorer(
     fig = go.Figure()
     start = layers[0]
     for layer in layers:
-        for s in cache.steps(kind, layer):
+        for s in shown_steps(layer):
             z, x, y = image(layer, s)
             index[(layer, s)] = len(fig.data)
             fig.add_trace(
@@ -451,15 +460,15 @@ def capture_explorer(
                     colorscale=colorscale,
                     colorbar={"thickness": 12},
                     hovertemplate=hover,
-                    visible=layer == start and s == cache.steps(kind, layer)[-1],
+                    visible=layer == start and s == shown_steps(layer)[-1],
                 )
             )
 
     def slider_for(layer: int) -> dict:
-        steps = cache.steps(kind, layer)
-        ids = [index[(layer, s)] for s in steps]
+        chosen = shown_steps(layer)
+        ids = [index[(layer, s)] for s in chosen]
         return {
-            "active": len(steps) - 1,
+            "active": len(chosen) - 1,
             "currentvalue": {"prefix": "denoising step "},
             "pad": {"t": 40},
             "steps": [
@@ -468,7 +477,7 @@ def capture_explorer(
                     "method": "restyle",
                     "args": [{"visible": [j == k for j in range(len(ids))]}, ids],
                 }
-                for k, s in enumerate(steps)
+                for k, s in enumerate(chosen)
             ],
         }
 
@@ -477,7 +486,7 @@ def capture_explorer(
 
     buttons = []
     for layer in layers:
-        shown = index[(layer, cache.steps(kind, layer)[-1])]
+        shown = index[(layer, shown_steps(layer)[-1])]
         buttons.append(
             {
                 "label": label(layer),
