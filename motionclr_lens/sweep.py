@@ -379,14 +379,20 @@ def _prepare_root(path: Path, meta: dict[str, Any], fresh: bool) -> None:
         if not _is_sweep_store(path):
             raise ValueError(f"{str(path)!r} exists and is not a sweep store; give an empty or new folder")
         if fresh:
-            shutil.rmtree(path)
+            for child in path.iterdir():  # the folder's contents: the folder may be a link the user made
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
         else:
             _check_root(path, meta)
+            zarr.open_group(str(path), mode="r+").require_group("jobs")  # a store stopped before its first job
             return
     try:
         root = zarr.create_group(str(path), attributes=meta)
     except zarr.errors.ContainsGroupError:  # another process made it first
         _check_root(path, meta)
+        zarr.open_group(str(path), mode="r+").require_group("jobs")
         return
     root.require_group("jobs")
 

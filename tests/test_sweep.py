@@ -186,6 +186,19 @@ def test_interrupted_sweep_resumes(pipe, single, tmp_path):
         np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
 
 
+def test_a_store_stopped_before_its_first_job_resumes_and_a_linked_store_starts_over(pipe, single, tmp_path):
+    out = tmp_path / "sweep.zarr"
+    run_sweep(pipe, PROMPTS, EDITS, SEEDS[:1], out=out, capture=SPEC, **SETTINGS)
+    shutil.rmtree(out / "jobs")  # as if killed between the store's first two writes
+    done = run_sweep(pipe, PROMPTS, EDITS, SEEDS[:1], out=out, capture=SPEC, **SETTINGS)
+    assert len(done.computed) == len(PROMPTS) * len(EDITS)
+    real = tmp_path / "real.zarr"
+    shutil.move(out, real)
+    out.symlink_to(real, target_is_directory=True)
+    fresh = run_sweep(pipe, PROMPTS, EDITS, SEEDS[:1], out=out, capture=SPEC, resume=False, **SETTINGS)
+    assert fresh.computed == done.computed and out.is_symlink() and (real / "jobs").is_dir()
+
+
 def _sweep_worker(rank: int, world_size: int, init_file: str, state_file: str, out: str) -> None:
     import torch.distributed as dist
 
