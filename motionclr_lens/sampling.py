@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ __all__ = [
     "DEFAULT_GUIDANCE_SCALE",
     "SCHEDULERS",
     "alphas_cumprod",
+    "check_schedule",
     "guided_prediction",
     "make_scheduler",
     "sample_loop",
@@ -59,6 +61,46 @@ def make_scheduler(name: str, num_train_timesteps: int = 1000, beta_schedule: st
         prediction_type=prediction_type,
         **{**extra, **options},
     )
+
+
+# Schedulers whose repeated timesteps do no harm: PNDM's warm-up (Runge-Kutta steps) revisits timesteps by design;
+# DPM-Solver++ with Karras sigmas steps by its sigmas, which stay distinct, and only the timestep the model is told
+# is rounded (from 79 steps on, two neighbours share one). PNDM needs 4 steps or more.
+_REPEATS_ALLOWED = {"pndm", "dpmsolver"}
+_FEWEST_STEPS = {"pndm": 4}
+
+
+@functools.cache
+def check_schedule(name: str, steps: int, num_train_timesteps: int = 1000) -> None:
+    """Refuse a step count a scheduler cannot run: fewer than it needs, or so many that a scheduler stepping by
+    timesteps meets the same one twice, a step of zero (DEIS at 1000 steps ends in NaN so), naming the scheduler,
+    the count and what it takes."""
+    fewest = _FEWEST_STEPS.get(name, 1)
+    if steps < fewest:
+        raise ValueError(f"the {name} scheduler needs {fewest} steps or more, got {steps}")
+    if name in _REPEATS_ALLOWED:
+        return
+    scheduler = make_scheduler(name, num_train_timesteps)
+    scheduler.set_timesteps(steps)
+    timesteps = [int(t) for t in scheduler.timesteps]
+    if len(set(timesteps)) != len(timesteps):
+        low, high = 1, steps - 1  # the most steps without a repeat (repeats only grow with the count)
+        while low < high:
+            middle = (low + high + 1) // 2
+            low, high = (middle, high) if _distinct(name, middle, num_train_timesteps) else (low, middle - 1)
+        most = low
+        raise ValueError(
+            f"the {name} scheduler repeats timesteps at {steps} steps (its schedule over {num_train_timesteps} "
+            f"training steps rounds them together); it takes at most {most} steps here"
+        )
+
+
+@functools.cache
+def _distinct(name: str, steps: int, num_train_timesteps: int) -> bool:
+    scheduler = make_scheduler(name, num_train_timesteps)
+    scheduler.set_timesteps(steps)
+    timesteps = [int(t) for t in scheduler.timesteps]
+    return len(set(timesteps)) == len(timesteps)
 
 
 def alphas_cumprod(num_train_timesteps: int = 1000) -> Tensor:

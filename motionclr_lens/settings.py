@@ -12,10 +12,11 @@ from typing import Any
 import torch
 
 from .edits import Edit, edit_from_dict, edit_to_dict
-from .sampling import SCHEDULERS
+from .sampling import SCHEDULERS, check_schedule
 
-__all__ = ["AUTOCAST_DTYPES", "MAX_STEPS", "RunSettings", "check_guidance_scale"]
+__all__ = ["AUTOCAST_DTYPES", "MAX_GUIDANCE_SCALE", "MAX_STEPS", "RunSettings", "check_guidance_scale"]
 
+MAX_GUIDANCE_SCALE = 100.0
 MAX_STEPS = 1000  # the training schedule's timesteps: no scheduler can take more steps than there are
 AUTOCAST_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -23,13 +24,14 @@ AUTOCAST_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 def check_guidance_scale(scale: object) -> float:
     """A classifier-free guidance scale s as a float: the prediction is uncond + s (cond - uncond), so 1 is the
     conditional model alone (one pass, no guidance), above 1 pushes further toward the prompt, 0 is the
-    unconditional model alone and between 0 and 1 mixes the two. Refuses what is not a finite number >= 0."""
+    unconditional model alone and between 0 and 1 mixes the two. Refuses what is not a number in [0, 100] (the
+    original samples at 2.5; far above, the difference of the branches overflows)."""
     if isinstance(scale, bool) or not isinstance(scale, int | float):
         raise ValueError(f"guidance_scale must be a number, got {scale!r}")
-    if not (math.isfinite(scale) and scale >= 0):
+    if not (math.isfinite(scale) and 0 <= scale <= MAX_GUIDANCE_SCALE):
         raise ValueError(
             f"guidance_scale must be finite and >= 0 (1: the conditional model alone; 0: the unconditional), "
-            f"got {scale}"
+            f"at most {MAX_GUIDANCE_SCALE:g}, got {scale}"
         )
     return float(scale)
 
@@ -61,6 +63,7 @@ class RunSettings(Mapping[str, Any]):
                 f"steps must be a positive int no larger than {MAX_STEPS} (the training schedule's timesteps), "
                 f"got {self.steps!r}"
             )
+        check_schedule(self.scheduler, self.steps)
         if self.guidance_scale is not None:
             object.__setattr__(self, "guidance_scale", check_guidance_scale(self.guidance_scale))
         seed = self.seed

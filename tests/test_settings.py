@@ -66,3 +66,13 @@ def test_reading_settings_is_strict():
         RunSettings.from_dict({"edits": ["Reweight(alpha=0.3)"]})
     with pytest.raises(TypeError, match="edits must be Edit values"):
         RunSettings(edits=("jumps",))  # type: ignore[arg-type]
+
+
+def test_schedules_a_scheduler_cannot_run_are_refused():
+    with pytest.raises(ValueError, match="the pndm scheduler needs 4 steps or more, got 3"):
+        RunSettings(scheduler="pndm", steps=3)
+    with pytest.raises(ValueError, match=r"the deis scheduler repeats timesteps at 1000 steps.*at most 999 steps"):
+        RunSettings(scheduler="deis", steps=1000)
+    assert RunSettings(scheduler="dpmsolver", steps=100).steps == 100  # repeats of its rounded timesteps are harmless
+    with pytest.raises(ValueError, match=r"at most 100, got 1e\+30"):
+        RunSettings(guidance_scale=1e30)
