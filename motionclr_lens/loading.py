@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 from .checkpoint import build_release_model, download_release, read_release
@@ -48,6 +49,11 @@ def load_model(model: str = "embedded", weights: str = "ema") -> MotionCLRPipeli
     path = Path(model)
     if path.is_dir():
         return load_release(path, weights=weights)
-    if "/" in model and not path.exists():
+    hub_id = re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", model) and not model.startswith((".", "/", "~"))
+    if hub_id and not path.exists():
         return load_release(hub_id=model, weights=weights)
-    raise ValueError(f"model {model!r} is not 'embedded', a release folder or a hub id (owner/name)")
+    what = "is a file, not a release folder" if path.exists() else "is not a folder here"
+    raise ValueError(
+        f"model {model!r} {what}; give 'embedded', a release folder (opt.txt, meta/, model/latest.tar) or a hub id "
+        "(owner/name)"
+    )

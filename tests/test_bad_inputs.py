@@ -104,6 +104,10 @@ CLI = [
     (["generate", "--prompt", "a person walks", "--guidance", "-1"], "guidance_scale must be finite and >= 0"),
     (["generate", "--prompt", "a person walks", "--seed", str(2**64)], r"seed must be an int in \[0, 2\*\*64 - 1\]"),
     (["generate", "--prompt", "a person walks", "--seed", "-1"], "got -1"),
+    (["generate", "--prompt", "a person walks", "--model", "./typo"], "model './typo' is not a folder here"),
+    (["generate", "--prompt", "a person walks", "--scheduler", "pndm", "--steps", "3"], "needs 4 steps or more"),
+    (["generate", "--prompt", "a person walks", "--scheduler", "deis", "--steps", "1000"], "at most 999 steps"),
+    (["generate", "--prompt", "a person walks", "--capture-budget", "0"], "--capture-budget must be a positive"),
 ]
 
 
