@@ -163,15 +163,7 @@ def word_curves_figure(
     return fig
 
 
-def word_curves(
-    curves: np.ndarray,
-    words: Sequence[str],
-    fps: float = 20.0,
-    title: str | None = None,
-    ax: plt.Axes | None = None,
-    truth: Sequence[tuple[int, int] | None] | None = None,
-    ylabel: str = "cross-attention",
-) -> Figure:
+def word_curves(*args: Any, **kwargs: Any) -> Figure:
     """Deprecated: the figure is now `word_curves_figure` (same arguments); this name will be removed in the
     next release. `analysis.word_curves` is the computation of the curves and keeps its name."""
     warnings.warn(
@@ -180,7 +172,7 @@ def word_curves(
         DeprecationWarning,
         stacklevel=2,
     )
-    return word_curves_figure(curves, words, fps, title=title, ax=ax, truth=truth, ylabel=ylabel)
+    return word_curves_figure(*args, **kwargs)
 
 
 @styled
