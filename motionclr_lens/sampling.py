@@ -6,7 +6,7 @@ import contextlib
 import functools
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from diffusers import (
@@ -19,9 +19,6 @@ from diffusers import (
 from torch import Tensor
 
 from .hooks import DenoiseInfo
-
-if TYPE_CHECKING:
-    from .model import MotionCLR
 
 __all__ = [
     "DEFAULT_GUIDANCE_SCALE",
@@ -110,14 +107,15 @@ def alphas_cumprod(num_train_timesteps: int = 1000) -> Tensor:
 
 
 def guided_prediction(
-    model: MotionCLR,
+    model: Callable[..., Tensor],
     x: Tensor,
     timesteps: Tensor,
     text: Tensor,
     guidance_scale: float = DEFAULT_GUIDANCE_SCALE,
     info: DenoiseInfo | None = None,
 ) -> Tensor:
-    """Classifier-free guidance over a denoiser's x0 prediction: one pass over [x; x], conditional rows first,
+    """Classifier-free guidance over a denoiser's x0 prediction (`model`: a MotionCLR, or anything called as one,
+    `model(x, timesteps, text, n_cond=, info=, row_prompts=)`): one pass over [x; x], conditional rows first,
     then uncond + scale * (cond - uncond). Scale 1 needs only the conditional rows, which is what it runs."""
     B = x.shape[0]
     if timesteps.dim() == 0:
