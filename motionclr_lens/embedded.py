@@ -302,7 +302,6 @@ def load_embedded(folder: str | Path | None = None) -> MotionCLRPipeline:
     return MotionCLRPipeline(model, mean, std, info=info)
 
 
-if __name__ == "__main__":
-    from motionclr_lens.cli import main
-
-    sys.exit(main(sys.argv[1:]))  # `train ...` or `export ...`: an alias of `motionclr-lens train|export`
+if __name__ == "__main__":  # the command moved to the one command line, which no library module imports
+    print("error: python -m motionclr_lens.embedded is now `motionclr-lens train|export`", file=sys.stderr)
+    raise SystemExit(2)

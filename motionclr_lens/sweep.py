@@ -747,7 +747,6 @@ def sweep_from_spec(
             dist.destroy_process_group()
 
 
-if __name__ == "__main__":
-    from motionclr_lens.cli import main
-
-    sys.exit(main(["sweep", *sys.argv[1:]]))  # an alias of `motionclr-lens sweep`
+if __name__ == "__main__":  # the command moved to the one command line, which no library module imports
+    print("error: python -m motionclr_lens.sweep is now `motionclr-lens sweep`", file=sys.stderr)
+    raise SystemExit(2)

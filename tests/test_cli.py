@@ -283,29 +283,31 @@ def test_the_recogniser_trains_from_the_command_line(tmp_path, capsys):
     assert not (tmp_path / "bad").exists()
 
 
-def test_the_python_m_aliases_run_the_cli_commands(tmp_path):
-    """`python -m motionclr_lens.embedded|sweep|analysis.recognition` run the same commands, with the same
-    exit statuses and messages."""
+def test_python_m_runs_the_cli_and_the_old_module_commands_name_it(tmp_path):
+    """`python -m motionclr_lens` is the command line; the modules that were commands say where it went."""
     import subprocess
     import sys
 
     def run(*argv: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True, timeout=300)
 
-    export = run("motionclr_lens.embedded", "export", "--run", str(tmp_path), "--to", str(tmp_path / "out"),
+    export = run("motionclr_lens", "export", "--run", str(tmp_path), "--to", str(tmp_path / "out"),
                  "--guidance", "0.5")  # fmt: skip
     assert export.returncode == 2, export.stderr
     assert "guidance_scale must be a finite number >= 1" in export.stderr and "got 0.5" in export.stderr
     assert not (tmp_path / "out").exists()
-    sweep = run("motionclr_lens.sweep", str(tmp_path / "missing.json"), "--out", str(tmp_path / "s.zarr"))
-    assert sweep.returncode == 2 and "missing.json" in sweep.stderr, sweep.stderr
-    recogniser = run("motionclr_lens.analysis.recognition", "--out", str(tmp_path / "r"), "--perturb", "-1")
-    assert recogniser.returncode == 2 and "got -1.0" in recogniser.stderr, recogniser.stderr
+    for module, command in [
+        ("motionclr_lens.embedded", "motionclr-lens train|export"),
+        ("motionclr_lens.sweep", "motionclr-lens sweep"),
+        ("motionclr_lens.analysis.recognition", "motionclr-lens train-recogniser"),
+    ]:
+        moved = run(module, "--help")
+        assert moved.returncode == 2 and f"python -m {module} is now `{command}`" in moved.stderr, moved.stderr
 
 
 def test_only_the_cli_parses_arguments():
-    """No library module imports argparse, and none imports the cli module outside its `__main__` block (the
-    `python -m` aliases); importing them does not load the cli."""
+    """No library module imports argparse or the cli module (`python -m motionclr_lens` is the command line
+    itself); importing them does not load the cli."""
     import ast
     import subprocess
     import sys
@@ -324,7 +326,7 @@ def test_only_the_cli_parses_arguments():
     package = Path(motionclr_lens.__file__).parent
     offending = []
     for path in sorted(package.rglob("*.py")):
-        if path.name == "cli.py" and path.parent == package:
+        if path.name in ("cli.py", "__main__.py") and path.parent == package:  # the command line itself
             continue
         tree = ast.parse(path.read_text())
         blocks = [n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "__name__ == '__main__'"]

@@ -20,6 +20,7 @@ classifier: a motion unlike any of the world's is still labelled with one of its
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -338,9 +339,7 @@ def train_recogniser(
     return recogniser.save(out)
 
 
-if __name__ == "__main__":
-    import sys
-
-    from motionclr_lens.cli import main
-
-    sys.exit(main(["train-recogniser", *sys.argv[1:]]))  # an alias of `motionclr-lens train-recogniser`
+if __name__ == "__main__":  # the command moved to the one command line, which no library module imports
+    moved = "python -m motionclr_lens.analysis.recognition is now `motionclr-lens train-recogniser`"
+    print(f"error: {moved}", file=sys.stderr)
+    raise SystemExit(2)
