@@ -1,9 +1,8 @@
 """The `motionclr-lens` command: generate motions and inspect a model from the shell, train and export the
 embedded model, run sweeps, and train the action recogniser.
 
-This is the package's one command-line module. `python -m motionclr_lens.embedded train|export`,
-`python -m motionclr_lens.sweep` and `python -m motionclr_lens.analysis.recognition` are aliases of
-`motionclr-lens train|export`, `motionclr-lens sweep` and `motionclr-lens train-recogniser`.
+This is the package's one command-line module (`python -m motionclr_lens` runs it too); no library module
+imports it. Bad input exits with status 2 and one line naming the value.
 """
 
 from __future__ import annotations
