@@ -1,7 +1,8 @@
 """Score the embedded model on held-out world captions and combinations (docs/embedded.md).
 
     python docs/scripts/evaluate_embedded.py [--single 200] [--multi 200] [--model embedded|FOLDER]
-                                             [--split test|val] [--guidance G] [--steps N] [--scheduler S]
+                                             [--split test|val] [--world base|extended] [--guidance G]
+                                             [--steps N] [--scheduler S]
                                              [--json OUT.json] [--gallery docs/images/embedded]
 
 The first `--single` single-action and `--multi` 2- and 3-action samples of the motion world's test split
@@ -44,9 +45,14 @@ from motionclr_lens.world import generate
 from motionclr_lens.world.captions import HELD_OUT_TEMPLATE, PHRASES
 
 
-def pick_caption(sample) -> int:
-    """A caption using a held-out template where the sample holds one out, else the first."""
+def pick_caption(sample, prefer_reversed: bool = False) -> int:
+    """A caption using a held-out template where the sample holds one out, else the first; with `prefer_reversed`,
+    a caption whose word order is not the time order first, where the sample has one (the extended world)."""
     kinds = [s.kind for s in sample.segments]
+    if prefer_reversed:
+        reversed_ = [i for i, c in enumerate(sample.captions) if getattr(c, "order_reversed", False)]
+        if reversed_:
+            return reversed_[0]
     for i, c in enumerate(sample.captions):
         pairs = zip(c.templates, kinds, strict=True)
         if any(t == HELD_OUT_TEMPLATE and len(PHRASES[k]) > HELD_OUT_TEMPLATE for t, k in pairs):
@@ -80,7 +86,7 @@ def turned_shares(J: np.ndarray, sample, world_joints: np.ndarray) -> list[float
 def score(
     joints: list[np.ndarray], samples: list, captions: list[int], recogniser: ActionRecogniser, world: list[np.ndarray]
 ) -> dict:
-    single, multi, multi_loose, count_exact, count_near = [], [], [], [], []
+    single, multi, multi_loose, count_exact, count_near, reversed_order = [], [], [], [], [], []
     turned: list[float] = []
     confusions: dict[str, int] = {}
     records = []  # per sample: the caption, the actions asked and found, the count asked and counted
@@ -107,6 +113,8 @@ def score(
             record["found"] = found_kinds
             multi.append(found_kinds == kinds)
             multi_loose.append(in_order(found_kinds, kinds))
+            if getattr(s.captions[ci], "order_reversed", False):  # said out of time order: done in time order?
+                reversed_order.append(found_kinds == kinds)
     report = plausibility(joints).to_dict()
     return {
         "single_action_accuracy": float(np.mean(single)),
@@ -114,6 +122,8 @@ def score(
         "multi_action_order_accuracy": float(np.mean(multi)),
         "multi_action_in_order_allowing_extra": float(np.mean(multi_loose)),
         "multi_action_n": len(multi),
+        "reversed_caption_in_time_order": float(np.mean(reversed_order)) if reversed_order else float("nan"),
+        "reversed_caption_n": len(reversed_order),
         "count_exact": float(np.mean(count_exact)) if count_exact else float("nan"),
         "count_within_1": float(np.mean(count_near)) if count_near else float("nan"),
         "count_n": len(count_exact),
@@ -140,11 +150,11 @@ def first_of_each(samples: list, single: int, multi: int) -> list | None:
     return chosen if (n_single, n_multi) == (single, multi) else None
 
 
-def test_samples(single: int, multi: int, seed: int, split: str = "test") -> list:
-    """The first `single` one-action and `multi` several-action samples of a split (test by default)."""
+def test_samples(single: int, multi: int, seed: int, split: str = "test", world: str = "base") -> list:
+    """The first `single` one-action and `multi` several-action samples of a split (test by default) of a world."""
     drawn: list = []
     while (chosen := first_of_each(drawn, single, multi)) is None:
-        drawn += generate(split, 512, seed=seed, start=len(drawn), workers=2)
+        drawn += generate(split, 512, seed=seed, start=len(drawn), workers=2, world=world)
     return chosen
 
 
@@ -172,6 +182,10 @@ def main() -> None:
     parser.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the model's)")
     parser.add_argument("--scheduler", default="dpmsolver", choices=sorted(SCHEDULERS), help="(default: generate's)")
     parser.add_argument("--split", default="test", choices=["test", "val"], help="val: for choosing settings")
+    parser.add_argument(
+        "--world", default="base", choices=["base", "extended"],
+        help="extended: every other multi-action motion captioned out of time order where it can be",
+    )  # fmt: skip
     parser.add_argument("--json", default=None)
     parser.add_argument("--gallery", default=None, help="folder for keyframe strips of a few generated motions")
     args = parser.parse_args()
@@ -181,8 +195,12 @@ def main() -> None:
 
     pipe = load_embedded() if args.model == "embedded" else load_folder(args.model)
     recogniser = ActionRecogniser.default()
-    samples = test_samples(args.single, args.multi, args.seed, args.split)
-    captions = [pick_caption(s) for s in samples]
+    samples = test_samples(args.single, args.multi, args.seed, args.split, args.world)
+    multi_index = {id(s): k for k, s in enumerate([s for s in samples if len(s.segments) > 1])}
+    captions = [
+        pick_caption(s, prefer_reversed=args.world == "extended" and multi_index.get(id(s), 1) % 2 == 0)
+        for s in samples
+    ]
     prompts = [s.captions[c].text for s, c in zip(samples, captions, strict=True)]
     generated: list[np.ndarray | None] = [None] * len(samples)
     delivered: list[np.ndarray | None] = [None] * len(samples)  # what generate() hands out: feet held, smoothed
@@ -217,6 +235,7 @@ def main() -> None:
         ("single action named", "single_action_accuracy", "{:.1%}"),
         ("2-3 actions all in order", "multi_action_order_accuracy", "{:.1%}"),
         ("... allowing extra segments", "multi_action_in_order_allowing_extra", "{:.1%}"),
+        ("captions out of time order, done in time order", "reversed_caption_in_time_order", "{:.1%}"),
         ("count exact", "count_exact", "{:.1%}"),
         ("count within 1", "count_within_1", "{:.1%}"),
         ("turning segments: median share of the world's turn", "turned_median", "{:.2f}"),
