@@ -17,7 +17,7 @@ import contextlib
 import contextvars
 import fnmatch
 from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from torch import Tensor
 
@@ -200,15 +200,23 @@ def explicit_attention_forced() -> bool:
     return _EXPLICIT.get()
 
 
-def run_hooks(hooks: tuple[Hook, ...], tensor: Tensor, ctx: HookContext) -> Tensor:
-    """Apply the hooks that apply to `ctx.point` in order; each sees the previous one's result."""
+def run_hooks(hooks: tuple[Hook, ...], tensor: Tensor, ctx: HookContext, point: str | None = None) -> Tensor:
+    """Apply the hooks that apply at `point` (default `ctx.point`) in order; each sees the previous one's result.
+    The context of another point than `ctx`'s is made only when a hook takes that point."""
+    point = ctx.point if point is None else point
+    here: HookContext | None = None
     for h in hooks:
-        if ctx.point in (h.points or ()) and h.matches(ctx.hook_name):
-            result = h.fn(tensor, ctx)
-            if result is not None:
-                if result.shape != tensor.shape:
-                    raise ValueError(
-                        f"hook at {ctx.hook_name} returned shape {tuple(result.shape)}, expected {tuple(tensor.shape)}"
-                    )
-                tensor = result
+        if point not in (h.points or ()):
+            continue
+        if here is None:
+            here = ctx if point == ctx.point else replace(ctx, point=point)
+        if not h.matches(here.hook_name):
+            continue
+        result = h.fn(tensor, here)
+        if result is not None:
+            if result.shape != tensor.shape:
+                raise ValueError(
+                    f"hook at {here.hook_name} returned shape {tuple(result.shape)}, expected {tuple(tensor.shape)}"
+                )
+            tensor = result
     return tensor

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, cast
 
 import torch
@@ -427,7 +427,7 @@ class _Attention(nn.Module):
         if not hooks and not call.explicit:
             out = F.scaled_dot_product_attention(qh, kh, vh, dropout_p=p)
             return out.transpose(1, 2).reshape(B, T, C)
-        # One context for this call; each point sees it with its own name.
+        # One context for this call; a point a hook takes sees it with its own name.
         ctx = HookContext(
             layer=self.layer,
             name=self.name,
@@ -442,17 +442,17 @@ class _Attention(nn.Module):
         )
         if hooks:
             qh = run_hooks(hooks, qh, ctx)
-            kh = run_hooks(hooks, kh, replace(ctx, point="k"))
-            vh = run_hooks(hooks, vh, replace(ctx, point="v"))
+            kh = run_hooks(hooks, kh, ctx, "k")
+            vh = run_hooks(hooks, vh, ctx, "v")
         scores = qh @ kh.transpose(-1, -2) / math.sqrt(C // self.heads)  # (B, H, T, S)
         if hooks:
-            scores = run_hooks(hooks, scores, replace(ctx, point="scores"))
+            scores = run_hooks(hooks, scores, ctx, "scores")
         weights = F.dropout(torch.softmax(scores, dim=-1), p)
         if hooks:
-            weights = run_hooks(hooks, weights, replace(ctx, point="weights"))
+            weights = run_hooks(hooks, weights, ctx, "weights")
         out = (weights @ vh).transpose(1, 2).reshape(B, T, C)
         if hooks:
-            out = run_hooks(hooks, out, replace(ctx, point="out"))
+            out = run_hooks(hooks, out, ctx, "out")
         return out
 
 
