@@ -382,7 +382,7 @@ class MotionCLRPipeline:
         tokenized, text = self.encode_prompts(prompts)
         sampler = make_scheduler(settings.scheduler)
         sampler.set_timesteps(settings.steps)
-        guidance_scale = self.resolve_guidance(settings.guidance_scale)
+        guidance_scale = float(cast(float, settings.guidance_scale))  # resolved above
         with self.prepare_run(tokenized, frames, sampler.timesteps.tolist(), guidance_scale, settings.edits):
             sample = sample_loop(
                 self.denoiser(text, guidance_scale),
