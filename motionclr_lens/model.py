@@ -1,6 +1,7 @@
-"""The MotionCLR denoiser, top-down: text encoder, time embedding, U-Net of CLR blocks, residual temporal
-block, self- and cross-attention (arXiv 2410.18977, Sec. 3), in plain torch layers. Classifier-free guidance is
-in the sampling loop (`sampling.guided_prediction`), the CPU kernels for the large products in `kernels.py`.
+"""The MotionCLR denoiser (arXiv 2410.18977, Sec. 3) in plain torch layers, read from the leaves up: self- and
+cross-attention, the CLR block, the residual temporal block, the U-Net of CLR blocks, and at the end the model
+itself (text encoder, time embedding, U-Net). Classifier-free guidance is in the sampling loop
+(`sampling.guided_prediction`), the CPU kernels for the large products in `kernels.py`.
 
 Module and parameter names follow the released checkpoint, so `state_dict()` keys outside the CLIP
 tower are the release's (hence the camel-cased `textTransEncoder`); the CLIP tower is a transformers
@@ -25,6 +26,335 @@ from .hooks import DenoiseInfo, Hook, HookContext, RunPlan, active_hooks, explic
 from .text import build_clip_text_model
 
 __all__ = ["CLRBlock", "CrossAttention", "MotionCLR", "SelfAttention", "UNet1D"]
+
+
+def _zero(layer: nn.Conv1d | nn.Linear) -> None:
+    nn.init.zeros_(layer.weight)
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)
+
+
+def framewise_group_norm(x: Tensor, norm: nn.GroupNorm) -> Tensor:
+    """GroupNorm over channel groups of each frame separately: (B, C, T) is normalised as (B*T, C)."""
+    B, C, T = x.shape
+    return norm(x.transpose(1, 2).reshape(B * T, C)).reshape(B, T, C).transpose(1, 2)
+
+
+def _split_heads(x: Tensor, heads: int) -> Tensor:
+    """(B, T, C) -> (B, H, T, C / H): head h holds channels [h C/H, (h + 1) C/H)."""
+    B, T, C = x.shape
+    return x.view(B, T, heads, C // heads).transpose(1, 2)
+
+
+@dataclass(frozen=True)
+class AttentionCall:
+    """Per-forward facts every attention layer needs: conditional rows, step, row layout, hooks in scope, and
+    whether the explicit attention path is forced (`hooks.explicit_attention`), read once per forward."""
+
+    n_cond: int
+    step: int | None
+    timestep: int | None
+    prompts: tuple[int, ...]
+    branches: tuple[str, ...]
+    hooks: tuple[Hook, ...]
+    explicit: bool = False
+
+
+class _Attention(nn.Module):
+    """Multi-head attention without output projection; scores scaled by sqrt(C / heads).
+
+    With no hook in scope for this layer, the fused kernel runs; otherwise the explicit path, which
+    passes q, k, v, scores, weights and out through the hooks.
+    """
+
+    kind = ""
+
+    def __init__(self, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.heads = heads
+        self.dropout = dropout
+        self.layer, self.name, self.level = -1, "", 0  # set by the U-Net
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor, call: AttentionCall, n_rows: int) -> Tensor:
+        """q: (B, T, C); k, v: (B, S, C) -> (B, T, C)."""
+        B, T, C = q.shape
+        p = self.dropout if self.training else 0.0
+        hooks: tuple[Hook, ...] = ()
+        if call.hooks:
+            site = f"{self.name}.{self.kind}"  # what a hook's `names` select, with the point
+            hooks = tuple(h for h in call.hooks if h.applies(self.layer, self.kind, call.step, site))
+        qh, kh, vh = _split_heads(q, self.heads), _split_heads(k, self.heads), _split_heads(v, self.heads)
+        if not hooks and not call.explicit:
+            out = F.scaled_dot_product_attention(qh, kh, vh, dropout_p=p)
+            return out.transpose(1, 2).reshape(B, T, C)
+        # One context for this call; a point a hook takes sees it with its own name.
+        ctx = HookContext(
+            layer=self.layer,
+            name=self.name,
+            kind=self.kind,
+            point="q",
+            resolution=T,
+            level=self.level,
+            step=call.step,
+            timestep=call.timestep,
+            prompts=call.prompts[:n_rows],
+            branches=call.branches[:n_rows],
+        )
+        if hooks:
+            qh = run_hooks(hooks, qh, ctx)
+            kh = run_hooks(hooks, kh, ctx, "k")
+            vh = run_hooks(hooks, vh, ctx, "v")
+        scores = qh @ kh.transpose(-1, -2) / math.sqrt(C // self.heads)  # (B, H, T, S)
+        if hooks:
+            scores = run_hooks(hooks, scores, ctx, "scores")
+        weights = F.dropout(torch.softmax(scores, dim=-1), p)
+        if hooks:
+            weights = run_hooks(hooks, weights, ctx, "weights")
+        out = (weights @ vh).transpose(1, 2).reshape(B, T, C)
+        if hooks:
+            out = run_hooks(hooks, out, ctx, "out")
+        return out
+
+
+class SelfAttention(_Attention):
+    """Frames attend to frames; one LayerNorm shared by q, k and v; no output projection."""
+
+    kind = "self"
+
+    def __init__(self, channels: int, heads: int, dropout: float) -> None:
+        super().__init__(heads, dropout)
+        self.norm = nn.LayerNorm(channels)
+        self.query = nn.Linear(channels, channels)
+        self.key = nn.Linear(channels, channels)
+        self.value = nn.Linear(channels, channels)
+
+    def forward(self, x: Tensor, call: AttentionCall) -> Tensor:
+        h = self.norm(x)
+        return self.attend(self.query(h), self.key(h), self.value(h), call, x.shape[0])
+
+
+class CrossAttention(_Attention):
+    """Frames of the conditional rows attend to the text's 77 token features; no output projection."""
+
+    kind = "cross"
+
+    def __init__(self, channels: int, text_dim: int, heads: int, dropout: float) -> None:
+        super().__init__(heads, dropout)
+        self.norm = nn.LayerNorm(channels)
+        self.text_norm = nn.LayerNorm(text_dim)
+        self.query = nn.Linear(channels, channels)
+        self.key = nn.Linear(text_dim, channels)
+        self.value = nn.Linear(text_dim, channels)
+
+    def forward(self, x: Tensor, text: Tensor, call: AttentionCall) -> Tensor:
+        t = self.text_norm(text)
+        return self.attend(self.query(self.norm(x)), self.key(t), self.value(t), call, x.shape[0])
+
+
+class FFN(nn.Module):
+    def __init__(self, dim: int, hidden: int, dropout: float) -> None:
+        super().__init__()
+        self.linear1 = nn.Linear(dim, hidden)
+        self.linear2 = nn.Linear(hidden, dim)
+        self.dropout = nn.Dropout(dropout)
+        _zero(self.linear2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.linear2(self.dropout(F.gelu(self.linear1(x))))
+
+
+class CLRAttention(nn.Module):
+    """Self-attention on every row, then cross-attention on the conditional rows only (`ResidualCLRAttentionLayer`)."""
+
+    def __init__(self, config: MotionCLRConfig, channels: int) -> None:
+        super().__init__()
+        self.self_attention = SelfAttention(channels, config.attention_heads, config.dropout)
+        self.cross_attention = CrossAttention(channels, config.text_latent_dim, config.attention_heads, config.dropout)
+
+    def forward(self, x: Tensor, text: Tensor, call: AttentionCall) -> Tensor:
+        """x: (B, T, C); text: (>= n_cond, N, D)."""
+        n_cond = call.n_cond
+        if n_cond == 0:
+            return x  # the original returns early when no row is conditional, skipping self-attention too
+        x = x + self.self_attention(x, call)
+        cross = self.cross_attention(x[:n_cond], text[:n_cond], call)
+        if n_cond == x.shape[0]:
+            return x + cross
+        return torch.cat([x[:n_cond] + cross, x[n_cond:]])
+
+
+class ConvBlock(nn.Module):
+    """Conv1d -> per-frame GroupNorm -> Mish."""
+
+    def __init__(self, c_in: int, c_out: int, kernel_size: int, groups: int) -> None:
+        super().__init__()
+        self.block = nn.Conv1d(c_in, c_out, kernel_size, padding=kernel_size // 2)
+        self.norm = nn.GroupNorm(groups, c_out)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.mish(framewise_group_norm(self.block(x), self.norm))
+
+
+class AdaGNConvBlock(nn.Module):
+    """Conv1d -> per-frame GroupNorm -> x * (1 + scale) + shift -> Mish."""
+
+    def __init__(self, c_in: int, c_out: int, kernel_size: int, groups: int) -> None:
+        super().__init__()
+        self.block = nn.Conv1d(c_in, c_out, kernel_size, padding=kernel_size // 2)
+        self.group_norm = nn.GroupNorm(groups, c_out)
+
+    def forward(self, x: Tensor, scale: Tensor, shift: Tensor) -> Tensor:
+        h = framewise_group_norm(self.block(x), self.group_norm)
+        return F.mish(h * (1 + scale) + shift)
+
+
+class ResidualTemporalBlock(nn.Module):
+    """Two k-5 convolutions with per-frame GroupNorm and Mish; the first modulated by the timestep."""
+
+    def __init__(self, config: MotionCLRConfig, c_in: int, c_out: int) -> None:
+        super().__init__()
+        k, groups = config.kernel_size, config.group_norm_groups
+        first, second = AdaGNConvBlock(c_in, c_out, k, groups), ConvBlock(c_out, c_out, k, groups)
+        time_linear = nn.Linear(config.time_dim, 2 * c_out)
+        # Zero-initialised like the original, so a fresh block is the identity on its residual path.
+        _zero(second.block)
+        _zero(time_linear)
+        self.blocks = nn.ModuleList([first, second])
+        self.time_mlp = nn.Sequential(nn.Mish(), time_linear)
+        self.dropout = nn.Dropout(config.dropout)
+        self.residual_conv: nn.Module = nn.Conv1d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    @property
+    def out_channels(self) -> int:
+        return cast(AdaGNConvBlock, self.blocks[0]).block.out_channels
+
+    def forward(self, x: Tensor, temb: Tensor) -> Tensor:
+        scale, shift = self.time_mlp(temb).unsqueeze(-1).chunk(2, dim=1)  # (B, C, 1) each
+        h = self.blocks[0](x, scale, shift)
+        h = self.dropout(self.blocks[1](h))
+        return h + self.residual_conv(x)
+
+
+class CLRBlock(nn.Module):
+    """Convolution -> self-attention -> cross-attention -> FFN, each residual (the paper's Fig. 2)."""
+
+    def __init__(self, config: MotionCLRConfig, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.layer_index = -1  # set by the U-Net: position in call order
+        self.conv1d = ResidualTemporalBlock(config, c_in, c_out)
+        self.clr_attn = CLRAttention(config, c_out)
+        self.ffn = FFN(c_out, 4 * c_out, config.dropout)
+
+    def forward(self, x: Tensor, temb: Tensor, text: Tensor, call: AttentionCall) -> Tensor:
+        """x: (B, C_in, T) -> (B, C_out, T)."""
+        h = self.conv1d(x, temb).transpose(1, 2)  # (B, T, C)
+        h = self.clr_attn(h, text, call)
+        return self.ffn(h).transpose(1, 2)
+
+
+class Downsample1d(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(channels, channels, 3, 2, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.conv(x)
+
+
+class Upsample1d(nn.Module):
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.conv = nn.ConvTranspose1d(c_in, c_out, 4, 2, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.conv(x)
+
+
+class SinusoidalTimestepTable(nn.Module):
+    """Transformer sinusoids over 5000 positions, looked up by integer timestep (a saved buffer `pe`)."""
+
+    pe: Tensor
+
+    def __init__(self, dim: int, max_len: int = 5000) -> None:
+        super().__init__()
+        position = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)
+        div_term = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
+        pe = torch.zeros(max_len, dim)
+        pe[:, 0::2] = torch.sin(position * div_term)
+        pe[:, 1::2] = torch.cos(position * div_term)
+        self.register_buffer("pe", pe)
+
+    def forward(self, timesteps: Tensor) -> Tensor:
+        return self.pe[timesteps.long()]
+
+
+class UNet1D(nn.Module):
+    """1D U-Net over time of CLR blocks (`CondUnet1D` in the original): L levels down, 2 middle blocks, L up."""
+
+    def __init__(self, config: MotionCLRConfig) -> None:
+        super().__init__()
+        dims = [config.input_dim, *config.channels]
+        self.time_mlp = nn.Sequential(
+            SinusoidalTimestepTable(config.time_dim),
+            nn.Linear(config.time_dim, 4 * config.time_dim),
+            nn.Mish(),
+            nn.Linear(4 * config.time_dim, config.time_dim),
+        )
+        self.downs = nn.ModuleList(
+            nn.ModuleList([CLRBlock(config, c_in, c_out), CLRBlock(config, c_out, c_out), Downsample1d(c_out)])
+            for c_in, c_out in itertools.pairwise(dims)
+        )
+        mid = dims[-1]
+        self.mid_block1 = CLRBlock(config, mid, mid)
+        self.mid_block2 = CLRBlock(config, mid, mid)
+        ups = []
+        c_prev = mid
+        for c_out in reversed(dims[1:]):
+            ups.append(
+                nn.ModuleList(
+                    [Upsample1d(c_prev, c_out), CLRBlock(config, 2 * c_out, c_out), CLRBlock(config, c_out, c_out)]
+                )
+            )
+            c_prev = c_out
+        self.ups = nn.ModuleList(ups)
+        self.final_conv = nn.Conv1d(dims[1], config.input_dim, 1)
+        _zero(self.final_conv)
+        names = [f"down{i}.{j}" for i in range(len(self.downs)) for j in range(2)] + ["mid.0", "mid.1"]
+        names += [f"up{i}.{j}" for i in range(len(self.ups)) for j in range(2)]
+        levels = [i for i in range(len(self.downs)) for _ in range(2)] + [len(self.downs)] * 2
+        levels += [len(self.ups) - 1 - i for i in range(len(self.ups)) for _ in range(2)]
+        for index, block in enumerate(self.clr_blocks()):
+            block.layer_index = index
+            for module in (block.clr_attn.self_attention, block.clr_attn.cross_attention):
+                module.layer, module.name, module.level = index, names[index], levels[index]
+
+    def clr_blocks(self) -> list[CLRBlock]:
+        """The CLR blocks in call order (down, middle, up): attention layer i is block i's."""
+        blocks: list[CLRBlock] = []
+        for block1, block2, _ in self._levels(self.downs):
+            blocks += [cast(CLRBlock, block1), cast(CLRBlock, block2)]
+        blocks += [self.mid_block1, self.mid_block2]
+        for _, block1, block2 in self._levels(self.ups):
+            blocks += [cast(CLRBlock, block1), cast(CLRBlock, block2)]
+        return blocks
+
+    @staticmethod
+    def _levels(levels: nn.ModuleList) -> list[tuple[nn.Module, nn.Module, nn.Module]]:
+        return [(level[0], level[1], level[2]) for level in cast(list[nn.ModuleList], levels)]
+
+    def forward(self, x: Tensor, timesteps: Tensor, text: Tensor, call: AttentionCall) -> Tensor:
+        """x: (B, C_in, T) with T a multiple of 2**levels -> (B, C_in, T)."""
+        temb = self.time_mlp(timesteps)  # (B, time_dim)
+        skips = []
+        for block1, block2, downsample in self._levels(self.downs):
+            x = block2(block1(x, temb, text, call), temb, text, call)
+            skips.append(x)
+            x = downsample(x)
+        x = self.mid_block2(self.mid_block1(x, temb, text, call), temb, text, call)
+        for upsample, block1, block2 in self._levels(self.ups):
+            x = torch.cat([upsample(x), skips.pop()], dim=1)
+            x = block2(block1(x, temb, text, call), temb, text, call)
+        return self.final_conv(x)
 
 
 class MotionCLR(nn.Module):
@@ -160,332 +490,3 @@ class MotionCLR(nn.Module):
         from .hooks import POINTS
 
         return [f"{m.name}.{m.kind}.{p}" for pair in self.attention_layers() for m in pair for p in POINTS]
-
-
-@dataclass(frozen=True)
-class AttentionCall:
-    """Per-forward facts every attention layer needs: conditional rows, step, row layout, hooks in scope, and
-    whether the explicit attention path is forced (`hooks.explicit_attention`), read once per forward."""
-
-    n_cond: int
-    step: int | None
-    timestep: int | None
-    prompts: tuple[int, ...]
-    branches: tuple[str, ...]
-    hooks: tuple[Hook, ...]
-    explicit: bool = False
-
-
-class UNet1D(nn.Module):
-    """1D U-Net over time of CLR blocks (`CondUnet1D` in the original): L levels down, 2 middle blocks, L up."""
-
-    def __init__(self, config: MotionCLRConfig) -> None:
-        super().__init__()
-        dims = [config.input_dim, *config.channels]
-        self.time_mlp = nn.Sequential(
-            SinusoidalTimestepTable(config.time_dim),
-            nn.Linear(config.time_dim, 4 * config.time_dim),
-            nn.Mish(),
-            nn.Linear(4 * config.time_dim, config.time_dim),
-        )
-        self.downs = nn.ModuleList(
-            nn.ModuleList([CLRBlock(config, c_in, c_out), CLRBlock(config, c_out, c_out), Downsample1d(c_out)])
-            for c_in, c_out in itertools.pairwise(dims)
-        )
-        mid = dims[-1]
-        self.mid_block1 = CLRBlock(config, mid, mid)
-        self.mid_block2 = CLRBlock(config, mid, mid)
-        ups = []
-        c_prev = mid
-        for c_out in reversed(dims[1:]):
-            ups.append(
-                nn.ModuleList(
-                    [Upsample1d(c_prev, c_out), CLRBlock(config, 2 * c_out, c_out), CLRBlock(config, c_out, c_out)]
-                )
-            )
-            c_prev = c_out
-        self.ups = nn.ModuleList(ups)
-        self.final_conv = nn.Conv1d(dims[1], config.input_dim, 1)
-        _zero(self.final_conv)
-        names = [f"down{i}.{j}" for i in range(len(self.downs)) for j in range(2)] + ["mid.0", "mid.1"]
-        names += [f"up{i}.{j}" for i in range(len(self.ups)) for j in range(2)]
-        levels = [i for i in range(len(self.downs)) for _ in range(2)] + [len(self.downs)] * 2
-        levels += [len(self.ups) - 1 - i for i in range(len(self.ups)) for _ in range(2)]
-        for index, block in enumerate(self.clr_blocks()):
-            block.layer_index = index
-            for module in (block.clr_attn.self_attention, block.clr_attn.cross_attention):
-                module.layer, module.name, module.level = index, names[index], levels[index]
-
-    def clr_blocks(self) -> list[CLRBlock]:
-        """The CLR blocks in call order (down, middle, up): attention layer i is block i's."""
-        blocks: list[CLRBlock] = []
-        for block1, block2, _ in self._levels(self.downs):
-            blocks += [cast(CLRBlock, block1), cast(CLRBlock, block2)]
-        blocks += [self.mid_block1, self.mid_block2]
-        for _, block1, block2 in self._levels(self.ups):
-            blocks += [cast(CLRBlock, block1), cast(CLRBlock, block2)]
-        return blocks
-
-    @staticmethod
-    def _levels(levels: nn.ModuleList) -> list[tuple[nn.Module, nn.Module, nn.Module]]:
-        return [(level[0], level[1], level[2]) for level in cast(list[nn.ModuleList], levels)]
-
-    def forward(self, x: Tensor, timesteps: Tensor, text: Tensor, call: AttentionCall) -> Tensor:
-        """x: (B, C_in, T) with T a multiple of 2**levels -> (B, C_in, T)."""
-        temb = self.time_mlp(timesteps)  # (B, time_dim)
-        skips = []
-        for block1, block2, downsample in self._levels(self.downs):
-            x = block2(block1(x, temb, text, call), temb, text, call)
-            skips.append(x)
-            x = downsample(x)
-        x = self.mid_block2(self.mid_block1(x, temb, text, call), temb, text, call)
-        for upsample, block1, block2 in self._levels(self.ups):
-            x = torch.cat([upsample(x), skips.pop()], dim=1)
-            x = block2(block1(x, temb, text, call), temb, text, call)
-        return self.final_conv(x)
-
-
-class SinusoidalTimestepTable(nn.Module):
-    """Transformer sinusoids over 5000 positions, looked up by integer timestep (a saved buffer `pe`)."""
-
-    pe: Tensor
-
-    def __init__(self, dim: int, max_len: int = 5000) -> None:
-        super().__init__()
-        position = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)
-        div_term = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
-        pe = torch.zeros(max_len, dim)
-        pe[:, 0::2] = torch.sin(position * div_term)
-        pe[:, 1::2] = torch.cos(position * div_term)
-        self.register_buffer("pe", pe)
-
-    def forward(self, timesteps: Tensor) -> Tensor:
-        return self.pe[timesteps.long()]
-
-
-class Downsample1d(nn.Module):
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv1d(channels, channels, 3, 2, 1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.conv(x)
-
-
-class Upsample1d(nn.Module):
-    def __init__(self, c_in: int, c_out: int) -> None:
-        super().__init__()
-        self.conv = nn.ConvTranspose1d(c_in, c_out, 4, 2, 1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.conv(x)
-
-
-class CLRBlock(nn.Module):
-    """Convolution -> self-attention -> cross-attention -> FFN, each residual (the paper's Fig. 2)."""
-
-    def __init__(self, config: MotionCLRConfig, c_in: int, c_out: int) -> None:
-        super().__init__()
-        self.layer_index = -1  # set by the U-Net: position in call order
-        self.conv1d = ResidualTemporalBlock(config, c_in, c_out)
-        self.clr_attn = CLRAttention(config, c_out)
-        self.ffn = FFN(c_out, 4 * c_out, config.dropout)
-
-    def forward(self, x: Tensor, temb: Tensor, text: Tensor, call: AttentionCall) -> Tensor:
-        """x: (B, C_in, T) -> (B, C_out, T)."""
-        h = self.conv1d(x, temb).transpose(1, 2)  # (B, T, C)
-        h = self.clr_attn(h, text, call)
-        return self.ffn(h).transpose(1, 2)
-
-
-class ResidualTemporalBlock(nn.Module):
-    """Two k-5 convolutions with per-frame GroupNorm and Mish; the first modulated by the timestep."""
-
-    def __init__(self, config: MotionCLRConfig, c_in: int, c_out: int) -> None:
-        super().__init__()
-        k, groups = config.kernel_size, config.group_norm_groups
-        first, second = AdaGNConvBlock(c_in, c_out, k, groups), ConvBlock(c_out, c_out, k, groups)
-        time_linear = nn.Linear(config.time_dim, 2 * c_out)
-        # Zero-initialised like the original, so a fresh block is the identity on its residual path.
-        _zero(second.block)
-        _zero(time_linear)
-        self.blocks = nn.ModuleList([first, second])
-        self.time_mlp = nn.Sequential(nn.Mish(), time_linear)
-        self.dropout = nn.Dropout(config.dropout)
-        self.residual_conv: nn.Module = nn.Conv1d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
-
-    @property
-    def out_channels(self) -> int:
-        return cast(AdaGNConvBlock, self.blocks[0]).block.out_channels
-
-    def forward(self, x: Tensor, temb: Tensor) -> Tensor:
-        scale, shift = self.time_mlp(temb).unsqueeze(-1).chunk(2, dim=1)  # (B, C, 1) each
-        h = self.blocks[0](x, scale, shift)
-        h = self.dropout(self.blocks[1](h))
-        return h + self.residual_conv(x)
-
-
-def _zero(layer: nn.Conv1d | nn.Linear) -> None:
-    nn.init.zeros_(layer.weight)
-    if layer.bias is not None:
-        nn.init.zeros_(layer.bias)
-
-
-def framewise_group_norm(x: Tensor, norm: nn.GroupNorm) -> Tensor:
-    """GroupNorm over channel groups of each frame separately: (B, C, T) is normalised as (B*T, C)."""
-    B, C, T = x.shape
-    return norm(x.transpose(1, 2).reshape(B * T, C)).reshape(B, T, C).transpose(1, 2)
-
-
-class AdaGNConvBlock(nn.Module):
-    """Conv1d -> per-frame GroupNorm -> x * (1 + scale) + shift -> Mish."""
-
-    def __init__(self, c_in: int, c_out: int, kernel_size: int, groups: int) -> None:
-        super().__init__()
-        self.block = nn.Conv1d(c_in, c_out, kernel_size, padding=kernel_size // 2)
-        self.group_norm = nn.GroupNorm(groups, c_out)
-
-    def forward(self, x: Tensor, scale: Tensor, shift: Tensor) -> Tensor:
-        h = framewise_group_norm(self.block(x), self.group_norm)
-        return F.mish(h * (1 + scale) + shift)
-
-
-class ConvBlock(nn.Module):
-    """Conv1d -> per-frame GroupNorm -> Mish."""
-
-    def __init__(self, c_in: int, c_out: int, kernel_size: int, groups: int) -> None:
-        super().__init__()
-        self.block = nn.Conv1d(c_in, c_out, kernel_size, padding=kernel_size // 2)
-        self.norm = nn.GroupNorm(groups, c_out)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.mish(framewise_group_norm(self.block(x), self.norm))
-
-
-class FFN(nn.Module):
-    def __init__(self, dim: int, hidden: int, dropout: float) -> None:
-        super().__init__()
-        self.linear1 = nn.Linear(dim, hidden)
-        self.linear2 = nn.Linear(hidden, dim)
-        self.dropout = nn.Dropout(dropout)
-        _zero(self.linear2)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x + self.linear2(self.dropout(F.gelu(self.linear1(x))))
-
-
-class CLRAttention(nn.Module):
-    """Self-attention on every row, then cross-attention on the conditional rows only (`ResidualCLRAttentionLayer`)."""
-
-    def __init__(self, config: MotionCLRConfig, channels: int) -> None:
-        super().__init__()
-        self.self_attention = SelfAttention(channels, config.attention_heads, config.dropout)
-        self.cross_attention = CrossAttention(channels, config.text_latent_dim, config.attention_heads, config.dropout)
-
-    def forward(self, x: Tensor, text: Tensor, call: AttentionCall) -> Tensor:
-        """x: (B, T, C); text: (>= n_cond, N, D)."""
-        n_cond = call.n_cond
-        if n_cond == 0:
-            return x  # the original returns early when no row is conditional, skipping self-attention too
-        x = x + self.self_attention(x, call)
-        cross = self.cross_attention(x[:n_cond], text[:n_cond], call)
-        if n_cond == x.shape[0]:
-            return x + cross
-        return torch.cat([x[:n_cond] + cross, x[n_cond:]])
-
-
-def _split_heads(x: Tensor, heads: int) -> Tensor:
-    """(B, T, C) -> (B, H, T, C / H): head h holds channels [h C/H, (h + 1) C/H)."""
-    B, T, C = x.shape
-    return x.view(B, T, heads, C // heads).transpose(1, 2)
-
-
-class _Attention(nn.Module):
-    """Multi-head attention without output projection; scores scaled by sqrt(C / heads).
-
-    With no hook in scope for this layer, the fused kernel runs; otherwise the explicit path, which
-    passes q, k, v, scores, weights and out through the hooks.
-    """
-
-    kind = ""
-
-    def __init__(self, heads: int, dropout: float) -> None:
-        super().__init__()
-        self.heads = heads
-        self.dropout = dropout
-        self.layer, self.name, self.level = -1, "", 0  # set by the U-Net
-
-    def attend(self, q: Tensor, k: Tensor, v: Tensor, call: AttentionCall, n_rows: int) -> Tensor:
-        """q: (B, T, C); k, v: (B, S, C) -> (B, T, C)."""
-        B, T, C = q.shape
-        p = self.dropout if self.training else 0.0
-        hooks: tuple[Hook, ...] = ()
-        if call.hooks:
-            site = f"{self.name}.{self.kind}"  # what a hook's `names` select, with the point
-            hooks = tuple(h for h in call.hooks if h.applies(self.layer, self.kind, call.step, site))
-        qh, kh, vh = _split_heads(q, self.heads), _split_heads(k, self.heads), _split_heads(v, self.heads)
-        if not hooks and not call.explicit:
-            out = F.scaled_dot_product_attention(qh, kh, vh, dropout_p=p)
-            return out.transpose(1, 2).reshape(B, T, C)
-        # One context for this call; a point a hook takes sees it with its own name.
-        ctx = HookContext(
-            layer=self.layer,
-            name=self.name,
-            kind=self.kind,
-            point="q",
-            resolution=T,
-            level=self.level,
-            step=call.step,
-            timestep=call.timestep,
-            prompts=call.prompts[:n_rows],
-            branches=call.branches[:n_rows],
-        )
-        if hooks:
-            qh = run_hooks(hooks, qh, ctx)
-            kh = run_hooks(hooks, kh, ctx, "k")
-            vh = run_hooks(hooks, vh, ctx, "v")
-        scores = qh @ kh.transpose(-1, -2) / math.sqrt(C // self.heads)  # (B, H, T, S)
-        if hooks:
-            scores = run_hooks(hooks, scores, ctx, "scores")
-        weights = F.dropout(torch.softmax(scores, dim=-1), p)
-        if hooks:
-            weights = run_hooks(hooks, weights, ctx, "weights")
-        out = (weights @ vh).transpose(1, 2).reshape(B, T, C)
-        if hooks:
-            out = run_hooks(hooks, out, ctx, "out")
-        return out
-
-
-class SelfAttention(_Attention):
-    """Frames attend to frames; one LayerNorm shared by q, k and v; no output projection."""
-
-    kind = "self"
-
-    def __init__(self, channels: int, heads: int, dropout: float) -> None:
-        super().__init__(heads, dropout)
-        self.norm = nn.LayerNorm(channels)
-        self.query = nn.Linear(channels, channels)
-        self.key = nn.Linear(channels, channels)
-        self.value = nn.Linear(channels, channels)
-
-    def forward(self, x: Tensor, call: AttentionCall) -> Tensor:
-        h = self.norm(x)
-        return self.attend(self.query(h), self.key(h), self.value(h), call, x.shape[0])
-
-
-class CrossAttention(_Attention):
-    """Frames of the conditional rows attend to the text's 77 token features; no output projection."""
-
-    kind = "cross"
-
-    def __init__(self, channels: int, text_dim: int, heads: int, dropout: float) -> None:
-        super().__init__(heads, dropout)
-        self.norm = nn.LayerNorm(channels)
-        self.text_norm = nn.LayerNorm(text_dim)
-        self.query = nn.Linear(channels, channels)
-        self.key = nn.Linear(text_dim, channels)
-        self.value = nn.Linear(text_dim, channels)
-
-    def forward(self, x: Tensor, text: Tensor, call: AttentionCall) -> Tensor:
-        t = self.text_norm(text)
-        return self.attend(self.query(self.norm(x)), self.key(t), self.value(t), call, x.shape[0])
