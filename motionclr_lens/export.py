@@ -32,15 +32,23 @@ def solve_rotations(joints: np.ndarray, offsets: np.ndarray | None = None) -> tu
     """Global rotations of every joint, (T, 22, 3, 3), that put the rest skeleton (`offsets`, default the
     motion's own bone lengths) onto the joints, and those offsets (`solve_tree_rotations` on HumanML3D's tree)."""
     joints = check_joints(joints)
-    offsets = rest_offsets(joints) if offsets is None else np.asarray(offsets, dtype=np.float64)
-    collapsed = [j for j in range(1, NUM_JOINTS) if np.linalg.norm(offsets[j]) < 1e-9]
+    if offsets is None:  # bones that keep no length in some frame leave the rest pose undefined
+        lengths = np.linalg.norm(joints[:, 1:] - joints[:, list(PARENTS[1:])], axis=-1).min(0)  # (21,)
+        collapsed = [j for j in range(1, NUM_JOINTS) if lengths[j - 1] < 1e-9]
+        if not collapsed:
+            offsets = rest_offsets(joints)
+    else:
+        offsets = np.asarray(offsets, dtype=np.float64)
+        collapsed = [j for j in range(1, NUM_JOINTS) if np.linalg.norm(offsets[j]) < 1e-9]
     if collapsed:
         names = [f"{JOINT_NAMES[PARENTS[j]]}-{JOINT_NAMES[j]}" for j in collapsed[:3]]
         more = ", ..." if len(collapsed) > 3 else ""
+        bones = "1 bone has" if len(collapsed) == 1 else f"{len(collapsed)} bones have"
         raise ValueError(
-            f"joints: {len(collapsed)} bones have no length ({', '.join(names)}{more}): the skeleton is collapsed "
-            "and no rotation can be solved"
+            f"joints: {bones} no length ({', '.join(names)}{more}): the skeleton is collapsed and no rotation "
+            "can be solved"
         )
+    assert offsets is not None
     return solve_tree_rotations(joints.astype(np.float64), PARENTS, offsets), offsets
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -49,6 +51,14 @@ def test_bvh_rejects_bad_input(tmp_path, motions):
     bad[3, 4, 1] = np.nan
     with pytest.raises(ValueError, match="NaN or Inf"):
         save_bvh(bad, tmp_path / "x.bvh")
+    collapsed = motions[0][:6].copy()
+    collapsed[2, 1] = collapsed[2, 0]  # the left hip sits on the pelvis in one frame
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # refused before any division by a zero length
+        with pytest.raises(ValueError, match=r"1 bone has no length \(pelvis-l_hip\)"):
+            save_bvh(collapsed, tmp_path / "x.bvh")
+        with pytest.raises(ValueError, match="21 bones have no length"):
+            save_bvh(np.zeros((4, 22, 3)), tmp_path / "x.bvh")
     path = save_bvh(motions[0][:5], tmp_path / "ok.bvh")
     path.write_text(path.read_text().replace("JOINT l_knee", "JOINT elbow_2"))
     with pytest.raises(ValueError, match="not one of the 22 joints"):
