@@ -92,7 +92,8 @@ class AttentionCache:
     """Captured maps keyed by (kind, layer, step); each (rows, heads, query frames, keys).
 
     `rows[(kind, layer)]` names each stored row as (prompt, branch). With step_mean the step key is None.
-    A run replaces what an earlier run in the same capture stored. With a `sink`, each map goes to
+    Every run in the block keeps its own maps: `cache.runs` lists one cache per run, in order, and the cache
+    itself reads the latest run (its keys, rows and plan are that run's alone). With a `sink`, each map goes to
     `sink((kind, layer, step), maps)` once it is on the cache's device and is not kept (under step_mean, the
     running means go to the sink when the capture block ends, or at `finish()`).
     """
@@ -107,6 +108,13 @@ class AttentionCache:
     _pending: list[tuple[tuple[str, int, int | None], Tensor]] = field(default_factory=list)
     _events: list[torch.cuda.Event] = field(default_factory=list)
     _step: object = None
+    _earlier: list[AttentionCache] = field(default_factory=list)
+
+    @property
+    def runs(self) -> list[AttentionCache]:
+        """One cache per run in the block, in order; the last is this cache (the latest run). Under a sink the
+        earlier runs keep their plans and rows, not their maps."""
+        return [*self._earlier, self] if self.plan is not None else list(self._earlier)
 
     @property
     def maps(self) -> dict[tuple[str, int, int | None], Tensor]:
@@ -171,19 +179,24 @@ class AttentionCache:
     # -- the hook --------------------------------------------------------------------------------------------
     def _on_run(self, plan: RunPlan) -> None:
         self.spec.check(plan)
-        self.finish()  # what an earlier run left for the sink
-        self._maps.clear()
-        self._counts.clear()
-        self.rows.clear()
-        self._step = None
-        self.plan = plan
-        self.estimated_bytes = self.spec.estimate_bytes(plan)
+        estimate = self.spec.estimate_bytes(plan)
+        kept = sum(run.nbytes for run in self.runs)
         budget = self.spec.budget_bytes
-        if budget is not None and self.estimated_bytes > budget:
+        if budget is not None and kept + estimate > budget:
+            earlier = f" besides the {kept / 2**20:.1f} MiB earlier runs in this block keep" if kept else ""
             raise CaptureBudgetError(
-                f"capturing would take {self.estimated_bytes / 2**20:.1f} MiB, over the budget of "
+                f"capturing would take {estimate / 2**20:.1f} MiB{earlier}, over the budget of "
                 f"{budget / 2**20:.1f} MiB: capture fewer layers, steps or heads, or use head_mean / step_mean"
             )
+        if self.plan is not None:  # the earlier run keeps what it stored, as a cache of its own
+            self.finish()  # what it left for the sink
+            done = AttentionCache(self.spec, None, self.rows, self.plan, self.estimated_bytes, self.maps)
+            self._earlier.append(done)
+            self._maps, self.rows = {}, {}
+        self._counts.clear()
+        self._step = None
+        self.plan = plan
+        self.estimated_bytes = estimate
 
     def _store(self, weights: Tensor, ctx: HookContext) -> None:
         """Select and reduce on the model's device; hand the result over to the cache's device once per step."""
@@ -274,7 +287,7 @@ def capture(
     **options: object,
 ) -> Iterator[AttentionCache]:
     """Capture attention weights of every run inside the block: `capture(kinds=..., layers=..., ...)`
-    takes CaptureSpec's fields. A later run in the same block replaces what an earlier one stored. With a
+    takes CaptureSpec's fields. Each run in the block keeps its maps (`cache.runs`); the cache reads the latest. With a
     `sink`, each map goes to `sink((kind, layer, step), maps)` as it is made instead of staying in the cache
     (a sweep streams maps to disk this way)."""
     if spec is None:
@@ -293,7 +306,8 @@ class KeyCache:
     heads * head_dim), the heads side by side. A self-attention map compares a frame's query with every frame's
     key; frames whose keys are alike are frames the layer treats alike, which is what counting reads.
 
-    A run replaces what an earlier run in the same block stored.
+    Every run in the block keeps its own keys: `keys.runs` lists one cache per run, in order, and the cache itself
+    reads the latest run.
     """
 
     point: str = "k"
@@ -301,6 +315,12 @@ class KeyCache:
     last_step_only: bool = False
     plan: RunPlan | None = None
     _keys: dict[tuple[int, int | None], Tensor] = field(default_factory=dict)
+    _earlier: list[KeyCache] = field(default_factory=list)
+
+    @property
+    def runs(self) -> list[KeyCache]:
+        """One cache per run in the block, in order; the last is this cache (the latest run)."""
+        return [*self._earlier, self] if self.plan is not None else list(self._earlier)
 
     def __getitem__(self, key: tuple[int, int | None]) -> Tensor:
         if key not in self._keys:
@@ -324,8 +344,10 @@ class KeyCache:
         return sorted((s for lay, s in self._keys if lay == layer), key=lambda s: -1 if s is None else s)
 
     def _on_run(self, plan: RunPlan) -> None:
+        if self.plan is not None:  # the earlier run keeps its keys, as a cache of its own
+            self._earlier.append(KeyCache(self.point, self.layers_wanted, self.last_step_only, self.plan, self._keys))
+            self._keys = {}
         self.plan = plan
-        self._keys.clear()
 
     def _store(self, tensor: Tensor, ctx: HookContext) -> None:
         rows = sorted((i for i, b in enumerate(ctx.branches) if b == "cond"), key=lambda i: ctx.prompts[i])

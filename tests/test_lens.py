@@ -7,7 +7,7 @@ import threading
 import pytest
 import torch
 
-from motionclr_lens.capture import CaptureBudgetError, CaptureSpec, capture
+from motionclr_lens.capture import CaptureBudgetError, CaptureSpec, capture, capture_keys
 from motionclr_lens.edits import Erase, ExampleBased, Ground, Replace, Reweight, StyleTransfer, TimeShift
 from motionclr_lens.hooks import Hook, active_hooks, explicit_attention, use_hooks
 from motionclr_lens.sampling import guided_prediction
@@ -194,19 +194,40 @@ def test_hooks_select_by_the_names_the_model_lists(parity_pipeline):
         Hook(record, names=["down0.0.self.attn"])
 
 
-def test_a_later_run_replaces_an_earlier_one_in_one_capture(parity_pipeline):
-    """Six steps then three at another length: the cache holds the second run alone, its mean its own."""
-    with capture(kinds=("self",), layers=[17], step_mean=False) as cache:
-        parity_pipeline.generate("a man jumps.", lengths=40, steps=6)
+def test_each_run_in_one_capture_keeps_its_own_maps(parity_pipeline):
+    """Six steps then three at another length: the cache reads the second run alone, its mean its own, and
+    `cache.runs` holds both, never a mix."""
+    seed = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    with capture(kinds=("self",), layers=[17], step_mean=False) as first:
+        parity_pipeline.generate("a man jumps.", lengths=40, steps=6, generator=seed())
+    with capture(kinds=("self",), layers=[17], step_mean=False) as cache, capture_keys(layers=[17]) as keys:
+        parity_pipeline.generate("a man jumps.", lengths=40, steps=6, generator=seed())
         parity_pipeline.generate("a man waves.", lengths=24, steps=3)
     assert cache.steps("self", 17) == [0, 1, 2] and cache["self", 17, 0].shape[-1] == 32
-    seed = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    assert [len(run.plan.timesteps) for run in cache.runs] == [6, 3] and cache.runs[-1] is cache
+    earlier = cache.runs[0]
+    assert earlier.steps("self", 17) == list(range(6)) and earlier.rows == first.rows
+    for step in range(6):
+        assert torch.equal(earlier["self", 17, step], first["self", 17, step])
+    assert [run.steps(17) for run in keys.runs] == [list(range(6)), [0, 1, 2]]
+    assert keys.runs[0][17, 0].shape[1] == 48 and keys[17, 0].shape[1] == 32
     with capture(kinds=("self",), layers=[17], step_mean=True) as alone:
         parity_pipeline.generate("a man waves.", lengths=24, steps=3, generator=seed())
     with capture(kinds=("self",), layers=[17], step_mean=True) as both:
         parity_pipeline.generate("a man jumps.", lengths=40, steps=6, generator=seed())
         parity_pipeline.generate("a man waves.", lengths=24, steps=3, generator=seed())
     assert torch.equal(both["self", 17, None], alone["self", 17, None])
+
+
+def test_the_budget_counts_what_earlier_runs_in_the_block_keep(parity_pipeline):
+    with capture(kinds=("cross",), layers=[0]) as one:
+        parity_pipeline.generate("a man jumps.", lengths=24, steps=3)
+    budget = one.estimated_bytes * 3 // 2  # one run fits, two do not
+    with pytest.raises(CaptureBudgetError, match="besides the .* MiB earlier runs in this block keep"):
+        with capture(kinds=("cross",), layers=[0], budget_bytes=budget) as cache:
+            parity_pipeline.generate("a man jumps.", lengths=24, steps=3)
+            parity_pipeline.generate("a man waves.", lengths=24, steps=3)
+    assert len(cache.runs) == 1 and cache.nbytes == one.estimated_bytes
 
 
 def test_a_sink_receives_every_map_and_the_cache_keeps_none(parity_pipeline):
