@@ -28,9 +28,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import math
 import os
-import platform
 import statistics
 import sys
 import threading
@@ -41,15 +39,21 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_sampling import best_rate, matmul_rate, random_release_model, torch_products
+from bench_sampling import (
+    best_rate,
+    kernel_summary,
+    machine_line,
+    matmul_rate,
+    random_release_model,
+    reference_attention,
+    torch_products,
+)
 
 from motionclr_lens import MotionCLRPipeline, kernels, load_embedded
 from motionclr_lens.capture import capture
-from motionclr_lens.model import _Attention
 from motionclr_lens.motion import FEATURE_DIM
 
 PROMPT = "a person walks forward then jumps three times"
@@ -116,30 +120,6 @@ def peak_rss() -> Iterator[list[int]]:
         yield peak
     finally:
         peak[0] = max(peak[0], _high_water_mark())
-
-
-@contextmanager
-def reference_attention(host_maps: list[np.ndarray]) -> Iterator[None]:
-    """Swap every attention layer's computation for the original's: einsum over (B, T, H, D), softmax over
-    the keys at dim 2, and row 0's head mean copied to the host as float64 at every call; and run every
-    convolution and linear layer through torch's Conv1d and Linear."""
-    library_attend = _Attention.attend
-
-    def attend(self: _Attention, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, call: object, n_rows: int):
-        B, T, C = q.shape
-        S, H = k.shape[1], self.heads
-        query, key, value = q.view(B, T, H, -1), k.view(B, S, H, -1), v.view(B, S, H, -1)
-        attention = torch.einsum("bnhd,bmhd->bnmh", query, key) / math.sqrt(C // H)
-        weight = F.softmax(attention, dim=2)
-        host_maps.append(weight[0].mean(dim=-1).detach().cpu().numpy().astype(float))
-        return torch.einsum("bnmh,bmhd->bnhd", weight, value).reshape(B, T, C)
-
-    _Attention.attend = attend  # type: ignore[method-assign]
-    try:
-        with torch_products():
-            yield
-    finally:
-        _Attention.attend = library_attend  # type: ignore[method-assign]
 
 
 class Bench:
@@ -254,6 +234,7 @@ def measure(
             )
             print(format_row(rows[-1]), flush=True)
         del bench
+    print(f"| {name} kernels chosen: {kernel_summary()} |", flush=True)
     del pipe
     return rows
 
@@ -282,9 +263,7 @@ def main() -> None:
     torch.manual_seed(0)
     rate, dense = matmul_rate(), dense_rate()
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads; float32 rates: matmul {rate:.1f} GFLOP/s, "
-        f"oneDNN product (model.dense) {dense:.1f} GFLOP/s"
+        f"{machine_line()}; float32 rates: matmul {rate:.1f} GFLOP/s, oneDNN product (model.dense) {dense:.1f} GFLOP/s"
     )
     print(f"T = {args.frames}, {args.steps} DPM-Solver++ steps, guidance 2.5, best and median of {args.repeats}\n")
     print(

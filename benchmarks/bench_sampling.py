@@ -1,26 +1,41 @@
-"""Time 10-step guided sampling of the release architecture against the machine's arithmetic floor.
+"""Time 10-step guided sampling of the release architecture against the machine's arithmetic floor and the
+original's way of computing, side by side in one process.
 
 The release configuration (random weights, 509 M parameters outside CLIP), T = 160 frames, batch 1,
-float32 on the CPU, DPM-Solver++ (SDE, Karras sigmas) with guidance 2.5. The floor is the FLOPs of the
-ten guided forwards (counted by torch's FlopCounterMode) over the measured float32 matmul rate.
+float32 on the CPU, DPM-Solver++ (SDE, Karras sigmas) with guidance 2.5. Ways, alternated run by run:
+
+  reference  the original's way: attention by einsum over (B, T, H, D) with a softmax over dim 2 and a host
+             copy of row 0's head-mean map at every call, every convolution and linear layer torch's own
+  torch      the library with torch's own kernels forced (`force_kernels(linear="blas", conv="direct")`)
+  library    the library as it runs: each product class on the kernel measured fastest on this machine
+
+The floor is the FLOPs of the ten guided forwards (counted by torch's FlopCounterMode) over the best float32
+matmul rate measured in the same run. The machine line names the CPU model and torch's cpu capability.
 
     python benchmarks/bench_sampling.py [--frames 160] [--steps 10] [--repeats 3] [--threads N]
+                                        [--ways reference torch library]
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
+import collections
+import math
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from motionclr_lens import MotionCLR, MotionCLRConfig, kernels
+from motionclr_lens.model import _Attention
 from motionclr_lens.sampling import guided_prediction, make_scheduler, sample_loop
+
+WAYS = ("reference", "torch", "library")
 
 
 def best_rate(product: Callable[[], object], flop: float, seconds: float = 3.0) -> float:
@@ -48,13 +63,43 @@ def matmul_rate(size: int = 2048, seconds: float = 3.0) -> float:
 def torch_products() -> Iterator[None]:
     """Run every convolution and linear layer through torch's own Conv1d and Linear (none through the
     library's oneDNN products): the same arithmetic, in operations FlopCounterMode knows how to count."""
-    conv = kernels.TemporalConv1d
-    saved = conv.GEMM_MIN_WIDTH, kernels.DENSE_MIN_WEIGHTS
-    conv.GEMM_MIN_WIDTH = kernels.DENSE_MIN_WEIGHTS = 2**62
-    try:
+    with kernels.force_kernels(linear="blas", conv="direct"):
         yield
+
+
+@contextmanager
+def reference_attention(host_maps: list[np.ndarray]) -> Iterator[None]:
+    """Swap every attention layer's computation for the original's: einsum over (B, T, H, D), softmax over
+    the keys at dim 2, and row 0's head mean copied to the host as float64 at every call; and run every
+    convolution and linear layer through torch's Conv1d and Linear."""
+    library_attend = _Attention.attend
+
+    def attend(self: _Attention, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, call: object, n_rows: int):
+        B, T, C = q.shape
+        S, H = k.shape[1], self.heads
+        query, key, value = q.view(B, T, H, -1), k.view(B, S, H, -1), v.view(B, S, H, -1)
+        attention = torch.einsum("bnhd,bmhd->bnmh", query, key) / math.sqrt(C // H)
+        weight = F.softmax(attention, dim=2)
+        host_maps.append(weight[0].mean(dim=-1).detach().cpu().numpy().astype(float))
+        return torch.einsum("bnmh,bmhd->bnhd", weight, value).reshape(B, T, C)
+
+    _Attention.attend = attend  # type: ignore[method-assign]
+    try:
+        with torch_products():
+            yield
     finally:
-        conv.GEMM_MIN_WIDTH, kernels.DENSE_MIN_WEIGHTS = saved
+        _Attention.attend = library_attend  # type: ignore[method-assign]
+
+
+def machine_line() -> str:
+    """The CPU model, torch's cpu capability and version, and the threads: printed beside every figure."""
+    return f"machine: {kernels.machine_key()}, {torch.get_num_threads()} threads"
+
+
+def kernel_summary() -> str:
+    """How many product classes run on each kernel (measured in this process)."""
+    counts = collections.Counter(f"{c.kind} {c.kernel}" for c in kernels.kernel_choices())
+    return ", ".join(f"{name}: {n}" for name, n in sorted(counts.items())) or "none measured"
 
 
 def random_release_model() -> MotionCLR:
@@ -75,6 +120,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--ways", nargs="+", choices=WAYS, default=list(WAYS))
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -87,33 +133,43 @@ def main() -> None:
         guided_prediction(model, x, t, text)
     gflop_per_forward = counter.get_total_flops() / 1e9
 
-    def run() -> float:
+    def scope(way: str) -> AbstractContextManager:
+        if way == "reference":
+            return reference_attention([])
+        return torch_products() if way == "torch" else nullcontext()
+
+    def run(way: str) -> float:
         generator = torch.Generator().manual_seed(0)
         noise = torch.randn(1, args.frames, model.config.input_dim, generator=generator)
-        start = time.perf_counter()
-        sample_loop(
-            lambda xt, tt, step: guided_prediction(model, xt, tt, text, 2.5),
-            noise,
-            make_scheduler("dpmsolver"),
-            args.steps,
-            generator=generator,
-        )
-        return time.perf_counter() - start
+        with scope(way):
+            start = time.perf_counter()
+            sample_loop(
+                lambda xt, tt, step: guided_prediction(model, xt, tt, text, 2.5),
+                noise,
+                make_scheduler("dpmsolver"),
+                args.steps,
+                generator=generator,
+            )
+            return time.perf_counter() - start
 
-    run()  # warm-up
-    times = [run() for _ in range(args.repeats)]
+    first = {way: run(way) for way in args.ways}  # warm-up; the library's first run measures its kernels
+    times: dict[str, list[float]] = {way: [] for way in args.ways}
+    for _ in range(args.repeats):
+        for way in args.ways:
+            times[way].append(run(way))
     rate = matmul_rate()
     floor = args.steps * gflop_per_forward / rate
-    best, median = min(times), statistics.median(times)
-    print(
-        f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads"
-    )
+    print(machine_line())
     print(f"guided forward at T={args.frames}: {gflop_per_forward:.1f} GFLOP (counted)")
-    print(f"float32 matmul rate: {rate:.1f} GFLOP/s")
-    print(f"arithmetic floor for {args.steps} steps: {floor:.2f} s")
-    print(f"sampling {args.steps} steps, batch 1: best {best:.2f} s, median {median:.2f} s over {args.repeats}")
-    print(f"ratio to the floor: {best / floor:.2f} (best), {median / floor:.2f} (median)")
+    print(f"float32 matmul rate: {rate:.1f} GFLOP/s; arithmetic floor for {args.steps} steps: {floor:.2f} s")
+    print(f"kernels chosen: {kernel_summary()}")
+    print()
+    print(f"| way | first run s | best s | median s of {args.repeats} | median / floor | reference / way |")
+    print("|---|---|---|---|---|---|")
+    for way in args.ways:
+        median = statistics.median(times[way])
+        ratio = f"{statistics.median(times['reference']) / median:.2f}" if "reference" in times else "-"
+        print(f"| {way} | {first[way]:.2f} | {min(times[way]):.2f} | {median:.2f} | {median / floor:.2f} | {ratio} |")
 
 
 if __name__ == "__main__":

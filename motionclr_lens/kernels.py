@@ -1,14 +1,45 @@
-"""CPU kernels for the model's large matrix products, applied to a model in place.
+"""CPU kernels for the model's large matrix products, chosen by measurement on the machine that runs.
 
 `use_cpu_kernels(model)` turns the products that dominate a MotionCLR's time (the attention projections, the
-feed-forward layers and the temporal convolutions) into layers of the same parameters and state-dict keys whose
-large products on the CPU run through oneDNN (`dense`); the architecture in `model.py` stays plain torch
-layers. On a GPU, and for small products, torch's own kernels run.
+feed-forward layers and the temporal convolutions) into layers of the same parameters and state-dict keys
+whose products on the CPU run through the fastest of several kernels, where "fastest" is measured on this
+machine, not assumed from another:
+
+    linear products (M, K) @ (N, K)^T + bias:
+      "blas"     torch's own `F.linear` (the BLAS sgemm behind it, weight read transposed)
+      "blas_nn"  a plain matmul against a transposed copy of the weight, kept beside the layer (no-grad only)
+      "onednn"   oneDNN's inner product (`dense`; its 1 x 1 convolution where gradients are needed)
+    temporal convolutions (B, C_in, T) * (C_out, C_in, k):
+      "direct"   torch's own `F.conv1d`
+      "unfold"   the frames unfolded into (B * T, C_in * k) rows, one linear product (itself chosen as above)
+
+The first call of each product class (kernel kind, the weight's shape, the rows rounded up to a power of two,
+gradients or not, torch's thread count) times every candidate on the call's own input (one warm-up and
+`REPEATS` timed runs each); the fastest wins, torch's own unless another is at least `MARGIN` faster. The
+choice is kept for the process and on disk (`_disk_path`: the user's cache folder, or the JSON file
+`MOTIONCLR_LENS_KERNEL_CACHE` names, "off" for none) under a key of the CPU model, torch's cpu capability and
+version, so that later processes on the machine run the same kernels and give the same numbers bit for bit.
+
+`kernel_choices()` and `describe_kernels(model)` say what was chosen and why (the times);
+`force_kernels(linear=..., conv=...)` forces a choice in a block, `pin_kernels(model, ...)` for one model (tests,
+benchmarks, numbers that must not depend on a measurement). On a GPU, under autocast and while torch.compile
+traces, torch's own kernels run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
+import json
+import os
+import platform
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
@@ -17,19 +48,36 @@ from torch import Tensor, nn
 
 from .model import FFN, AdaGNConvBlock, ConvBlock, CrossAttention, SelfAttention
 
-__all__ = ["DENSE_MIN_ROWS", "DENSE_MIN_WEIGHTS", "DenseLinear", "TemporalConv1d", "dense", "use_cpu_kernels"]
+__all__ = [
+    "CONV_KERNELS",
+    "LINEAR_KERNELS",
+    "DenseLinear",
+    "KernelChoice",
+    "TemporalConv1d",
+    "clear_kernel_choices",
+    "dense",
+    "describe_kernels",
+    "force_kernels",
+    "kernel_choices",
+    "machine_key",
+    "pin_kernels",
+    "use_cpu_kernels",
+]
 
-DENSE_MIN_WEIGHTS = 2**16  # products this large and larger go through `dense` on the CPU
-DENSE_MIN_ROWS = 16
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
+LINEAR_KERNELS = ("blas", "blas_nn", "onednn")
+CONV_KERNELS = ("direct", "unfold")
+REPEATS = 3
+MARGIN = 0.05  # another kernel replaces torch's own only when at least this much faster
+CACHE_ENV = "MOTIONCLR_LENS_KERNEL_CACHE"
 
 
 def dense(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     """(M, K) @ (N, K)^T + bias by oneDNN on the CPU.
 
-    On this kind of CPU oneDNN multiplies float32 matrices at 300-400 GFLOP/s where the BLAS behind
-    `F.linear` reaches 140-190 (docs/performance.md); the sums are the same up to order. Where nothing needs
-    a gradient, oneDNN's inner product runs (`mkldnn._linear_pointwise`, the kernel torch.compile uses on
-    the CPU; its output is contiguous); otherwise oneDNN's 1 x 1 convolution, which has a backward.
+    Where nothing needs a gradient, oneDNN's inner product runs (`mkldnn._linear_pointwise`, the kernel
+    torch.compile uses on the CPU; its output is contiguous); otherwise oneDNN's 1 x 1 convolution, which has a
+    backward. The sums are those of `F.linear` up to order.
     """
     if x.dtype == weight.dtype == torch.float32 and not _needs_grad(x, weight, bias):
         inner_product = _inner_product()
@@ -55,67 +103,313 @@ def _inner_product() -> Any:
     return op
 
 
-def _use_dense(x: Tensor, weights: int, rows: int) -> bool:
-    return x.device.type == "cpu" and weights >= DENSE_MIN_WEIGHTS and rows >= DENSE_MIN_ROWS
+# -- the choices ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KernelChoice:
+    """One product class and the kernel chosen for it: the median seconds of each candidate on the first input
+    of the class (empty when forced or read from disk), and how the choice was made."""
+
+    kind: str  # "linear" or "conv"
+    shape: tuple[int, ...]  # linear: (in, out); conv: (c_in, c_out, k)
+    rows: int  # rows of the product, rounded up to a power of two
+    grad: bool
+    threads: int
+    kernel: str
+    seconds: dict[str, float]
+    how: str  # "measured", "disk" or "forced"
+
+    @property
+    def key(self) -> str:
+        shape = "x".join(map(str, self.shape))
+        return f"{self.kind}:{shape}:rows{self.rows}:{'grad' if self.grad else 'nograd'}:threads{self.threads}"
+
+
+_CHOICES: dict[str, KernelChoice] = {}
+_CHOSEN: dict[tuple[str, tuple[int, ...], int, bool, int], str] = {}  # the hot path's lookup of _CHOICES
+_LOCK = threading.Lock()
+_FORCED: contextvars.ContextVar[tuple[str | None, str | None]] = contextvars.ContextVar(
+    "motionclr_lens_forced_kernels", default=(None, None)
+)
+
+
+@contextlib.contextmanager
+def force_kernels(linear: str | None = None, conv: str | None = None) -> Iterator[None]:
+    """Run every product in the block with these kernels (None: the measured choice), in this thread or task."""
+    _check_names(linear, conv)
+    token = _FORCED.set((linear, conv))
+    try:
+        yield
+    finally:
+        _FORCED.reset(token)
+
+
+def _check_names(linear: str | None, conv: str | None) -> None:
+    if linear is not None and linear not in LINEAR_KERNELS:
+        raise ValueError(f"linear kernel must be one of {LINEAR_KERNELS} or None, got {linear!r}")
+    if conv is not None and conv not in CONV_KERNELS:
+        raise ValueError(f"conv kernel must be one of {CONV_KERNELS} or None, got {conv!r}")
+
+
+def pin_kernels(model: ModuleT, linear: str | None = None, conv: str | None = None) -> ModuleT:
+    """Pin the kernels of every layer of `model` that runs through these kernels (None: measured again), so that
+    its outputs do not depend on which kernel a measurement favoured: `pin_kernels(model, "blas", "direct")`
+    computes as torch's own layers do, the way the original's code runs. `force_kernels` overrides a pin."""
+    _check_names(linear, conv)
+    for module in model.modules():
+        if isinstance(module, (DenseLinear, TemporalConv1d)):
+            module.__dict__["pinned_linear"] = linear
+        if isinstance(module, TemporalConv1d):
+            module.__dict__["pinned_conv"] = conv
+    return model
+
+
+def kernel_choices() -> list[KernelChoice]:
+    """Every product class met in this process and the kernel it runs, in the order they were met."""
+    with _LOCK:
+        return list(_CHOICES.values())
+
+
+def clear_kernel_choices() -> None:
+    """Forget every choice (the next call of each class measures again)."""
+    with _LOCK:
+        _CHOICES.clear()
+        _CHOSEN.clear()
+
+
+@functools.cache
+def machine_key() -> str:
+    """What a choice depends on besides the product: the CPU model, torch's cpu capability and version."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
+    except OSError:
+        pass
+    return f"{model} | {torch.backends.cpu.get_cpu_capability()} | torch {torch.__version__}"
+
+
+def _disk_path() -> Path | None:
+    """Where choices are kept between processes: `MOTIONCLR_LENS_KERNEL_CACHE` (a JSON file; empty or "off": nowhere),
+    by default `kernels.json` in the user's cache folder (`XDG_CACHE_HOME`, else ~/.cache), under `motionclr_lens`."""
+    path = os.environ.get(CACHE_ENV)
+    if path is not None:
+        return None if path.strip().lower() in ("", "off") else Path(path)
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "motionclr_lens" / "kernels.json"
+
+
+def _read_disk() -> dict[str, Any]:
+    path = _disk_path()
+    if path is None or not path.is_file():
+        return {}
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}  # a damaged cache only costs a measurement
+    entries = stored.get(machine_key()) if isinstance(stored, dict) else None
+    return entries if isinstance(entries, dict) else {}
+
+
+def _write_disk(choice: KernelChoice) -> None:
+    path = _disk_path()
+    if path is None:
+        return
+    try:
+        stored = json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, ValueError):
+        stored = {}
+    if not isinstance(stored, dict):
+        stored = {}
+    stored.setdefault(machine_key(), {})[choice.key] = {"kernel": choice.kernel, "seconds": choice.seconds}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(stored, indent=1, sort_keys=True))
+        tmp.replace(path)
+    except OSError:
+        pass  # the choice still holds for this process
+
+
+def _rows_class(rows: int) -> int:
+    return 1 << max(0, rows - 1).bit_length()
+
+
+def _median_seconds(fn: Callable[[], object]) -> float:
+    fn()  # warm-up: first calls build oneDNN primitives and grow allocator pools
+    times = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _chosen(kind: str, shape: tuple[int, ...], rows: int, grad: bool) -> tuple[tuple[Any, ...], str | None]:
+    """The class of a call and its kernel if already chosen."""
+    key = (kind, shape, _rows_class(rows), grad, torch.get_num_threads())
+    return key, _CHOSEN.get(key)
+
+
+def _choose(key: tuple[Any, ...], candidates: Mapping[str, Callable[[], object]]) -> str:
+    """Choose a kernel for a class met for the first time: from disk where stored, else by timing the candidates
+    (torch's own first)."""
+    kind, shape, rows, grad, threads = key
+    probe = KernelChoice(kind, shape, rows, grad, threads, "", {}, "")
+    stored = _read_disk().get(probe.key)
+    if isinstance(stored, dict) and stored.get("kernel") in candidates:
+        choice = KernelChoice(**{**asdict(probe), "kernel": stored["kernel"], "seconds": {}, "how": "disk"})
+    else:
+        seconds = {name: _median_seconds(fn) for name, fn in candidates.items()}
+        own = next(iter(candidates))  # torch's own comes first
+        best = min(seconds, key=seconds.__getitem__)
+        kernel = best if seconds[best] < (1 - MARGIN) * seconds[own] else own
+        choice = KernelChoice(**{**asdict(probe), "kernel": kernel, "seconds": seconds, "how": "measured"})
+        _write_disk(choice)
+    with _LOCK:
+        choice = _CHOICES.setdefault(probe.key, choice)
+        _CHOSEN[key] = choice.kernel
+    return choice.kernel
+
+
+def _torchs_own() -> bool:
+    """Autocast and compilation get torch's own kernels: the ones they know how to lower."""
+    return torch.is_autocast_enabled("cpu") or torch.compiler.is_compiling()
+
+
+# -- the products ----------------------------------------------------------------------------------------------
+
+
+def _transposed(owner: nn.Module, weight: Tensor) -> Tensor:
+    """The (K, N) transposed copy of a (N, K) weight, kept beside `owner` (not in its state dict) until the weight
+    changes: a second copy of that layer's weights, which `describe_kernels` counts."""
+    key = (weight.data_ptr(), weight._version, weight.shape, weight.dtype, weight.device)
+    held = owner.__dict__.get("_kernel_transposed")
+    if held is None or held[0] != key:
+        held = (key, weight.detach().t().contiguous())
+        owner.__dict__["_kernel_transposed"] = held
+    return held[1]
+
+
+def _linear_kernel(name: str, owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    if name == "onednn":
+        return dense(x, weight, bias)
+    if name == "blas_nn" and not _needs_grad(x, weight, bias):
+        wt = _transposed(owner, weight)
+        return torch.addmm(bias, x, wt) if bias is not None else x @ wt
+    return F.linear(x, weight, bias)
+
+
+def linear_product(owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """(M, K) @ (N, K)^T + bias by the kernel chosen for this product class (`owner` keeps what a kernel keeps)."""
+    forced = _FORCED.get()[0] or owner.__dict__.get("pinned_linear")
+    if x.device.type != "cpu" or _torchs_own():
+        name: str | None = "blas"
+    elif forced is not None:
+        name = forced
+    else:
+        grad = _needs_grad(x, weight, bias)
+        key, name = _chosen("linear", (weight.shape[1], weight.shape[0]), x.shape[0], grad)
+        if name is None:
+            if grad:
+                names = ("blas", "onednn")
+                name = _choose(key, {n: functools.partial(_timed_backward, n, owner, x, weight, bias) for n in names})
+            else:
+                candidates = {n: functools.partial(_linear_kernel, n, owner, x, weight, bias) for n in LINEAR_KERNELS}
+                name = _choose(key, candidates)
+                if name != "blas_nn":
+                    owner.__dict__.pop("_kernel_transposed", None)  # the copy the timing made
+    return _linear_kernel(str(name), owner, x, weight, bias)
+
+
+def _timed_backward(name: str, owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | None) -> None:
+    """One forward and backward of a kernel on detached copies (the layer's own gradients stay untouched)."""
+    x_ = x.detach().requires_grad_(x.requires_grad)
+    w_ = weight.detach().requires_grad_(weight.requires_grad)
+    b_ = None if bias is None else bias.detach().requires_grad_(bias.requires_grad)
+    out = _linear_kernel(name, owner, x_, w_, b_)
+    if out.requires_grad:
+        out.sum().backward()
 
 
 class DenseLinear(nn.Linear):
-    """A `nn.Linear` (same parameters and state-dict keys) whose large products on the CPU run as `dense`."""
+    """A `nn.Linear` (same parameters and state-dict keys) whose products on the CPU run by the kernel measured
+    fastest for their class."""
 
     def forward(self, x: Tensor) -> Tensor:
         rows = x.numel() // max(self.in_features, 1)
-        if not _use_dense(x, self.in_features * self.out_features, rows):
+        if rows == 0:
             return super().forward(x)
-        out = dense(x.reshape(rows, self.in_features), self.weight, self.bias)
+        out = linear_product(self, x.reshape(rows, self.in_features), self.weight, self.bias)
         return out.reshape(*x.shape[:-1], self.out_features)
 
 
 class TemporalConv1d(nn.Conv1d):
-    """A `nn.Conv1d` (same parameters and state-dict keys) that runs wide kernels as one matrix product.
+    """A `nn.Conv1d` (same parameters and state-dict keys) that can run as one matrix product.
 
-    oneDNN's direct convolution is slow for wide inputs over few frames (2048 x 5 taps at 20 frames, the
-    U-Net's up path, runs at about 110 GFLOP/s on a 2-core CPU) and no faster than a matrix product
-    elsewhere. Wherever `in_channels * kernel_size >= GEMM_MIN_WIDTH`, the frames are unfolded into
-    (B * T, C_in * k) rows and multiplied by the (C_out, C_in * k) weight with `dense`: the same sum in
-    another order, at the matrix-product rate (see docs/performance.md); the rows, k times the input's
-    size, are made for a few batch rows at a time (`CHUNK_BYTES`). On a GPU, and for small products,
-    torch's own convolution runs.
+    "unfold": the frames are unfolded into (B * T, C_in * k) rows and multiplied by the (C_out, C_in * k) weight
+    with the linear kernel chosen for that product: the same sum in another order; the rows, k times the input's
+    size, are made for a few batch rows at a time (`CHUNK_BYTES`). Whether that or torch's direct convolution
+    runs is measured per class (docs/performance.md).
     """
 
-    GEMM_MIN_WIDTH = 4096
     CHUNK_BYTES = 32 * 2**20  # the most unfolded columns held at once (whole batch rows; at least one)
 
     def forward(self, x: Tensor) -> Tensor:
-        c_out, c_in, k = self.weight.shape
         if (
-            c_in * k < self.GEMM_MIN_WIDTH
-            or not _use_dense(x, self.weight.numel(), x.shape[0] * x.shape[-1])
+            x.device.type != "cpu"
+            or _torchs_own()
+            or x.dim() != 3
             or self.groups != 1
             or self.dilation != (1,)
             or not isinstance(self.padding, tuple)
             or self.padding_mode != "zeros"
         ):
             return super().forward(x)
+        name = _FORCED.get()[1] or self.__dict__.get("pinned_conv")
+        if name is None:
+            c_out, c_in, k = self.weight.shape
+            rows = x.shape[0] * ((x.shape[-1] + 2 * int(self.padding[0]) - k) // self.stride[0] + 1)
+            grad = _needs_grad(x, self.weight, self.bias)
+            key, name = _chosen("conv", (c_in, c_out, k), rows, grad)
+            if name is None:
+                name = _choose(key, {n: functools.partial(self._run, n, x, grad) for n in CONV_KERNELS})
+        return super().forward(x) if name == "direct" else self._unfolded(x)
+
+    def _run(self, name: str, x: Tensor, grad: bool) -> None:
+        if not grad:
+            self._unfolded(x) if name == "unfold" else super().forward(x)
+            return
+        x_ = x.detach().requires_grad_(x.requires_grad)
+        w_ = self.weight.detach().requires_grad_(self.weight.requires_grad)
+        b_ = None if self.bias is None else self.bias.detach().requires_grad_(self.bias.requires_grad)
+        out = self._unfolded(x_, w_, b_) if name == "unfold" else self._conv_forward(x_, w_, b_)
+        if out.requires_grad:
+            out.sum().backward()
+
+    def _unfolded(self, x: Tensor, weight: Tensor | None = None, bias: Tensor | None = None) -> Tensor:
+        weight = self.weight if weight is None else weight
+        bias = self.bias if weight is self.weight else bias
+        c_out, c_in, k = weight.shape
         B = x.shape[0]
-        pad = self.padding[0]
+        pad = int(self.padding[0])
         windows = F.pad(x, (pad, pad)).unfold(2, k, self.stride[0])  # (B, C_in, T_out, k), a view
         t_out = windows.shape[2]
-        weight = self.weight.reshape(c_out, c_in * k)
+        matrix = weight.reshape(c_out, c_in * k)
         # The unfolded columns are k times the input: make them a few rows of the batch at a time.
-        rows = max(1, self.CHUNK_BYTES // (t_out * c_in * k * x.element_size()))
-        out = x.new_empty(B, t_out, c_out)
+        rows = max(1, self.CHUNK_BYTES // max(1, t_out * c_in * k * x.element_size()))
+        parts = []
         for start in range(0, B, rows):
             part = windows[start : start + rows]
             cols = part.permute(0, 2, 1, 3).reshape(part.shape[0] * t_out, c_in * k)
-            out[start : start + rows] = dense(cols, weight, self.bias).view(part.shape[0], t_out, c_out)
+            parts.append(linear_product(self, cols, matrix, bias).view(part.shape[0], t_out, c_out))
+        out = parts[0] if len(parts) == 1 else torch.cat(parts)
         return out.transpose(1, 2)
 
 
-ModuleT = TypeVar("ModuleT", bound=nn.Module)
-
-
 def use_cpu_kernels(model: ModuleT) -> ModuleT:
-    """Run `model`'s large products through the CPU kernels, in place: the attention projections and
+    """Run `model`'s large products through the measured CPU kernels, in place: the attention projections and
     feed-forward layers become `DenseLinear`, the temporal convolutions `TemporalConv1d` (subclasses that add
     no parameter, so weights, state-dict keys and devices are untouched). Returns the model."""
     for module in model.modules():
@@ -134,3 +428,30 @@ def use_cpu_kernels(model: ModuleT) -> ModuleT:
             elif type(layer) is nn.Conv1d:
                 layer.__class__ = TemporalConv1d
     return model
+
+
+def describe_kernels(model: nn.Module) -> list[dict[str, Any]]:
+    """For every layer of `model` that runs through these kernels: its name, what it is, and the kernel each
+    class of its calls ran, with the measured seconds of every candidate (empty if forced or read from disk), and
+    the bytes of the transposed weight "blas_nn" keeps beside it (`copy_bytes`)."""
+    by_kind: dict[tuple[str, tuple[int, ...]], list[KernelChoice]] = {}
+    for choice in kernel_choices():
+        by_kind.setdefault((choice.kind, choice.shape), []).append(choice)
+    table = []
+    for name, module in model.named_modules():
+        classes: list[tuple[str, tuple[int, ...]]]
+        if isinstance(module, DenseLinear):
+            classes = [("linear", (module.in_features, module.out_features))]
+        elif isinstance(module, TemporalConv1d):
+            c_out, c_in, k = module.weight.shape
+            classes = [("conv", (c_in, c_out, k)), ("linear", (c_in * k, c_out))]  # and its unfolded product
+        else:
+            continue
+        held = module.__dict__.get("_kernel_transposed")
+        copy = 0 if held is None else held[1].numel() * held[1].element_size()
+        for cls in classes:
+            table += [
+                {"layer": name, **asdict(choice), "key": choice.key, "copy_bytes": copy}
+                for choice in by_kind.get(cls, [])
+            ]
+    return table

@@ -58,6 +58,7 @@ class AttentionCall:
     branches: tuple[str, ...]
     hooks: tuple[Hook, ...]
     explicit: bool = False
+    text_kv: dict[int, tuple[tuple[Any, ...], Tensor, Tensor]] | None = None  # see CrossAttention.text_keys_values
 
 
 class _Attention(nn.Module):
@@ -147,8 +148,25 @@ class CrossAttention(_Attention):
         self.value = nn.Linear(text_dim, channels)
 
     def forward(self, x: Tensor, text: Tensor, call: AttentionCall) -> Tensor:
-        t = self.text_norm(text)
-        return self.attend(self.query(self.norm(x)), self.key(t), self.value(t), call, x.shape[0])
+        k, v = self.text_keys_values(text, call)
+        return self.attend(self.query(self.norm(x)), k, v, call, x.shape[0])
+
+    def text_keys_values(self, text: Tensor, call: AttentionCall) -> tuple[Tensor, Tensor]:
+        """(B, N, C) keys and values of the text. They do not change across a run's steps: with a run's cache
+        (`call.text_kv`, one per run) and no gradient, they are computed at the first step and reused while the
+        text is the same tensor, unchanged; hooks on `k` and `v` still see them at every step (as copies)."""
+        cache = call.text_kv
+        if cache is None or torch.is_grad_enabled():
+            t = self.text_norm(text)
+            return self.key(t), self.value(t)
+        signature = (text.data_ptr(), text.shape, text.stride(), text._version, text.dtype, torch.is_autocast_enabled())
+        held = cache.get(self.layer)
+        if held is None or held[0] != signature:
+            t = self.text_norm(text)
+            held = (signature, self.key(t), self.value(t))
+            cache[self.layer] = held
+        k, v = held[1], held[2]
+        return (k.clone(), v.clone()) if call.hooks else (k, v)
 
 
 class FFN(nn.Module):
@@ -396,6 +414,7 @@ class MotionCLR(nn.Module):
         n_cond: int | None = None,
         info: DenoiseInfo | None = None,
         row_prompts: Sequence[int] | None = None,
+        text_kv: dict[int, Any] | None = None,
     ) -> Tensor:
         """(B, T, input_dim) noisy motion -> (B, T, input_dim) predicted clean motion.
 
@@ -404,6 +423,8 @@ class MotionCLR(nn.Module):
         whole attention layer, self-attention included, as the original does for a fully masked batch.
         info, row_prompts: the step and timestep of this call and the prompt each row belongs to (default:
         row i is prompt i), passed to hooks in scope.
+        text_kv: a run's cache of the text's keys and values (an empty dict at the run's start, the same dict at
+        every step): computed once per run instead of at every step.
         """
         B, T, _ = x.shape
         n_cond = B if n_cond is None else n_cond
@@ -425,6 +446,7 @@ class MotionCLR(nn.Module):
             branches=tuple("cond" if i < n_cond else "uncond" for i in range(B)),
             hooks=active_hooks(),
             explicit=explicit_attention_forced(),
+            text_kv=text_kv,
         )
         pad = (-T) % self.config.downsampling
         h = F.pad(x.transpose(1, 2), (0, pad))  # (B, C, T_padded)

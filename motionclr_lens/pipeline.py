@@ -260,9 +260,13 @@ class MotionCLRPipeline:
             model.train(was_training)
 
     def denoiser(self, text: Tensor, guidance_scale: float) -> Callable[[Tensor, Tensor, int], Tensor]:
-        """The guided x0 prediction `(x_t, timesteps (B,), step) -> x0` that stage 5 steps with."""
+        """The guided x0 prediction `(x_t, timesteps (B,), step) -> x0` that stage 5 steps with; the text's keys
+        and values in every cross-attention are computed at its first call and reused (one cache per denoiser)."""
         model = self.model
-        return lambda x, t, step: guided_prediction(model, x, t, text, guidance_scale, DenoiseInfo(step, int(t[0])))
+        text_kv: dict[int, Any] = {}
+        return lambda x, t, step: guided_prediction(
+            model, x, t, text, guidance_scale, DenoiseInfo(step, int(t[0])), text_kv
+        )
 
     def decode(
         self,

@@ -113,15 +113,18 @@ def guided_prediction(
     text: Tensor,
     guidance_scale: float = DEFAULT_GUIDANCE_SCALE,
     info: DenoiseInfo | None = None,
+    text_kv: dict[int, Any] | None = None,
 ) -> Tensor:
     """Classifier-free guidance over a denoiser's x0 prediction (`model`: a MotionCLR, or anything called as one,
     `model(x, timesteps, text, n_cond=, info=, row_prompts=)`): one pass over [x; x], conditional rows first,
-    then uncond + scale * (cond - uncond). Scale 1 needs only the conditional rows, which is what it runs."""
+    then uncond + scale * (cond - uncond). Scale 1 needs only the conditional rows, which is what it runs.
+    `text_kv`: the run's cache of the text's keys and values (`MotionCLR.forward`), passed on when given."""
     B = x.shape[0]
     if timesteps.dim() == 0:
         timesteps = timesteps.expand(B)
+    extra = {} if text_kv is None else {"text_kv": text_kv}
     if guidance_scale == 1.0:
-        return model(x, timesteps, text, n_cond=B, info=info)
+        return model(x, timesteps, text, n_cond=B, info=info, **extra)
     out = model(
         torch.cat([x, x]),
         torch.cat([timesteps, timesteps]),
@@ -129,6 +132,7 @@ def guided_prediction(
         n_cond=B,
         info=info,
         row_prompts=list(range(B)) * 2,
+        **extra,
     )
     cond, uncond = out[:B], out[B:]
     return uncond + guidance_scale * (cond - uncond)

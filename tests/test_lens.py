@@ -223,10 +223,13 @@ def test_the_budget_counts_what_earlier_runs_in_the_block_keep(parity_pipeline):
     with capture(kinds=("cross",), layers=[0]) as one:
         parity_pipeline.generate("a man jumps.", lengths=24, steps=3)
     budget = one.estimated_bytes * 3 // 2  # one run fits, two do not
-    with pytest.raises(CaptureBudgetError, match="besides the .* MiB earlier runs in this block keep"):
-        with capture(kinds=("cross",), layers=[0], budget_bytes=budget) as cache:
-            parity_pipeline.generate("a man jumps.", lengths=24, steps=3)
-            parity_pipeline.generate("a man waves.", lengths=24, steps=3)
+    message = r"besides the .* MiB earlier runs in this block keep"
+    with (
+        pytest.raises(CaptureBudgetError, match=message),
+        capture(kinds=("cross",), layers=[0], budget_bytes=budget) as cache,
+    ):
+        parity_pipeline.generate("a man jumps.", lengths=24, steps=3)
+        parity_pipeline.generate("a man waves.", lengths=24, steps=3)
     assert len(cache.runs) == 1 and cache.nbytes == one.estimated_bytes
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
 from motionclr_lens.hooks import explicit_attention
+from motionclr_lens.kernels import CONV_KERNELS, LINEAR_KERNELS, force_kernels, pin_kernels
 from motionclr_lens.sampling import guided_prediction
 from motionclr_lens.text import get_tokenizer
 
@@ -42,6 +45,21 @@ def test_forward_conditional(model, forward_inputs):
     with torch.no_grad():
         out = model(fw["x"], fw["timesteps"], text)
     torch.testing.assert_close(out, fw["cond"], atol=5e-5, rtol=0)
+
+
+@pytest.mark.parametrize(
+    ("linear", "conv"), [(None, None), *((lin, conv) for lin in LINEAR_KERNELS for conv in CONV_KERNELS)]
+)
+def test_every_kernel_keeps_the_forward_equal_to_the_original(model, forward_inputs, linear, conv):
+    """The library's kernels (each forced, and as measured on this machine) on a copy of the model: the guided
+    forward and the conditional one equal the original's to the same tolerance as torch's own."""
+    fw, text = forward_inputs
+    fresh = pin_kernels(copy.deepcopy(model), None, None)  # unpinned, and its copies of weights its own
+    with torch.no_grad(), force_kernels(linear, conv):
+        cond = fresh(fw["x"], fw["timesteps"], text)
+        guided = guided_prediction(fresh, fw["x"], fw["timesteps"], text, guidance_scale=2.5)
+    torch.testing.assert_close(cond, fw["cond"], atol=5e-5, rtol=0)
+    torch.testing.assert_close(guided, fw["cfg_2.5"], atol=5e-5, rtol=0)
 
 
 def test_forward_unconditional_skips_attention(model, forward_inputs):

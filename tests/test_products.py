@@ -1,31 +1,114 @@
-"""The model's own products (oneDNN matrix products, unfolded wide convolutions) against torch's layers."""
+"""The model's own products (each CPU kernel, forced, and the one measured fastest) against torch's layers."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from motionclr_lens.kernels import DenseLinear, TemporalConv1d
+from motionclr_lens import kernels
+from motionclr_lens.kernels import (
+    CONV_KERNELS,
+    LINEAR_KERNELS,
+    DenseLinear,
+    TemporalConv1d,
+    describe_kernels,
+    force_kernels,
+    kernel_choices,
+)
 
 
-@pytest.mark.parametrize("chunk_bytes", [TemporalConv1d.CHUNK_BYTES, 1, 3 * 2**20])
-def test_wide_convolution_equals_torchs(monkeypatch, chunk_bytes):
-    """2048 channels x 5 taps, the up path's shape: unfolded (whole, one batch row or a few at a time)."""
+@pytest.fixture(autouse=True)
+def fresh_choices():
+    kernels.clear_kernel_choices()
+    yield
+    kernels.clear_kernel_choices()
+
+
+@pytest.mark.parametrize("linear", LINEAR_KERNELS)
+@pytest.mark.parametrize("conv", CONV_KERNELS)
+@pytest.mark.parametrize("chunk_bytes", [TemporalConv1d.CHUNK_BYTES, 1])
+def test_every_convolution_kernel_equals_torchs(monkeypatch, linear, conv, chunk_bytes):
+    """2048 channels x 5 taps, the up path's shape: direct, or unfolded (whole, or one batch row at a time) and
+    multiplied by each linear kernel."""
     torch.manual_seed(0)
-    conv = TemporalConv1d(2048, 256, 5, padding=2)
+    layer = TemporalConv1d(2048, 256, 5, padding=2)
     x = torch.randn(5, 2048, 24)
     monkeypatch.setattr(TemporalConv1d, "CHUNK_BYTES", chunk_bytes)
     with torch.no_grad():
-        ours = conv(x)
-        theirs = F.conv1d(x, conv.weight, conv.bias, padding=2)
+        theirs = F.conv1d(x, layer.weight, layer.bias, padding=2)
+        with force_kernels(linear=linear, conv=conv):
+            ours = layer(x)
+            again = layer(x)  # with the transposed weight "blas_nn" keeps
     assert ours.shape == theirs.shape == (5, 256, 24)
     torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(again, theirs, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(F.conv1d(x, layer.weight, layer.bias, padding=2), theirs)  # values unchanged
+    assert kernel_choices() == []  # forced: nothing measured
 
 
-def test_dense_linear_equals_torchs():
+@pytest.mark.parametrize("linear", LINEAR_KERNELS)
+def test_every_linear_kernel_equals_torchs_with_and_without_gradients(linear):
     torch.manual_seed(0)
-    layer = DenseLinear(1024, 1024)
+    layer = DenseLinear(1024, 512)
+    reference = torch.nn.Linear(1024, 512)
+    reference.load_state_dict(layer.state_dict())
     x = torch.randn(3, 40, 1024)
+    with force_kernels(linear=linear):
+        with torch.no_grad():
+            torch.testing.assert_close(layer(x), reference(x), rtol=1e-4, atol=1e-4)
+        out = layer(x)
+    out.square().sum().backward()
+    reference(x).square().sum().backward()
+    for ours, theirs in [(layer.weight, reference.weight), (layer.bias, reference.bias)]:
+        torch.testing.assert_close(ours.grad, theirs.grad, rtol=1e-4, atol=1e-3)
+    assert list(layer.state_dict()) == ["weight", "bias"]
+    assert layer.state_dict()["weight"].shape == (512, 1024)
+
+
+def test_measured_choices_are_kept_per_class_and_listed(tmp_path, monkeypatch):
+    """The first call of a class times every candidate; later calls of the class reuse the choice; another
+    row count is another class; a model says which kernel each layer runs; a disk cache answers later."""
+    monkeypatch.setenv(kernels.CACHE_ENV, str(tmp_path / "kernels.json"))
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(DenseLinear(256, 512), DenseLinear(512, 256))
+    reference = torch.nn.Sequential(torch.nn.Linear(256, 512), torch.nn.Linear(512, 256))
+    reference.load_state_dict(model.state_dict())
+    x = torch.randn(64, 256)
     with torch.no_grad():
-        torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias), rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(model(x), reference(x), rtol=1e-4, atol=1e-4)
+        model(x)
+        choices = kernel_choices()
+        assert [(c.kind, c.shape, c.rows, c.how) for c in choices] == [
+            ("linear", (256, 512), 64, "measured"),
+            ("linear", (512, 256), 64, "measured"),
+        ]
+        assert all(set(c.seconds) == set(LINEAR_KERNELS) and c.kernel in LINEAR_KERNELS for c in choices)
+        model(torch.randn(100, 256))
+        assert [c.rows for c in kernel_choices()] == [64, 64, 128, 128]
+    table = describe_kernels(model)
+    assert {row["layer"] for row in table} == {"0", "1"} and len(table) == 4
+    stored = json.loads((tmp_path / "kernels.json").read_text())
+    assert list(stored) == [kernels.machine_key()] and len(stored[kernels.machine_key()]) == 4
+    kernels.clear_kernel_choices()
+    with torch.no_grad():
+        model(x)
+    assert [c.how for c in kernel_choices()] == ["disk", "disk"]
+    assert [c.kernel for c in kernel_choices()] == [c.kernel for c in choices]
+
+
+def test_forcing_names_the_valid_kernels():
+    with pytest.raises(ValueError, match=r"linear kernel must be one of \('blas', 'blas_nn', 'onednn'\)"):
+        force_kernels(linear="mkl").__enter__()
+    with pytest.raises(ValueError, match=r"conv kernel must be one of \('direct', 'unfold'\)"):
+        force_kernels(conv="fft").__enter__()
+
+
+def test_autocast_runs_torchs_own_kernels():
+    layer = DenseLinear(256, 256)
+    x = torch.randn(32, 256)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = layer(x)
+    assert out.dtype == torch.bfloat16 and kernel_choices() == []

@@ -126,3 +126,49 @@ def test_one_schedule_everywhere():
         assert torch.equal(make_scheduler(name).alphas_cumprod, bar), name
     bar[0] = 0  # a copy: the caller cannot change the schedule
     assert alphas_cumprod()[0] > 0.999
+
+
+def test_the_text_keys_and_values_are_computed_once_per_run(parity_pipeline):
+    """A run computes each cross-attention's text keys and values at its first step only; the motion is the same
+    bit for bit as computing them at every step, and hooks on `k` and `v` still see them at every step, their
+    in-place changes reaching no later step."""
+    from motionclr_lens.hooks import Hook, use_hooks
+    from motionclr_lens.model import CrossAttention
+
+    model = parity_pipeline.model
+    crosses = [m for m in model.modules() if isinstance(m, CrossAttention)]
+    calls = []
+    handles = [m.key.register_forward_hook(lambda *_: calls.append(1)) for m in crosses]
+    seed = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    try:
+        parity_pipeline.generate("a man jumps.", lengths=24, steps=4, generator=seed())
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert len(calls) == len(crosses)  # once per layer, not once per step
+
+    text = parity_pipeline.encode(["a man jumps."])
+    every_step = []
+    noise = torch.randn(1, 24, 263, generator=seed())
+
+    def denoise(x, t, step):  # no cache: keys and values at every step
+        return guided_prediction(model, x, t, text, parity_pipeline.guidance_scale)
+
+    from motionclr_lens.sampling import sample_loop
+
+    plain = sample_loop(denoise, noise, make_scheduler("dpmsolver"), 4, generator=seed())
+    with_cache = parity_pipeline.generate("a man jumps.", lengths=24, steps=4, noise=noise, generator=seed())
+    assert torch.equal(plain, with_cache.sample)
+
+    def spoil(k, ctx):
+        every_step.append((ctx.step, bool(k.abs().sum() > 0)))
+        if ctx.step == 0:
+            k.mul_(0)  # in place: must not reach the cache
+
+    seen = []
+    with use_hooks(
+        Hook(spoil, points=("k",), kinds=("cross",), layers=[0]),
+        Hook(lambda v, ctx: seen.append(ctx.step), points=("v",), kinds=("cross",), layers=[0]),
+    ):
+        parity_pipeline.generate("a man jumps.", lengths=24, steps=4, generator=seed())
+    assert every_step == [(0, True), (1, True), (2, True), (3, True)] and seen == [0, 1, 2, 3]
