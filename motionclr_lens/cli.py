@@ -546,7 +546,29 @@ def _inspect(args: argparse.Namespace) -> int:
     print(f"parameters: {params - clip:,} outside CLIP, {clip:,} in the CLIP text tower")
     for block in pipe.model.unet.clr_blocks():
         print(f"  layer {block.layer_index:2d}: {block.conv1d.out_channels} channels")
+    if args.kernels:
+        _inspect_kernels(pipe, args.seconds)
     return 0
+
+
+def _inspect_kernels(pipe: MotionCLRPipeline, seconds: float) -> None:
+    """Run one short guided sampling (which meets every product class of that length) and say which kernel each
+    class runs on this machine and why."""
+    from . import kernels
+
+    frames = pipe.lengths_in_frames(1, None, seconds)
+    pipe.generate(["a person walks forward"], lengths=frames, steps=2, generator=torch.Generator().manual_seed(0))
+    print(f"\nkernels on {kernels.machine_key()}, {torch.get_num_threads()} threads ({frames[0]} frames, guided):")
+    print("  class                                         kernel    how       seconds of each candidate")
+    for choice in kernels.kernel_choices():
+        times = ", ".join(f"{name} {1e3 * t:.2f} ms" for name, t in choice.seconds.items()) or "-"
+        print(f"  {choice.key:45s} {choice.kernel:9s} {choice.how:9s} {times}")
+    layers = kernels.describe_kernels(pipe.model)
+    copies = {row["layer"]: row["copy_bytes"] for row in layers}
+    print(
+        f"  {len({row['layer'] for row in layers})} layers run through these kernels; transposed weights kept "
+        f"beside them: {sum(copies.values()) / 2**20:.1f} MiB"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -655,8 +677,10 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             p.add_argument("--threshold", type=float, default=0.8, help="share of the maximum (the paper: 0.8)")
         p.set_defaults(func=func)
-    p = sub.add_parser("inspect", help="print a model's sizes and attention layers")
+    p = sub.add_parser("inspect", help="print a model's sizes and attention layers (and the CPU kernels it runs)")
     model_args(p)
+    p.add_argument("--kernels", action="store_true", help="also say which kernel each product class runs here, and why")
+    p.add_argument("--seconds", type=float, default=4.0, help="the motion length the kernels are chosen for")
     p.set_defaults(func=_inspect)
     # the long runs (train, export, sweep, train-recogniser) log at INFO, each line with its time
     p = sub.add_parser("train", help="train the embedded configuration on the motion world (resumable)")

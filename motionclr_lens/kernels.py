@@ -15,10 +15,11 @@ machine, not assumed from another:
 
 The first call of each product class (kernel kind, the weight's shape, the rows rounded up to a power of two,
 gradients or not, torch's thread count) times every candidate on the call's own input (one warm-up and
-`REPEATS` timed runs each); the fastest wins, torch's own unless another is at least `MARGIN` faster. The
-choice is kept for the process and on disk (`_disk_path`: the user's cache folder, or the JSON file
-`MOTIONCLR_LENS_KERNEL_CACHE` names, "off" for none) under a key of the CPU model, torch's cpu capability and
-version, so that later processes on the machine run the same kernels and give the same numbers bit for bit.
+`REPEATS` timed runs each, taking turns; the best run of each counts); the fastest wins, torch's own unless
+another is at least `MARGIN` faster. The choice is kept for the process and on disk (`_disk_path`: the user's
+cache folder, or the JSON file `MOTIONCLR_LENS_KERNEL_CACHE` names, "off" for none) under a key of the CPU
+model, torch's cpu capability and version, so that later processes on the machine run the same kernels and give
+the same numbers bit for bit; processes measure a class one at a time (a file lock), so they agree.
 
 `kernel_choices()` and `describe_kernels(model)` say what was chosen and why (the times);
 `force_kernels(linear=..., conv=...)` forces a choice in a block, `pin_kernels(model, ...)` for one model (tests,
@@ -32,9 +33,9 @@ import contextlib
 import contextvars
 import functools
 import json
+import math
 import os
 import platform
-import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -67,7 +68,7 @@ __all__ = [
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
 LINEAR_KERNELS = ("blas", "blas_nn", "onednn")
 CONV_KERNELS = ("direct", "unfold")
-REPEATS = 3
+REPEATS = 5
 MARGIN = 0.05  # another kernel replaces torch's own only when at least this much faster
 CACHE_ENV = "MOTIONCLR_LENS_KERNEL_CACHE"
 
@@ -108,7 +109,7 @@ def _inner_product() -> Any:
 
 @dataclass(frozen=True)
 class KernelChoice:
-    """One product class and the kernel chosen for it: the median seconds of each candidate on the first input
+    """One product class and the kernel chosen for it: the best seconds of each candidate on the first input
     of the class (empty when forced or read from disk), and how the choice was made."""
 
     kind: str  # "linear" or "conv"
@@ -225,25 +226,61 @@ def _write_disk(choice: KernelChoice) -> None:
     stored.setdefault(machine_key(), {})[choice.key] = {"kernel": choice.kernel, "seconds": choice.seconds}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps(stored, indent=1, sort_keys=True))
         tmp.replace(path)
     except OSError:
         pass  # the choice still holds for this process
 
 
+_HELD = threading.local()
+
+
+@contextlib.contextmanager
+def _disk_lock() -> Iterator[None]:
+    """An exclusive lock on the disk cache (a `.lock` file beside it) where the platform has one; a thread that
+    holds it already (a convolution measuring its unfolded product) goes on."""
+    path = _disk_path()
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks here: processes may measure a class each
+        fcntl = None  # type: ignore[assignment]
+    if path is None or fcntl is None or _HELD.__dict__.get("depth", 0):
+        yield
+        return
+    with contextlib.ExitStack() as stack:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = stack.enter_context(open(path.with_name(path.name + ".lock"), "a"))
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError:
+            handle = None
+        _HELD.depth = 1
+        try:
+            yield
+        finally:
+            _HELD.depth = 0
+            if handle is not None:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _rows_class(rows: int) -> int:
     return 1 << max(0, rows - 1).bit_length()
 
 
-def _median_seconds(fn: Callable[[], object]) -> float:
-    fn()  # warm-up: first calls build oneDNN primitives and grow allocator pools
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
+def _time_candidates(candidates: Mapping[str, Callable[[], object]]) -> dict[str, float]:
+    """The fastest of `REPEATS` timed runs of each candidate, the candidates taking turns (so that a burst of
+    other work on the machine hits them alike), after one warm-up each (first calls build oneDNN primitives and
+    grow allocator pools). The fastest run is the one least disturbed."""
+    for fn in candidates.values():
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    best = dict.fromkeys(candidates, math.inf)
+    for _ in range(REPEATS):
+        for name, fn in candidates.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
 def _chosen(kind: str, shape: tuple[int, ...], rows: int, grad: bool) -> tuple[tuple[Any, ...], str | None]:
@@ -257,16 +294,17 @@ def _choose(key: tuple[Any, ...], candidates: Mapping[str, Callable[[], object]]
     (torch's own first)."""
     kind, shape, rows, grad, threads = key
     probe = KernelChoice(kind, shape, rows, grad, threads, "", {}, "")
-    stored = _read_disk().get(probe.key)
-    if isinstance(stored, dict) and stored.get("kernel") in candidates:
-        choice = KernelChoice(**{**asdict(probe), "kernel": stored["kernel"], "seconds": {}, "how": "disk"})
-    else:
-        seconds = {name: _median_seconds(fn) for name, fn in candidates.items()}
-        own = next(iter(candidates))  # torch's own comes first
-        best = min(seconds, key=seconds.__getitem__)
-        kernel = best if seconds[best] < (1 - MARGIN) * seconds[own] else own
-        choice = KernelChoice(**{**asdict(probe), "kernel": kernel, "seconds": seconds, "how": "measured"})
-        _write_disk(choice)
+    with _disk_lock():  # processes on one machine measure a class one at a time and agree on its kernel
+        stored = _read_disk().get(probe.key)
+        if isinstance(stored, dict) and stored.get("kernel") in candidates:
+            choice = KernelChoice(**{**asdict(probe), "kernel": stored["kernel"], "seconds": {}, "how": "disk"})
+        else:
+            seconds = _time_candidates(candidates)
+            own = next(iter(candidates))  # torch's own comes first
+            best = min(seconds, key=seconds.__getitem__)
+            kernel = best if seconds[best] < (1 - MARGIN) * seconds[own] else own
+            choice = KernelChoice(**{**asdict(probe), "kernel": kernel, "seconds": seconds, "how": "measured"})
+            _write_disk(choice)
     with _LOCK:
         choice = _CHOICES.setdefault(probe.key, choice)
         _CHOSEN[key] = choice.kernel

@@ -66,6 +66,20 @@ def test_inspect_lists_the_layers(capsys):
     assert "18 self- and cross-attention layers" in text and "layer 17" in text
 
 
+def test_inspect_says_which_kernel_each_product_runs_and_why(capsys, monkeypatch, tmp_path):
+    from motionclr_lens import kernels
+
+    monkeypatch.setenv(kernels.CACHE_ENV, str(tmp_path / "kernels.json"))
+    kernels.clear_kernel_choices()
+    assert main(["inspect", "--kernels", "--seconds", "2"]) == 0
+    text = capsys.readouterr().out
+    assert f"kernels on {kernels.machine_key()}" in text and "(40 frames, guided)" in text
+    rows = [line.split() for line in text.splitlines() if line.strip().startswith(("linear:", "conv:"))]
+    assert rows and len(rows) == len(kernels.kernel_choices())
+    assert all(row[1] in kernels.LINEAR_KERNELS + kernels.CONV_KERNELS and row[2] == "measured" for row in rows)
+    assert "layers run through these kernels" in text
+
+
 def test_generate_replays_a_record_bit_for_bit(tmp_path):
     first, second = tmp_path / "first", tmp_path / "second"
     edits = tmp_path / "edits.json"

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -112,3 +116,24 @@ def test_autocast_runs_torchs_own_kernels():
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         out = layer(x)
     assert out.dtype == torch.bfloat16 and kernel_choices() == []
+
+
+def test_processes_on_one_machine_agree_on_their_kernels(tmp_path):
+    """Two processes meeting the same classes at once: one measures, the other waits and reads its choice,
+    and both compute the same numbers."""
+    script = (
+        "import torch\n"
+        "from motionclr_lens.kernels import TemporalConv1d, kernel_choices\n"
+        "torch.manual_seed(0)\n"
+        "conv = TemporalConv1d(512, 256, 5, padding=2)\n"
+        "with torch.no_grad():\n"
+        "    out = conv(torch.randn(2, 512, 40))\n"
+        "print(sorted((c.kind, c.kernel, c.how) for c in kernel_choices()), out.double().sum().item())\n"
+    )
+    env = {**os.environ, kernels.CACHE_ENV: str(tmp_path / "kernels.json")}
+    runs = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True) for _ in "ab"]
+    outputs = [run.communicate(timeout=300)[0].strip() for run in runs]
+    assert all(run.returncode == 0 for run in runs)
+    hows = sorted(" ".join(sorted(set(re.findall(r"'(measured|disk)'", out)))) for out in outputs)
+    assert hows == ["disk", "measured"], outputs
+    assert outputs[0].rsplit(" ", 1)[1] == outputs[1].rsplit(" ", 1)[1]  # the same numbers, bit for bit
