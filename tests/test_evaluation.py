@@ -1,0 +1,147 @@
+"""The text-to-motion evaluator against the original's code (tests/fixtures/evaluator_parity.pt, made by
+docs/scripts/make_evaluator_fixtures.py on random weights), and its files read safely."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from motionclr_lens.evaluation import Evaluator, EvaluatorConfig, WordVectorizer, metrics, read_safe_pickle
+
+FIXTURES = Path(__file__).parent / "fixtures" / "evaluator_parity.pt"
+
+
+@pytest.fixture(scope="module")
+def parity():
+    return torch.load(FIXTURES, weights_only=True)
+
+
+@pytest.fixture(scope="module")
+def evaluator(parity):
+    s = parity["sizes"]
+    config = EvaluatorConfig(
+        dim_pose=s["dim_pose"], dim_word=s["dim_word"], dim_pos=s["dim_pos"], text_hidden=s["text_hidden"],
+        motion_hidden=s["motion_hidden"], movement_hidden=s["movement_hidden"],
+        movement_latent=s["movement_latent"], embedding=s["embedding"],
+    )  # fmt: skip
+    vocabulary = parity["vocabulary"]
+    words = WordVectorizer(
+        vocabulary["vectors"].numpy(), vocabulary["words"], {w: i for i, w in enumerate(vocabulary["words"])}
+    )
+    evaluator = Evaluator(config, words=words)
+    evaluator.load_state_dict(parity["weights"])
+    return evaluator
+
+
+def motions_of(parity):
+    motions = torch.zeros(len(parity["lengths"]), 196, parity["sizes"]["dim_pose"])
+    for i, part in enumerate(parity["frames"].split(parity["lengths"].tolist())):
+        motions[i, : len(part)] = part
+    return motions
+
+
+def test_captions_become_the_originals_inputs(parity, evaluator):
+    """Start and end tokens, at most 20 words, 'unk' padding; special words over their tags; unknown and
+    capitalised words to 'unk' and OTHER."""
+    words, pos, lengths = evaluator.prepare_captions(parity["captions"])
+    assert torch.equal(lengths, parity["caption_lengths"])
+    torch.testing.assert_close(words, parity["word_embs"].float(), atol=0, rtol=0)
+    torch.testing.assert_close(pos, parity["pos"].float(), atol=0, rtol=0)
+
+
+def test_embeddings_equal_the_originals(parity, evaluator):
+    motions = motions_of(parity)
+    text, motion = evaluator.co_embeddings(
+        parity["word_embs"], parity["pos"], parity["caption_lengths"], motions, parity["lengths"]
+    )
+    torch.testing.assert_close(text, parity["text_emb"], atol=1e-5, rtol=0)
+    torch.testing.assert_close(motion, parity["motion_emb"], atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        evaluator.motion_embeddings(motions, parity["lengths"]), parity["motion_only"], atol=1e-5, rtol=0
+    )
+    # the quirks that make them: the padding is read (the last token sees it), and the order is by length
+    longer = motions.clone()
+    longer[2, 5:8] = 1.0  # past motion 2's 5 frames, inside what its one token reads
+    assert not torch.allclose(evaluator.motion_embeddings(longer, parity["lengths"]), parity["motion_only"])
+    order = evaluator.alignment(parity["lengths"])
+    assert (np.diff(parity["lengths"].numpy()[order]) <= 0).all()
+
+
+def test_metrics_equal_the_originals(parity):
+    m = parity["metrics"]
+    a, b, c, mm = (m[k].numpy() for k in ("a", "b", "c", "mm"))
+    np.testing.assert_allclose(
+        metrics.euclidean_distance_matrix(a[:32], b[:32]), m["distances"].numpy(), atol=1e-6, rtol=0
+    )
+    matching, r_precision, activations = metrics.matching_and_r_precision([(a[:32], b[:32]), (a[32:], b[32:])])
+    assert abs(matching - m["matching"]) < 1e-6
+    np.testing.assert_allclose(r_precision, m["r_precision"].numpy(), atol=1e-6, rtol=0)
+    np.testing.assert_array_equal(activations, b)
+    fid = metrics.frechet_distance(*metrics.activation_statistics(b), *metrics.activation_statistics(c))
+    assert abs(fid - m["fid"]) < 1e-6
+    state = np.random.get_state()
+    try:
+        np.random.seed(m["diversity_seed"])
+        assert abs(metrics.diversity(c, 40, rng=np.random) - m["diversity"]) < 1e-6
+        np.random.seed(m["multimodality_seed"])
+        assert abs(metrics.multimodality(mm, 10, rng=np.random) - m["multimodality"]) < 1e-6
+    finally:
+        np.random.set_state(state)
+    mean, half = metrics.interval(m["values"].numpy())
+    np.testing.assert_allclose(mean, m["mean"].numpy(), atol=1e-12, rtol=0)
+    np.testing.assert_allclose(half, m["conf"].numpy(), atol=1e-12, rtol=0)
+
+
+def test_metric_edge_cases_name_the_problem():
+    with pytest.raises(ValueError, match=r"N > times = 300, got \(10, 4\)"):
+        metrics.diversity(np.zeros((10, 4), np.float32))
+    with pytest.raises(ValueError, match=r"R > times = 10, got \(2, 5, 4\)"):
+        metrics.multimodality(np.zeros((2, 5, 4), np.float32))
+    with pytest.raises(ValueError, match="one D"):
+        metrics.euclidean_distance_matrix(np.zeros((2, 3)), np.zeros((2, 4)))
+    assert metrics.frechet_distance(np.zeros(3), np.eye(3), np.zeros(3), np.eye(3)) == pytest.approx(0, abs=1e-9)
+
+
+class _Payload:
+    def __reduce__(self):
+        return (print, ("a payload ran",))
+
+
+def test_evaluator_files_are_named_when_missing_or_unsafe(tmp_path, parity, capsys):
+    with pytest.raises(FileNotFoundError, match=r"missing checkpoint .*finest\.tar.*mean .*t2m_mean\.npy"):
+        Evaluator.from_data_folder(tmp_path)
+    glove = tmp_path / "glove"
+    glove.mkdir()
+    np.save(glove / "our_vab_data.npy", np.zeros((2, 3), np.float32))
+    (glove / "our_vab_words.pkl").write_bytes(pickle.dumps(["unk", "walk"]))
+    (glove / "our_vab_idx.pkl").write_bytes(pickle.dumps({"unk": 0, "walk": 1}))
+    (tmp_path / "checkpoints/t2m/text_mot_match/model").mkdir(parents=True)
+    checkpoint = tmp_path / "checkpoints/t2m/text_mot_match/model/finest.tar"
+    np.save(tmp_path / "t2m_mean.npy", np.zeros(263, np.float32))
+    np.save(tmp_path / "t2m_std.npy", np.ones(263, np.float32))
+    torch.save({"movement_encoder": {}, "epoch": 1, "note": _Payload()}, checkpoint)
+    with pytest.raises(ValueError, match=r"finest\.tar: cannot be read as the evaluator \(it holds objects other"):
+        Evaluator.from_data_folder(tmp_path)
+    torch.save({"movement_encoder": parity["weights"]["movement_encoder"], "epoch": 1}, checkpoint)
+    with pytest.raises(ValueError, match=r"movement_encoder does not fit the evaluator"):
+        Evaluator.from_data_folder(tmp_path)
+    checkpoint.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"finest\.tar: cannot be read"):
+        Evaluator.from_data_folder(tmp_path)
+    (glove / "our_vab_words.pkl").write_bytes(pickle.dumps(["unk", _Payload()]))
+    (glove / "our_vab_idx.pkl").write_bytes(pickle.dumps({"unk": 0}))
+    with pytest.raises(ValueError, match=r"our_vab_words\.pkl: not a plain pickle \(it names builtins\.print"):
+        WordVectorizer.from_folder(glove)
+    (glove / "our_vab_words.pkl").write_bytes(pickle.dumps(["unk", "walk"]))
+    (glove / "our_vab_idx.pkl").write_bytes(pickle.dumps({"unk": 0, "walk": 7}))
+    with pytest.raises(ValueError, match=r"1 words have no row"):
+        WordVectorizer.from_folder(glove)
+    (glove / "our_vab_idx.pkl").unlink()
+    with pytest.raises(FileNotFoundError, match=r"missing .*our_vab_idx\.pkl"):
+        WordVectorizer.from_folder(glove)
+    assert read_safe_pickle(glove / "our_vab_words.pkl") == ["unk", "walk"]
+    assert "a payload ran" not in capsys.readouterr().out
