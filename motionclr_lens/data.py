@@ -26,11 +26,13 @@ MIN_FRAMES, MAX_FRAMES = 40, 196
 
 @dataclass
 class MotionText:
-    """One motion (T, 263) denormalised features, and its captions."""
+    """One motion (T, 263) denormalised features, and its captions (with their `word/POS` tokens where the
+    text files give them, as the text-to-motion evaluator reads captions)."""
 
     id: str
     features: np.ndarray
     captions: list[str]
+    tokens: list[list[str]] | None = None
 
 
 def _group_bounds(joints_num: int) -> list[int]:
@@ -67,21 +69,23 @@ def weight_global_features(std: np.ndarray, feat_bias: float, joints_num: int = 
     return std
 
 
-def _parse_text_line(line: str) -> tuple[str, float, float] | None:
+def _parse_text_line(line: str) -> tuple[str, float, float, list[str]] | None:
     parts = line.strip().split("#")
     if not parts or not parts[0]:
         return None
     caption = parts[0].strip()
+    tokens = parts[1].split(" ") if len(parts) > 1 and parts[1].strip() else []
     start = float(parts[2]) if len(parts) > 2 and parts[2] not in ("", "nan") else 0.0
     end = float(parts[3]) if len(parts) > 3 and parts[3] not in ("", "nan") else 0.0
-    return caption, start, end
+    return caption, start, end, tokens
 
 
-def load_humanml3d(folder: str | Path, split: str, fps: float = 20.0) -> list[MotionText]:
-    """Motions of a split of a HumanML3D-format folder, each with its captions.
+def load_humanml3d(folder: str | Path, split: str, fps: float = 20.0, for_evaluation: bool = False) -> list[MotionText]:
+    """Motions of a split of a HumanML3D-format folder, each with its captions and their tokens.
 
     Captions that cover only part of a motion (start/end in seconds) become motions of their own, as in
-    HumanML3D's loader; motions shorter than 40 frames are skipped, longer ones cut to 196.
+    HumanML3D's loader; motions shorter than 40 frames are skipped, longer ones cut to 196. `for_evaluation`:
+    as the text-to-motion evaluator's loader, motions (and parts) of 200 frames or more are skipped, not cut.
     """
     folder = Path(folder)
     split_file = folder / f"{split}.txt"
@@ -100,19 +104,26 @@ def load_humanml3d(folder: str | Path, split: str, fps: float = 20.0) -> list[Mo
         if features.ndim != 2 or features.shape[1] != FEATURE_DIM:
             raise ValueError(f"{path} has shape {features.shape}, expected (T, {FEATURE_DIM})")
         whole: list[str] = []
+        whole_tokens: list[list[str]] = []
+
+        def kept(n: int) -> bool:
+            return n >= MIN_FRAMES and (n < 200 or not for_evaluation)
+
         for line in text_path.read_text().splitlines():
             parsed = _parse_text_line(line)
             if parsed is None:
                 continue
-            caption, start, end = parsed
+            caption, start, end, tokens = parsed
             if start == 0.0 and end == 0.0:
                 whole.append(caption)
+                whole_tokens.append(tokens)
                 continue
             part = features[int(start * fps) : int(end * fps)]
-            if len(part) >= MIN_FRAMES:
-                items.append(MotionText(f"{motion_id}#{start:g}-{end:g}", part[:MAX_FRAMES], [caption]))
-        if whole and len(features) >= MIN_FRAMES:
-            items.append(MotionText(motion_id, features[:MAX_FRAMES], whole))
+            if kept(len(part)):
+                name = f"{motion_id}#{start:g}-{end:g}"
+                items.append(MotionText(name, part[:MAX_FRAMES], [caption], [tokens]))
+        if whole and kept(len(features)):
+            items.append(MotionText(motion_id, features[:MAX_FRAMES], whole, whole_tokens))
         elif whole:
             skipped += 1
     if skipped:

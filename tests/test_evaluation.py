@@ -145,3 +145,54 @@ def test_evaluator_files_are_named_when_missing_or_unsafe(tmp_path, parity, caps
         WordVectorizer.from_folder(glove)
     assert read_safe_pickle(glove / "our_vab_words.pkl") == ["unk", "walk"]
     assert "a payload ran" not in capsys.readouterr().out
+
+
+def test_the_protocol_scores_a_pipeline_repeatably(tmp_path):
+    """The paper's protocol on the embedded model with a small random evaluator: every metric for the real and
+    the generated motions, intervals over the repeats, the same numbers for the same seed."""
+    from motionclr_lens import load_embedded
+    from motionclr_lens.data import MotionText
+    from motionclr_lens.evaluation.protocol import METRICS, evaluate
+
+    torch.manual_seed(0)
+    config = EvaluatorConfig(
+        dim_word=8, text_hidden=8, motion_hidden=8, movement_hidden=8, movement_latent=8, embedding=8
+    )
+    words = ["unk", "sos", "eos", "a", "person", "walks", "forward", "jumps", "waves", "then"]
+    vectors = np.random.default_rng(0).normal(size=(len(words), 8)).astype(np.float32)
+    evaluator = Evaluator(config, words=WordVectorizer(vectors, words, {w: i for i, w in enumerate(words)}))
+    for module in evaluator.modules():
+        for p in module.parameters():
+            torch.nn.init.normal_(p, std=0.3)
+    pipe = load_embedded()
+    rng = np.random.default_rng(1)
+    texts = ["a person walks forward", "a person jumps", "a person waves then walks forward"]
+    items = []
+    for i in range(16):
+        text = texts[i % 3]
+        features = pipe.denormalize(
+            torch.from_numpy(rng.normal(size=(int(rng.integers(44, 120)), 263)).astype(np.float32) * 0.3)
+        )
+        items.append(MotionText(f"m{i}", np.asarray(features), [text], [[f"{w}/OTHER" for w in text.split()]]))
+    options = dict(repeats=2, batch_size=8, diversity_times=10, mm_texts=2, mm_repeats=6, mm_times=5, steps=1)
+    first = evaluate(pipe, items, evaluator, **options)
+    again = evaluate(pipe, items, evaluator, **options)
+    summary = first.summary()
+    assert set(summary) == set(METRICS)
+    assert set(summary["FID"]) == {"ground truth", "generated"} and set(summary["MultiModality"]) == {"generated"}
+    assert all(len(v) == 2 for by_source in first.values.values() for v in by_source.values())
+    for source in ("ground truth", "generated"):
+        tops = [summary[f"R-precision top {k}"][source][0] for k in (1, 2, 3)]
+        assert 0 <= tops[0] <= tops[1] <= tops[2] <= 1
+        assert summary["FID"][source][0] >= 0 and summary["FID"][source][1] >= 0
+    assert first.values == again.values  # the same seed, the same draws and motions
+    assert all(v[0] != v[1] for v in first.values["FID"].values())  # each repeat its own draws
+    table = first.to_markdown()
+    assert table.count("\n") == 3 and "| generated |" in table and "±" in table
+    with pytest.raises(
+        ValueError, match=r"16 items give 16 motions in full batches of 8: diversity needs more than 300"
+    ):
+        evaluate(pipe, items, evaluator, batch_size=8)
+    items[0] = MotionText("bare", items[0].features, ["a person jumps"])
+    with pytest.raises(ValueError, match=r"bare: its captions have no 'word/POS' tokens"):
+        evaluate(pipe, items, evaluator, **options)

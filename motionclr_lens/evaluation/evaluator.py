@@ -155,6 +155,31 @@ class Evaluator:
         text = self.text(words.to(self.device).float(), pos.to(self.device).float(), caption_lengths)
         return text[order], motion
 
+    # -- for the protocol --------------------------------------------------------------------------------------
+    def pair_embeddings(
+        self, captions: list[tuple[Any, int]], motions: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Matching pairs (item with `captions` and `tokens`, caption index; motion in HumanML3D units) -> text and
+        motion embeddings, row i of each one pair: the batch sorted by caption length as the original's batches
+        are, then returned in the evaluator's order."""
+        tokens = []
+        for item, c in captions:
+            if item.tokens is None or item.tokens[c] is None:
+                raise ValueError(
+                    f"{item.id}: its captions have no 'word/POS' tokens, which this evaluator reads (HumanML3D text "
+                    "files carry them; `evaluation.tag_caption` makes them with spaCy)"
+                )
+            tokens.append(item.tokens[c])
+        words, pos, lengths = self.prepare_captions(tokens)
+        order = sorted(range(len(tokens)), key=lambda i: -int(lengths[i]))  # stable, longest caption first
+        prepared, frames = self.prepare_motions([motions[i] for i in order])
+        text, motion = self.co_embeddings(words[order], pos[order], lengths[order], prepared, frames)
+        return text.cpu().numpy(), motion.cpu().numpy()
+
+    def motion_embeddings_of(self, motions: list[np.ndarray]) -> np.ndarray:
+        """Motions in HumanML3D units -> (B, 512) embeddings, in the evaluator's order."""
+        return self.motion_embeddings(*self.prepare_motions(motions)).cpu().numpy()
+
     # -- loading -----------------------------------------------------------------------------------------------
     @classmethod
     def from_files(
