@@ -127,7 +127,21 @@ def test_evaluator_files_are_named_when_missing_or_unsafe(tmp_path, parity, caps
     with pytest.raises(ValueError, match=r"finest\.tar: cannot be read as the evaluator \(it holds objects other"):
         Evaluator.from_data_folder(tmp_path)
     torch.save({"movement_encoder": parity["weights"]["movement_encoder"], "epoch": 1}, checkpoint)
-    with pytest.raises(ValueError, match=r"movement_encoder does not fit the evaluator"):
+    with pytest.raises(ValueError, match=r"finest\.tar: not the evaluator's weights: no 'text_encoder'"):
+        Evaluator.from_data_folder(tmp_path)
+    weights = {k: dict(v) for k, v in parity["weights"].items()}
+    torch.save({**weights, "epoch": 7}, checkpoint)  # the sizes are read from the weights
+    with pytest.raises(ValueError, match=r"mean and std must be \(24,\)"):
+        Evaluator.from_data_folder(tmp_path)
+    np.save(tmp_path / "t2m_mean.npy", np.zeros(24, np.float32))
+    np.save(tmp_path / "t2m_std.npy", np.ones(24, np.float32))
+    loaded = Evaluator.from_data_folder(tmp_path)
+    assert loaded.config.motion_hidden == parity["sizes"]["motion_hidden"] and loaded.words is not None
+    motion = loaded.motion_embeddings(motions_of(parity), parity["lengths"])
+    torch.testing.assert_close(motion, parity["motion_only"], atol=1e-5, rtol=0)
+    weights["text_encoder"]["hidden"] = torch.zeros(2, 1, 5)
+    torch.save({**weights, "epoch": 7}, checkpoint)
+    with pytest.raises(ValueError, match=r"text_encoder does not fit the evaluator: .*hidden"):
         Evaluator.from_data_folder(tmp_path)
     checkpoint.write_bytes(b"")
     with pytest.raises(ValueError, match=r"finest\.tar: cannot be read"):
@@ -196,3 +210,20 @@ def test_the_protocol_scores_a_pipeline_repeatably(tmp_path):
     items[0] = MotionText("bare", items[0].features, ["a person jumps"])
     with pytest.raises(ValueError, match=r"bare: its captions have no 'word/POS' tokens"):
         evaluate(pipe, items, evaluator, **options)
+
+
+def test_free_captions_need_spacy_and_say_how_to_get_it(monkeypatch):
+    import builtins
+
+    from motionclr_lens.evaluation import tag_caption
+
+    real_import = builtins.__import__
+
+    def no_spacy(name, *args, **kwargs):
+        if name == "spacy":
+            raise ImportError("no spacy here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_spacy)
+    with pytest.raises(ImportError, match=r"pip install spacy && python -m spacy download en_core_web_sm"):
+        tag_caption("a person walks forward")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from . import metrics as metrics  # a module of its own page
 from .evaluator import EVALUATOR_FILES, Evaluator, EvaluatorConfig
 from .networks import MotionEncoder, MovementEncoder, TextEncoder
-from .words import WordVectorizer, caption_tokens, read_safe_pickle
+from .words import WordVectorizer, caption_tokens, read_safe_pickle, tag_caption
 
 __all__ = [
     "EVALUATOR_FILES",
@@ -23,4 +23,5 @@ __all__ = [
     "WordVectorizer",
     "caption_tokens",
     "read_safe_pickle",
+    "tag_caption",
 ]

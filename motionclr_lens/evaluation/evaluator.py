@@ -47,6 +47,24 @@ class EvaluatorConfig:
     unit_length: int = 4
     max_motion_length: int = 196
 
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> EvaluatorConfig:
+        """The sizes a checkpoint's weights have (the released evaluator's, or a smaller one's)."""
+        try:
+            movement, text, motion = state["movement_encoder"], state["text_encoder"], state["motion_encoder"]
+            return cls(
+                dim_pose=int(movement["main.0.weight"].shape[1]) + 4,
+                dim_word=int(text["pos_emb.weight"].shape[0]),
+                dim_pos=int(text["pos_emb.weight"].shape[1]),
+                text_hidden=int(text["input_emb.weight"].shape[0]),
+                motion_hidden=int(motion["input_emb.weight"].shape[0]),
+                movement_hidden=int(movement["main.0.weight"].shape[0]),
+                movement_latent=int(movement["out_net.weight"].shape[0]),
+                embedding=int(text["output_net.3.weight"].shape[0]),
+            )
+        except (KeyError, TypeError, AttributeError, IndexError) as e:
+            raise ValueError(f"not the evaluator's weights: no {e}") from None
+
 
 class Evaluator:
     """The evaluator's networks (in eval mode), its feature statistics and, where given, its vocabulary."""
@@ -92,8 +110,10 @@ class Evaluator:
                 raise ValueError(f"{source} has no {key!r} (it holds {sorted(state)})")
             try:
                 module.load_state_dict(state[key])
-            except RuntimeError as e:
-                raise ValueError(f"{source}: {key} does not fit the evaluator: {str(e).splitlines()[0]}") from None
+            except RuntimeError as e:  # torch's first line names the module; the next ones the parameters
+                lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+                detail = "; ".join(lines[1:4]) or lines[0]
+                raise ValueError(f"{source}: {key} does not fit the evaluator: {detail}") from None
 
     # -- the inputs --------------------------------------------------------------------------------------------
     def prepare_motions(self, features: list[np.ndarray]) -> tuple[Tensor, Tensor]:
@@ -214,7 +234,11 @@ class Evaluator:
         if not isinstance(state, dict):
             raise ValueError(f"{paths['checkpoint']}: not an evaluator checkpoint (a {type(state).__name__})")
         words = None if glove is None else WordVectorizer.from_folder(glove)
-        evaluator = cls(EvaluatorConfig(), stats[0], stats[1], words, device)
+        try:
+            config = EvaluatorConfig.from_state(state)
+        except ValueError as e:
+            raise ValueError(f"{paths['checkpoint']}: {e}") from None
+        evaluator = cls(config, stats[0], stats[1], words, device)
         evaluator.load_state_dict(state, str(paths["checkpoint"]))
         return evaluator
 

@@ -17,7 +17,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_TEXT_LEN", "POS", "SPECIAL_WORDS", "WordVectorizer", "caption_tokens", "read_safe_pickle"]
+__all__ = [
+    "MAX_TEXT_LEN",
+    "POS",
+    "SPECIAL_WORDS",
+    "WordVectorizer",
+    "caption_tokens",
+    "read_safe_pickle",
+    "tag_caption",
+]
 
 MAX_TEXT_LEN = 20  # words kept of a caption; with the start and end tokens, 22 positions
 POS = ("VERB", "NOUN", "DET", "ADP", "NUM", "AUX", "PRON", "ADJ", "ADV",
@@ -118,3 +126,30 @@ def caption_tokens(tokens: Sequence[str], max_len: int = MAX_TEXT_LEN) -> tuple[
     padded = ["sos/OTHER", *words, "eos/OTHER"]
     length = len(padded)
     return padded + ["unk/OTHER"] * (max_len + 2 - length), length
+
+
+def tag_caption(text: str, model: str = "en_core_web_sm") -> list[str]:
+    """A free caption -> HumanML3D's `word/POS` tokens, made the way its text files were: hyphens removed, tagged
+    by spaCy's `model`, words that are not alphabetic dropped, nouns and verbs as their lemma (except "left"), each
+    with its universal part-of-speech tag. Needs spaCy and the model, which the library does not install."""
+    try:
+        import spacy
+    except ImportError:
+        raise ImportError(
+            "tagging free captions needs spaCy and its English model: pip install spacy && python -m spacy download "
+            f"{model} (HumanML3D's own text files carry their tokens already)"
+        ) from None
+    try:
+        nlp = _SPACY.get(model) or _SPACY.setdefault(model, spacy.load(model))
+    except OSError:
+        raise ImportError(f"spaCy has no model {model!r}: python -m spacy download {model}") from None
+    tokens = []
+    for token in nlp(text.replace("-", "")):
+        if not token.text.isalpha():
+            continue
+        word = token.lemma_ if token.pos_ in ("NOUN", "VERB") and token.text != "left" else token.text
+        tokens.append(f"{word}/{token.pos_}")
+    return tokens
+
+
+_SPACY: dict[str, Any] = {}
