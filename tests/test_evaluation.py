@@ -227,3 +227,28 @@ def test_free_captions_need_spacy_and_say_how_to_get_it(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_spacy)
     with pytest.raises(ImportError, match=r"pip install spacy && python -m spacy download en_core_web_sm"):
         tag_caption("a person walks forward")
+
+
+def test_a_world_evaluator_trains_saves_and_loads_the_same(tmp_path):
+    """A few steps on a few world motions: the loss falls, and the written evaluator embeds as the trained one
+    (up to its float16 weights)."""
+    from motionclr_lens.evaluation.world import (
+        WorldEvaluatorRecipe,
+        load_world_evaluator,
+        train_world_evaluator,
+        world_items,
+    )
+
+    items = world_items("train", 48, workers=1)
+    assert all(len(item.tokens) == len(item.captions) for item in items)
+    recipe = WorldEvaluatorRecipe(samples=48, steps=30, batch_size=16, lr=3e-3)
+    trained = train_world_evaluator(tmp_path, recipe, items)
+    meta = __import__("json").loads((tmp_path / "world_evaluator.json").read_text())
+    assert meta["history"][-1]["loss"] < meta["history"][0]["loss"]
+    loaded = load_world_evaluator(tmp_path)
+    captions, motions = [(item, 0) for item in items[:8]], [item.features[:80] for item in items[:8]]
+    for a, b in zip(trained.pair_embeddings(captions, motions), loaded.pair_embeddings(captions, motions), strict=True):
+        np.testing.assert_allclose(a, b, atol=0.05 * np.abs(a).max(), rtol=0)
+    (tmp_path / "world_evaluator.json").unlink()
+    with pytest.raises(FileNotFoundError, match=r"missing .*world_evaluator\.json"):
+        load_world_evaluator(tmp_path)
