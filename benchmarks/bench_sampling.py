@@ -162,7 +162,8 @@ def main() -> None:
     print(machine_line())
     print(f"guided forward at T={args.frames}: {gflop_per_forward:.1f} GFLOP (counted)")
     print(f"float32 matmul rate: {rate:.1f} GFLOP/s; arithmetic floor for {args.steps} steps: {floor:.2f} s")
-    print(f"kernels chosen: {kernel_summary()}")
+    copies = {row["layer"]: row["copy_bytes"] for row in kernels.describe_kernels(model)}
+    print(f"kernels chosen: {kernel_summary()}; transposed weights kept: {sum(copies.values()) / 2**20:.0f} MiB")
     print()
     print(f"| way | first run s | best s | median s of {args.repeats} | median / floor | reference / way |")
     print("|---|---|---|---|---|---|")

@@ -15,11 +15,12 @@ machine, not assumed from another:
 
 The first call of each product class (kernel kind, the weight's shape, the rows rounded up to a power of two,
 gradients or not, torch's thread count) times every candidate on the call's own input (one warm-up and
-`REPEATS` timed runs each, taking turns; the best run of each counts); the fastest wins, torch's own unless
-another is at least `MARGIN` faster. The choice is kept for the process and on disk (`_disk_path`: the user's
-cache folder, or the JSON file `MOTIONCLR_LENS_KERNEL_CACHE` names, "off" for none) under a key of the CPU
-model, torch's cpu capability and version, so that later processes on the machine run the same kernels and give
-the same numbers bit for bit; processes measure a class one at a time (a file lock), so they agree.
+at least `REPEATS` timed runs and `MEASURE_SECONDS` each, taking turns; the lower quartile counts); the
+fastest wins, torch's own unless another is at least `MARGIN` faster. The choice is kept for the process and on
+disk (`_disk_path`: the user's cache folder, or the JSON file `MOTIONCLR_LENS_KERNEL_CACHE` names, "off" for
+none) under a key of the CPU model, torch's cpu capability and version, so that later processes on the machine
+run the same kernels and give the same numbers bit for bit; processes measure a class one at a time (a file
+lock), so they agree.
 
 `kernel_choices()` and `describe_kernels(model)` say what was chosen and why (the times);
 `force_kernels(linear=..., conv=...)` forces a choice in a block, `pin_kernels(model, ...)` for one model (tests,
@@ -33,7 +34,6 @@ import contextlib
 import contextvars
 import functools
 import json
-import math
 import os
 import platform
 import threading
@@ -68,8 +68,10 @@ __all__ = [
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
 LINEAR_KERNELS = ("blas", "blas_nn", "onednn")
 CONV_KERNELS = ("direct", "unfold")
-REPEATS = 5
-MARGIN = 0.05  # another kernel replaces torch's own only when at least this much faster
+REPEATS = 5  # timed runs of each candidate, at least
+MAX_REPEATS = 40
+MEASURE_SECONDS = 0.05  # of runs of each candidate, at least (within MAX_REPEATS)
+MARGIN = 0.02  # another kernel replaces torch's own only when at least this much faster
 CACHE_ENV = "MOTIONCLR_LENS_KERNEL_CACHE"
 
 
@@ -109,7 +111,7 @@ def _inner_product() -> Any:
 
 @dataclass(frozen=True)
 class KernelChoice:
-    """One product class and the kernel chosen for it: the best seconds of each candidate on the first input
+    """One product class and the kernel chosen for it: the lower-quartile seconds of each candidate on the first input
     of the class (empty when forced or read from disk), and how the choice was made."""
 
     kind: str  # "linear" or "conv"
@@ -269,18 +271,20 @@ def _rows_class(rows: int) -> int:
 
 
 def _time_candidates(candidates: Mapping[str, Callable[[], object]]) -> dict[str, float]:
-    """The fastest of `REPEATS` timed runs of each candidate, the candidates taking turns (so that a burst of
-    other work on the machine hits them alike), after one warm-up each (first calls build oneDNN primitives and
-    grow allocator pools). The fastest run is the one least disturbed."""
+    """Each candidate's lower-quartile seconds over at least `REPEATS` timed runs and at least `MEASURE_SECONDS`
+    of runs (at most `MAX_REPEATS`), the candidates taking turns (so that a burst of other work on the machine
+    hits them alike), after one warm-up each (first calls build oneDNN primitives and grow allocator pools)."""
     for fn in candidates.values():
         fn()
-    best = dict.fromkeys(candidates, math.inf)
-    for _ in range(REPEATS):
+    runs: dict[str, list[float]] = {name: [] for name in candidates}
+    while True:
         for name, fn in candidates.items():
             start = time.perf_counter()
             fn()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
+            runs[name].append(time.perf_counter() - start)
+        done = len(runs[next(iter(runs))])
+        if done >= MAX_REPEATS or (done >= REPEATS and min(map(sum, runs.values())) >= MEASURE_SECONDS):
+            return {name: sorted(times)[len(times) // 4] for name, times in runs.items()}
 
 
 def _chosen(kind: str, shape: tuple[int, ...], rows: int, grad: bool) -> tuple[tuple[Any, ...], str | None]:
