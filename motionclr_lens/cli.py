@@ -20,18 +20,26 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-import numpy as np
-import torch
-
-from .analysis.counting import COUNT_TIMESTEP
-from .loading import load_model
-from .pipeline import PROBE_TIMESTEP, MotionCLRPipeline, UnknownWordWarning, model_hash
-from .sampling import SCHEDULERS
-from .settings import RunSettings
+# Only what the options need is imported here (plain values); torch, the model and the rest load when a command
+# runs, so that `--help` and a refused input answer at once.
+from .defaults import (
+    COUNT_TIMESTEP,
+    EMBEDDED_GUIDANCE_SCALE,
+    LOSS_MEANS,
+    MOTION_PRESETS,
+    PROBE_TIMESTEP,
+    RECIPE_NAMES,
+    SCHEDULER_NAMES,
+    UnknownWordWarning,
+)
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .capture import CaptureSpec
     from .embedded import WorldRecipe
+    from .pipeline import MotionCLRPipeline
+    from .settings import RunSettings
 
 __all__ = ["add_recipe_arguments", "build_parser", "main", "recipe_from"]
 
@@ -147,6 +155,8 @@ RECORD_KEYS = (
 
 def _from_record(args: argparse.Namespace) -> RunSettings:
     """The run's prompts and lengths (into `args`) and settings from a record.json written by an earlier run."""
+    from .settings import RunSettings
+
     path = Path(args.from_record)
     try:
         record = json.loads(path.read_text())
@@ -185,10 +195,15 @@ def _from_record(args: argparse.Namespace) -> RunSettings:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from .capture import capture, capture_keys
     from .edits import edit_to_dict
     from .export import save_animation, save_bvh
+    from .loading import load_model
+    from .pipeline import model_hash
     from .report import write_report
+    from .settings import RunSettings
     from .viz import keyframe_strip
 
     args.lengths, args.expected_hash = None, None
@@ -309,6 +324,8 @@ def _read_features(path: str, pipe: MotionCLRPipeline, args: argparse.Namespace 
     """(frames, 263) features of a given motion, with the error a user can act on: a features .npy, or motion
     capture (.bvh of any skeleton, .amc with its .asf) read by `motionclr_lens.io` and cut to the model's
     longest motion from --start seconds."""
+    import numpy as np
+
     suffix = Path(path).suffix.lower()
     if suffix not in MOTION_FILES:
         raise ValueError(f"--motion {path}: unknown kind of file {suffix or '(none)'!r}; valid: {list(MOTION_FILES)}")
@@ -347,6 +364,8 @@ def _read_features(path: str, pipe: MotionCLRPipeline, args: argparse.Namespace 
 def _motion_or_generated(args: argparse.Namespace, pipe: MotionCLRPipeline, kinds: tuple[str, ...], keys: bool):
     """Capture (maps of `kinds`, and with `keys` the self-attention keys) of a given motion probed at --timestep,
     or of a motion generated from the prompt; with the motion's features and frames."""
+    import torch
+
     from .capture import KeyCache, capture, capture_keys
 
     generator = torch.Generator().manual_seed(args.seed)
@@ -367,6 +386,7 @@ def _motion_or_generated(args: argparse.Namespace, pipe: MotionCLRPipeline, kind
 
 def _count(args: argparse.Namespace) -> int:
     from .analysis import count_from_attention, count_from_features, count_paper
+    from .loading import load_model
     from .report import full_resolution_self_map
 
     pipe = load_model(args.model, args.weights)
@@ -392,7 +412,10 @@ def _count(args: argparse.Namespace) -> int:
 
 
 def _ground(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from .analysis import activation_mask, word_curves
+    from .loading import load_model
 
     pipe = load_model(args.model, args.weights)
     cache, _, _, frames = _motion_or_generated(args, pipe, ("cross",), keys=False)
@@ -419,12 +442,9 @@ def _usage_error(args: argparse.Namespace, error: Exception) -> NoReturn:
 
 def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     """The training command's options; unset options take the chosen recipe's values (`recipe_from`)."""
-    from .embedded import RECIPES
-    from .train import LOSS_MEANS
-
     parser.add_argument("--out", required=True)
     parser.add_argument(
-        "--recipe", choices=list(RECIPES), default="shipped",
+        "--recipe", choices=list(RECIPE_NAMES), default="shipped",
         help="shipped: the first model's (base world, from scratch); extended: the second's (from the first)",
     )  # fmt: skip
     parser.add_argument("--steps", type=int, help="length of the first learning-rate schedule")
@@ -477,10 +497,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .embedded import export
+    from .embedded import embedded_folder, export
 
     try:
-        folder = export(args.run, args.to, args.guidance)
+        folder = export(args.run, args.to or embedded_folder(), args.guidance)
     except ValueError as error:
         _usage_error(args, error)
     print(folder)
@@ -499,6 +519,8 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _train_recogniser(args: argparse.Namespace) -> int:
+    import torch
+
     from .analysis.recognition import train_recogniser
 
     threads = torch.get_num_threads()
@@ -520,6 +542,11 @@ def _train_recogniser(args: argparse.Namespace) -> int:
 
 
 def _benchmark(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from .loading import load_model
+
     start = time.perf_counter()
     pipe = load_model(args.model, args.weights)
     load = time.perf_counter() - start
@@ -537,6 +564,8 @@ def _benchmark(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    from .loading import load_model
+
     pipe = load_model(args.model, args.weights)
     config = pipe.config
     params = sum(p.numel() for p in pipe.model.parameters())
@@ -554,6 +583,8 @@ def _inspect(args: argparse.Namespace) -> int:
 def _inspect_kernels(pipe: MotionCLRPipeline, seconds: float) -> None:
     """Run one short guided sampling (which meets every product class of that length) and say which kernel each
     class runs on this machine and why."""
+    import torch
+
     from . import kernels
 
     frames = pipe.lengths_in_frames(1, None, seconds)
@@ -579,10 +610,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def motion_file_args(p: argparse.ArgumentParser) -> None:
-        from .io import PRESETS
-
         g = p.add_argument_group("motion capture files (--motion FILE.bvh or FILE.amc)")
-        g.add_argument("--preset", choices=sorted(PRESETS), help="the file's joint names (default: found from them)")
+        g.add_argument("--preset", choices=MOTION_PRESETS, help="the file's joint names (default: found from them)")
         g.add_argument("--skeleton", help="the .asf of an .amc (default: the .asf beside it)")
         g.add_argument("--up", choices=["x", "y", "z", "-x", "-y", "-z"], help="the file's up axis (default: found)")
         g.add_argument("--start", type=float, default=0.0, help="seconds into the file to start reading")
@@ -612,7 +641,7 @@ def build_parser() -> argparse.ArgumentParser:
         default_prompt = ["a person jumps three times, then walks forward"] if name == "demo" else None
         p.add_argument("--prompt", nargs="+", default=default_prompt)
         p.add_argument("--seconds", type=float, default=4.0)
-        p.add_argument("--scheduler", choices=sorted(SCHEDULERS), default="dpmsolver")
+        p.add_argument("--scheduler", choices=SCHEDULER_NAMES, default="dpmsolver")
         p.add_argument("--steps", type=int, default=10)
         p.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the model's)")
         p.add_argument("--seed", type=int, default=0)
@@ -686,11 +715,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the embedded configuration on the motion world (resumable)")
     add_recipe_arguments(p)
     p.set_defaults(func=_train, subparser=p, long_run=True, ignore_user_warnings=True)
-    from .embedded import EMBEDDED_GUIDANCE_SCALE, embedded_folder
-
     p = sub.add_parser("export", help="write a training run's EMA weights as an embedded model folder")
     p.add_argument("--run", required=True)
-    p.add_argument("--to", default=str(embedded_folder()))
+    p.add_argument("--to", default=None, help="the folder to write (default: the package's embedded model)")
     p.add_argument("--guidance", type=float, default=EMBEDDED_GUIDANCE_SCALE, help="the model's default guidance")
     p.set_defaults(func=_export, subparser=p, long_run=True, ignore_user_warnings=True)
     p = sub.add_parser(

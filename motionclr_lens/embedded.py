@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import defaults
 from .config import MotionCLRConfig
 from .data import MotionText, feature_statistics
 from .model import MotionCLR
@@ -45,9 +46,7 @@ logger = logging.getLogger(__name__)
 
 EMBEDDED_FILES = ("model.safetensors", "config.json", "mean.npy", "std.npy", "vocabulary.json")
 TOKEN_EMBEDDING = "clip_model.embeddings.token_embedding.weight"
-# On the world's validation split, guidance 1 and 1.5 named the captioned actions more often than the
-# original's 2.5 (97 % against 93 % of single actions) and counted better (docs/embedded.md).
-EMBEDDED_GUIDANCE_SCALE = 1.5
+EMBEDDED_GUIDANCE_SCALE = defaults.EMBEDDED_GUIDANCE_SCALE  # chosen on validation (defaults.py)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import defaults
 from .edits import Edit, EditRun
 from .hooks import DenoiseInfo, RunPlan, use_hooks
 from .kernels import use_cpu_kernels
@@ -35,7 +36,7 @@ __all__ = [
 
 # The noise level at which `probe` reads attention on a given motion, everywhere the library probes (the CLI,
 # the report, the analyses): noisy enough that the model must use the prompt, clean enough to see the motion.
-PROBE_TIMESTEP = 300
+PROBE_TIMESTEP = defaults.PROBE_TIMESTEP
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +61,7 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
 
 
-class UnknownWordWarning(UserWarning):
-    """A prompt has words the model was not trained on."""
+UnknownWordWarning = defaults.UnknownWordWarning
 
 
 @dataclass

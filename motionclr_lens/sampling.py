@@ -18,6 +18,7 @@ from diffusers import (
 )
 from torch import Tensor
 
+from . import defaults
 from .hooks import DenoiseInfo
 
 __all__ = [
@@ -31,7 +32,7 @@ __all__ = [
 ]
 
 # The classifier-free guidance scale of the original, for models that state none of their own.
-DEFAULT_GUIDANCE_SCALE = 2.5
+DEFAULT_GUIDANCE_SCALE = defaults.DEFAULT_GUIDANCE_SCALE
 
 # name -> (class, extra arguments); every one gets 1000 training steps, linear betas, x0 prediction.
 SCHEDULERS: dict[str, tuple[type, dict[str, Any]]] = {

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from . import defaults
 from .data import MotionText, weight_global_features
 from .kernels import use_cpu_kernels
 from .model import MotionCLR
@@ -25,7 +26,7 @@ from .text import ClipTokenizer, get_tokenizer
 
 __all__ = ["LOSS_MEANS", "TrainConfig", "Trainer", "load_checkpoint"]
 
-LOSS_MEANS = ("motion", "frames")
+LOSS_MEANS = defaults.LOSS_MEANS
 
 logger = logging.getLogger(__name__)
 

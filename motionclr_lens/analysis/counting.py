@@ -24,6 +24,8 @@ import numpy as np
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
 from scipy.signal import find_peaks
 
+from .. import defaults
+
 if TYPE_CHECKING:
     from ..capture import AttentionCache, KeyCache
 
@@ -65,7 +67,7 @@ MIN_PERIODIC_SHARE = 0.5
 UPSAMPLE = 2
 # The noise level to probe a given motion at for counting: counting reads the motion, so it wants less noise than
 # grounding (`pipeline.PROBE_TIMESTEP`), which reads the text; chosen on validation with the settings above.
-COUNT_TIMESTEP = 100
+COUNT_TIMESTEP = defaults.COUNT_TIMESTEP
 
 
 def _square(attention: np.ndarray) -> np.ndarray:
