@@ -383,3 +383,21 @@ def test_the_report_capture_keeps_within_its_budget(tmp_path, capsys, caplog):
     few = report_steps(cache, 40, 3, max_bytes=200_000)
     assert few[-1] == 8 and 1 <= len(few) < 9 and few == sorted(few)
     assert report_steps(cache, 40, 3, max_bytes=1) == [8]
+
+
+def test_the_command_line_answers_before_heavy_imports():
+    """Building the options imports neither torch nor numpy, and the plain names it offers are the library's."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from motionclr_lens.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in ('torch', 'numpy', 'diffusers', 'transformers') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    from motionclr_lens import defaults, embedded, io, sampling, train
+
+    assert defaults.MOTION_PRESETS == tuple(sorted(io.PRESETS))
+    assert defaults.SCHEDULER_NAMES == tuple(sorted(sampling.SCHEDULERS))
+    assert defaults.RECIPE_NAMES == tuple(embedded.RECIPES) and defaults.LOSS_MEANS == train.LOSS_MEANS
