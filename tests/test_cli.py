@@ -398,6 +398,6 @@ def test_the_command_line_answers_before_heavy_imports():
     assert out.strip() == "[]"
     from motionclr_lens import defaults, embedded, io, sampling, train
 
-    assert defaults.MOTION_PRESETS == tuple(sorted(io.PRESETS))
-    assert defaults.SCHEDULER_NAMES == tuple(sorted(sampling.SCHEDULERS))
-    assert defaults.RECIPE_NAMES == tuple(embedded.RECIPES) and defaults.LOSS_MEANS == train.LOSS_MEANS
+    assert tuple(sorted(io.PRESETS)) == defaults.MOTION_PRESETS
+    assert tuple(sorted(sampling.SCHEDULERS)) == defaults.SCHEDULER_NAMES
+    assert tuple(embedded.RECIPES) == defaults.RECIPE_NAMES and defaults.LOSS_MEANS == train.LOSS_MEANS
