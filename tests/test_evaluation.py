@@ -252,3 +252,52 @@ def test_a_world_evaluator_trains_saves_and_loads_the_same(tmp_path):
     (tmp_path / "world_evaluator.json").unlink()
     with pytest.raises(FileNotFoundError, match=r"missing .*world_evaluator\.json"):
         load_world_evaluator(tmp_path)
+
+
+def _small_world_evaluator():
+    from motionclr_lens.evaluation.world import world_tokens
+
+    torch.manual_seed(0)
+    config = EvaluatorConfig(
+        dim_word=8, text_hidden=8, motion_hidden=8, movement_hidden=8, movement_latent=8, embedding=8
+    )
+    words = ["unk", "sos", "eos", "a", "person", "walks", "forward", "jumps", "waves", "then", "man"]
+    vectors = np.random.default_rng(0).normal(size=(len(words), 8)).astype(np.float32)
+    evaluator = Evaluator(config, words=WordVectorizer(vectors, words, {w: i for i, w in enumerate(words)}))
+    for module in evaluator.modules():
+        for p in module.parameters():
+            torch.nn.init.normal_(p, std=0.3)
+    return evaluator, world_tokens
+
+
+def test_a_sweep_store_is_scored_after_the_fact(tmp_path):
+    """Each edit list's motions scored against their prompts: the same numbers as scoring the motions directly."""
+    from motionclr_lens import load_embedded
+    from motionclr_lens.data import MotionText
+    from motionclr_lens.edits import Reweight
+    from motionclr_lens.evaluation.protocol import score_motions, score_sweep
+    from motionclr_lens.sweep import open_sweep, run_sweep
+
+    evaluator, tokens = _small_world_evaluator()
+    pipe = load_embedded()
+    prompts = ["a person walks forward", "a person jumps"]
+    run_sweep(
+        pipe, prompts, [[], [Reweight(-0.5, word="person")]], [0, 1], out=tmp_path / "s.zarr", steps=2, seconds=2.4
+    )
+    rng = np.random.default_rng(0)
+    reference = [
+        np.asarray(pipe.denormalize(torch.from_numpy(rng.normal(size=(48, 263)).astype(np.float32) * 0.3)))
+        for _ in range(6)
+    ]
+    scores = score_sweep(tmp_path / "s.zarr", evaluator, reference, tokens, batch_size=4, diversity_times=3)
+    assert sorted(scores) == [0, 1] and scores[0] != scores[1]
+    store = open_sweep(tmp_path / "s.zarr")
+    jobs = [j for j in store.done() if j.edit == 1]
+    items = [MotionText(str(j.id), store.features(j), [prompts[j.prompt]], [tokens(prompts[j.prompt])]) for j in jobs]
+    direct = score_motions(
+        items, [store.features(j) for j in jobs], evaluator, reference, batch_size=4, diversity_times=3
+    )
+    assert direct == scores[1]
+    assert 0 <= direct["R-precision top 1"] <= direct["R-precision top 3"] <= 1 and direct["FID"] >= 0
+    with pytest.raises(ValueError, match=r"at least one full batch of 32 motions \(got 4\)"):
+        score_motions(items, [store.features(j) for j in jobs], evaluator, reference)

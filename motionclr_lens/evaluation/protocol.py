@@ -22,7 +22,7 @@ import torch
 from ..data import MotionText
 from . import metrics
 
-__all__ = ["METRICS", "EvaluationResult", "evaluate"]
+__all__ = ["METRICS", "EvaluationResult", "evaluate", "score_motions", "score_sweep"]
 
 METRICS = ("R-precision top 1", "R-precision top 2", "R-precision top 3", "FID", "MM-Dist", "Diversity",
            "MultiModality")  # fmt: skip
@@ -164,3 +164,70 @@ def evaluate(
                 groups.append(evaluator.motion_embeddings_of(motions))
             result.add("MultiModality", "generated", metrics.multimodality(np.stack(groups), mm_times, rng))
     return result
+
+
+def score_motions(
+    items: Sequence[MotionText],
+    motions: Sequence[np.ndarray],
+    evaluator: Any,
+    reference: Sequence[np.ndarray],
+    batch_size: int = 32,
+    diversity_times: int = 300,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Scores of motions made already (a sweep store's, say): `motions[i]` was made for `items[i]`'s first caption.
+    R-precision and MM-Dist in batches of `batch_size` in the given order (a short last batch dropped), FID against
+    the `reference` motions, diversity from `diversity_times` pairs (fewer when there are not enough motions)."""
+    if len(items) != len(motions):
+        raise ValueError(f"{len(items)} items for {len(motions)} motions: give one item per motion")
+    usable = len(motions) // batch_size * batch_size
+    if usable == 0 or len(reference) < 2:
+        raise ValueError(
+            f"scoring needs at least one full batch of {batch_size} motions (got {len(motions)}) and two reference "
+            f"motions (got {len(reference)})"
+        )
+    rng = np.random.default_rng(seed)
+    batches = [
+        evaluator.pair_embeddings([(item, 0) for item in items[b : b + batch_size]], list(motions[b : b + batch_size]))
+        for b in range(0, usable, batch_size)
+    ]
+    matching, r_precision, activations = metrics.matching_and_r_precision(batches)
+    reference_embeddings = np.concatenate(
+        [
+            evaluator.motion_embeddings_of(list(reference[b : b + batch_size]))
+            for b in range(0, len(reference), batch_size)
+        ]
+    )
+    fid = metrics.frechet_distance(
+        *metrics.activation_statistics(reference_embeddings), *metrics.activation_statistics(activations)
+    )
+    times = min(diversity_times, usable - 1)
+    scores = {f"R-precision top {k + 1}": float(r_precision[k]) for k in range(3)}
+    scores |= {"FID": fid, "MM-Dist": matching, "Diversity": metrics.diversity(activations, times, rng)}
+    return scores
+
+
+def score_sweep(
+    path: str | Any, evaluator: Any, reference: Sequence[np.ndarray], tokens: Callable[[str], list[str]], **options: Any
+) -> dict[int, dict[str, float]]:
+    """Score a sweep store's motions after the fact, one table per edit list: each done job's motion against its
+    prompt (`tokens` turns a prompt into `word/POS` tokens, e.g. `world.world_tokens` or `words.tag_caption`), in
+    job order. Returns {edit list index: scores}. Groups of prompts (several rows per job) are scored row by row."""
+    from ..sweep import open_sweep
+
+    store = open_sweep(path)
+    out = {}
+    for edit in range(len(store.edits)):
+        items, motions = [], []
+        for job in store.done():
+            if job.edit != edit:
+                continue
+            prompt = store.prompts[job.prompt]
+            rows = [prompt] if isinstance(prompt, str) else list(prompt)
+            stored = store.features(job)
+            per_row = [stored] if isinstance(prompt, str) else list(stored)
+            for row, (text, motion) in enumerate(zip(rows, per_row, strict=True)):
+                items.append(MotionText(f"job{job.id}_row{row}", motion, [text], [tokens(text)]))
+                motions.append(motion)
+        out[edit] = score_motions(items, motions, evaluator, reference, **options)
+    return out
