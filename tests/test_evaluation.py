@@ -168,16 +168,7 @@ def test_the_protocol_scores_a_pipeline_repeatably(tmp_path):
     from motionclr_lens.data import MotionText
     from motionclr_lens.evaluation.protocol import METRICS, evaluate
 
-    torch.manual_seed(0)
-    config = EvaluatorConfig(
-        dim_word=8, text_hidden=8, motion_hidden=8, movement_hidden=8, movement_latent=8, embedding=8
-    )
-    words = ["unk", "sos", "eos", "a", "person", "walks", "forward", "jumps", "waves", "then"]
-    vectors = np.random.default_rng(0).normal(size=(len(words), 8)).astype(np.float32)
-    evaluator = Evaluator(config, words=WordVectorizer(vectors, words, {w: i for i, w in enumerate(words)}))
-    for module in evaluator.modules():
-        for p in module.parameters():
-            torch.nn.init.normal_(p, std=0.3)
+    evaluator, _ = _small_world_evaluator()
     pipe = load_embedded()
     rng = np.random.default_rng(1)
     texts = ["a person walks forward", "a person jumps", "a person waves then walks forward"]
