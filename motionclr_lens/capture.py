@@ -30,6 +30,8 @@ class CaptureSpec:
 
     head_mean: keep the mean over (selected) heads, shape (B, 1, Tq, Tk).
     step_mean: keep the running mean over steps under the key step=None, instead of one map per step.
+    after_edits: keep the maps the model used, after the run's edits (and any other hook at the weights) changed
+    them (the default); False keeps the maps the model computed, before them.
     """
 
     kinds: Collection[str] = KINDS
@@ -42,6 +44,7 @@ class CaptureSpec:
     device: str | torch.device = "cpu"
     dtype: torch.dtype = torch.float32
     budget_bytes: int | None = None
+    after_edits: bool = True
 
     def __post_init__(self) -> None:
         bad = [k for k in self.kinds if k not in KINDS]
@@ -276,7 +279,13 @@ class AttentionCache:
             self._store(weights, ctx)
 
         return Hook(
-            fn, points=("weights",), kinds=tuple(spec.kinds), layers=spec.layers, steps=spec.steps, on_run=self._on_run
+            fn,
+            points=("weights",),
+            kinds=tuple(spec.kinds),
+            layers=spec.layers,
+            steps=spec.steps,
+            on_run=self._on_run,
+            last=spec.after_edits,
         )
 
 

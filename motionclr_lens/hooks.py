@@ -103,7 +103,9 @@ class Hook:
     `names` selects by the names `model.hook_points()` lists (`"<block>.<self|cross>.<point>"`, e.g.
     `"up3.1.cross.weights"`), each exact or a shell pattern (`"up3.*.cross.*"`); with names and no `points`,
     every point a name matches. `points` defaults to `("weights",)` otherwise. `on_run` is called with the
-    RunPlan before sampling starts (a capture checks its spec and memory budget there).
+    RunPlan before sampling starts (a capture checks its spec and memory budget there). A hook marked `last` runs
+    after every hook not so marked at the same point, whichever block added it: it sees the value the model goes
+    on with (a capture of what the model used, after the edits).
     """
 
     fn: HookFn
@@ -113,6 +115,7 @@ class Hook:
     steps: Collection[int] | None = None
     on_run: Callable[[RunPlan], None] | None = field(default=None, compare=False)
     names: Collection[str] | None = None
+    last: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.names, str):
@@ -166,7 +169,8 @@ def use_hooks(*hooks: Hook, plan: RunPlan | None = None) -> Iterator[tuple[Hook,
     for h in hooks:
         if not isinstance(h, Hook):
             raise TypeError(f"use_hooks takes Hook values, got {type(h).__name__}: {h!r}")
-    token = _ACTIVE.set(_ACTIVE.get() + tuple(hooks))
+    # in the order they were added, except that the hooks marked `last` come after all the others
+    token = _ACTIVE.set(tuple(sorted(_ACTIVE.get() + tuple(hooks), key=lambda h: h.last)))
     try:
         if plan is not None:
             announce_run(plan)

@@ -228,6 +228,7 @@ def capture_spec_to_dict(spec: CaptureSpec) -> dict[str, Any]:
         "head_mean": bool(spec.head_mean),
         "step_mean": bool(spec.step_mean),
         "dtype": dtype,
+        "after_edits": bool(spec.after_edits),
     }
 
 
@@ -235,7 +236,8 @@ def capture_spec_from_dict(data: Mapping[str, Any]) -> CaptureSpec:
     """The CaptureSpec of `capture_spec_to_dict` (or of a mapping written by hand, dtype as "float16", ...)."""
     if not isinstance(data, Mapping):
         raise ValueError(f"a capture spec must be a mapping, got {type(data).__name__}: {data!r}")
-    valid = ["kinds", "layers", "steps", "heads", "branches", "head_mean", "step_mean", "dtype", "budget_bytes"]
+    valid = ["kinds", "layers", "steps", "heads", "branches", "head_mean", "step_mean", "dtype", "budget_bytes",
+             "after_edits"]  # fmt: skip
     unknown = sorted(set(data) - set(valid))
     if unknown:
         raise ValueError(f"capture: unknown fields {unknown}; valid: {valid}")

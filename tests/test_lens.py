@@ -298,16 +298,23 @@ def test_word_edits_follow_the_tokenizer(parity_pipeline):
 
 
 def test_captured_maps_are_snapshots(parity_pipeline):
-    """A capture keeps its own copy: a hook after it that changes the weights in place changes the run,
-    not what was captured, and the stored maps still sum to one."""
+    """A capture keeps its own copy: a capture of the computed maps (`after_edits=False`) is not changed by a
+    hook after it that scales the weights in place (its maps still sum to one), while the default capture keeps
+    what the model used (sums of one half)."""
 
     def scale_in_place(weights, ctx):
         weights.mul_(0.5)
 
-    with capture(kinds=("self",), layers=[0, 17]) as cache, use_hooks(Hook(scale_in_place, kinds=("self",))):
+    with (
+        capture(kinds=("self",), layers=[0, 17], after_edits=False) as computed,
+        capture(kinds=("self",), layers=[0, 17]) as used,
+        use_hooks(Hook(scale_in_place, kinds=("self",))),
+    ):
         parity_pipeline.generate("a man jumps.", lengths=24, steps=2)
-    for key in cache:
-        torch.testing.assert_close(cache[key].sum(-1), torch.ones_like(cache[key].sum(-1)), atol=1e-5, rtol=0)
+    for key in computed:
+        sums = computed[key].sum(-1)
+        torch.testing.assert_close(sums, torch.ones_like(sums), atol=1e-5, rtol=0)
+        torch.testing.assert_close(used[key].sum(-1), sums / 2, atol=1e-5, rtol=0)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -324,3 +331,29 @@ def test_maps_move_to_the_host_once_per_step(parity_pipeline):
             torch.testing.assert_close(cache[key], on_device[key].cpu(), atol=0, rtol=0)
     finally:
         parity_pipeline.to("cpu")
+
+
+def test_a_capture_shows_the_edit_on_the_side_it_records(parity_pipeline):
+    """By default a capture keeps the maps the model used: a reweighted word's column is the computed one plus
+    alpha where the edit applies, the rest unchanged; `after_edits=False` keeps the computed maps, which at the
+    first edited layer of the first step equal an unedited run's."""
+    seed = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    edit = Reweight(-0.4, word="jumps", layers=[3, 17])
+    with (
+        capture(kinds=("cross",), layers=[3, 5, 17]) as used,
+        capture(kinds=("cross",), layers=[3, 5, 17], after_edits=False) as computed,
+    ):
+        parity_pipeline.generate("a man jumps.", lengths=24, steps=2, edits=[edit], generator=seed())
+    with capture(kinds=("cross",), layers=[3, 5, 17]) as plain:
+        parity_pipeline.generate("a man jumps.", lengths=24, steps=2, generator=seed())
+    columns = list(parity_pipeline.tokenizer.tokenize_prompt("a man jumps.").word("jumps").tokens)
+    # the first edited layer computes what an unedited run computes; the layers after it see the edit's effect
+    torch.testing.assert_close(computed["cross", 3, 0], plain["cross", 3, 0], atol=0, rtol=0)
+    assert not torch.allclose(computed["cross", 5, 0], plain["cross", 5, 0])
+    for layer in (3, 5, 17):
+        before, after = computed["cross", layer, 0], used["cross", layer, 0]
+        expected = before.clone()
+        if layer != 5:
+            expected[..., columns] += -0.4
+        torch.testing.assert_close(after, expected, atol=1e-6, rtol=0)
+    assert not torch.equal(used["cross", 3, 1], computed["cross", 3, 1])
