@@ -292,3 +292,34 @@ def test_a_sweep_store_is_scored_after_the_fact(tmp_path):
     assert 0 <= direct["R-precision top 1"] <= direct["R-precision top 3"] <= 1 and direct["FID"] >= 0
     with pytest.raises(ValueError, match=r"at least one full batch of 32 motions \(got 4\)"):
         score_motions(items, [store.features(j) for j in jobs], evaluator, reference)
+
+
+def test_an_edit_curve_moves_the_edited_words_share_and_draws(tmp_path):
+    """Reweighting "jumps" from -0.5 to +0.5: the attention the model put on the word rises with alpha; every
+    strength has the protocol's metrics; the figure has a panel per metric and one for the attention."""
+    from motionclr_lens import load_embedded
+    from motionclr_lens.data import MotionText
+    from motionclr_lens.edits import Reweight
+    from motionclr_lens.evaluation.curves import edit_curve
+
+    evaluator, tokens = _small_world_evaluator()
+    pipe = load_embedded()
+    rng = np.random.default_rng(2)
+    texts = ["a person jumps", "a person walks forward then jumps"]
+    items = []
+    for i in range(8):
+        features = pipe.denormalize(torch.from_numpy(rng.normal(size=(48, 263)).astype(np.float32) * 0.3))
+        items.append(MotionText(f"m{i}", np.asarray(features), [texts[i % 2]], [tokens(texts[i % 2])]))
+    curve = edit_curve(
+        pipe, items, evaluator, lambda a: Reweight(a, word="jumps") if a else None, [-0.5, 0.0, 0.5], "jumps",
+        attention_prompts=2, label="alpha", repeats=1, batch_size=4, diversity_times=3, mm_texts=0, steps=2,
+    )  # fmt: skip
+    attention, half = curve.word_attention()
+    assert attention[0] < attention[1] < attention[2] and (half >= 0).all()
+    assert [row["alpha"] for row in curve.rows()] == [-0.5, 0.0, 0.5]
+    assert all("FID" in row and "word attention" in row for row in curve.rows())
+    fig = curve.plot()
+    assert len(fig.axes) == 3 and fig.axes[2].get_title() == 'attention on "jumps"'
+    fig.savefig(tmp_path / "curve.png")
+    with pytest.raises(ValueError, match="no caption of the items holds the word 'waves'"):
+        edit_curve(pipe, items, evaluator, lambda a: None, [0.0], "waves")

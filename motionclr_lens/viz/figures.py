@@ -22,11 +22,13 @@ from .style import PAPER_STYLE, styled
 if TYPE_CHECKING:
     from ..analysis.grounding import GroundingScores
     from ..analysis.heads import HeadStatistics, HeadTaxonomy
+    from ..evaluation.curves import EditCurve
 
 __all__ = [
     "PAPER_STYLE",
     "attention_map",
     "counting_figure",
+    "edit_curve_figure",
     "grounding_scores_figure",
     "head_statistics_figure",
     "head_taxonomy_figure",
@@ -350,5 +352,29 @@ def head_taxonomy_figure(taxonomy: HeadTaxonomy, title: str | None = None) -> Fi
     ax.legend(frameon=False, fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+@styled
+def edit_curve_figure(
+    curve: EditCurve, metrics: Sequence[str] = ("R-precision top 3", "FID"), title: str | None = None
+) -> Figure:
+    """An edit's strength against evaluator metrics (generated motions; mean and 95 % interval over the protocol's
+    repeats) and the attention on the edited word (over prompts), one panel each, with the unedited strength
+    marked where the curve has it."""
+    fig, axes = plt.subplots(1, len(metrics) + 1, figsize=(2.6 * (len(metrics) + 1), 2.6), squeeze=False)
+    x = np.asarray(curve.strengths, dtype=float)
+    panels = [(name, *curve.metric(name)) for name in metrics] + [
+        (f'attention on "{curve.word}"', *curve.word_attention())
+    ]
+    for ax, (name, mean, half) in zip(axes[0], panels, strict=True):
+        ax.errorbar(x, mean, yerr=half, marker="o", ms=3.5, capsize=2.5, lw=1.2, color="#1f77b4")
+        if 0.0 in curve.strengths:
+            ax.axvline(0.0, color="0.6", lw=0.8, ls=":")
+        ax.set_xlabel(curve.label)
+        ax.set_title(name)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
