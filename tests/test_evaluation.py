@@ -323,3 +323,23 @@ def test_an_edit_curve_moves_the_edited_words_share_and_draws(tmp_path):
     fig.savefig(tmp_path / "curve.png")
     with pytest.raises(ValueError, match="no caption of the items holds the word 'waves'"):
         edit_curve(pipe, items, evaluator, lambda a: None, [0.0], "waves")
+
+
+def test_the_command_line_evaluates_and_writes_every_repeat(tmp_path, capsys):
+    from motionclr_lens.cli import main
+    from motionclr_lens.evaluation.world import WorldEvaluatorRecipe, train_world_evaluator, world_items
+
+    train_world_evaluator(
+        tmp_path / "ev", WorldEvaluatorRecipe(steps=5, batch_size=8), world_items("train", 16, workers=1)
+    )
+    out = tmp_path / "scores.json"
+    argv = ["evaluate", "--evaluator", str(tmp_path / "ev"), "--world", "base", "--count", "40", "--repeats", "2",
+            "--steps", "1", "--mm-texts", "0", "--diversity-times", "5", "--json", str(out), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    table = capsys.readouterr().out
+    assert "| ground truth |" in table and "| generated |" in table
+    data = __import__("json").loads(out.read_text())
+    assert len(data["values"]["FID"]["generated"]) == 2 and data["settings"]["items"] == 40
+    assert main(argv) == 2 and "exists; pass --force" in capsys.readouterr().err
+    assert main(["evaluate", "--evaluator", str(tmp_path / "nothing")]) == 2
+    assert "no evaluator folder" in capsys.readouterr().err
