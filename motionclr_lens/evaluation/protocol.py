@@ -22,7 +22,7 @@ import torch
 from ..data import MotionText
 from . import metrics
 
-__all__ = ["METRICS", "EvaluationResult", "evaluate", "score_motions", "score_sweep"]
+__all__ = ["METRICS", "EvaluationResult", "crop_motion", "evaluate", "score_motions", "score_sweep"]
 
 METRICS = ("R-precision top 1", "R-precision top 2", "R-precision top 3", "FID", "MM-Dist", "Diversity",
            "MultiModality")  # fmt: skip
@@ -62,7 +62,7 @@ class EvaluationResult:
         return "\n".join(rows)
 
 
-def _crop(features: np.ndarray, rng: np.random.Generator, unit: int = 4) -> np.ndarray:
+def crop_motion(features: np.ndarray, rng: np.random.Generator, unit: int = 4) -> np.ndarray:
     """The original's crop: a multiple of `unit` frames (one time in three, one unit shorter) at a random start."""
     n = len(features)
     length = (n // unit - (1 if rng.integers(3) == 2 else 0)) * unit
@@ -76,7 +76,7 @@ Draw = tuple[int, int, np.ndarray]  # item, caption index, crop
 
 def _pairs(items: Sequence[MotionText], order: np.ndarray, rng: np.random.Generator) -> list[Draw]:
     """(item, caption index, crop) in `order`."""
-    return [(int(i), int(rng.integers(len(items[i].captions))), _crop(items[i].features, rng)) for i in order]
+    return [(int(i), int(rng.integers(len(items[i].captions))), crop_motion(items[i].features, rng)) for i in order]
 
 
 def evaluate(

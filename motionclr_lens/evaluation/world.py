@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from ..data import MotionText
 from .evaluator import Evaluator, EvaluatorConfig
+from .protocol import crop_motion
 from .words import WordVectorizer, caption_tokens
 
 __all__ = [
@@ -80,13 +81,6 @@ class WorldEvaluatorRecipe:
     seed: int = 0
 
 
-def _crop(features: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    n = len(features)
-    length = max(4, (n // 4 - int(rng.integers(3) == 2)) * 4)
-    start = int(rng.integers(0, n - length + 1))
-    return features[start : start + length]
-
-
 def train_world_evaluator(
     out: str | Path | None = None, recipe: WorldEvaluatorRecipe | None = None, items: Sequence[MotionText] | None = None
 ) -> Evaluator:
@@ -115,7 +109,7 @@ def train_world_evaluator(
     for step in range(recipe.steps):
         batch = rng.choice(len(items), recipe.batch_size, replace=False)
         chosen = [(items[i], int(rng.integers(len(items[i].captions)))) for i in batch]
-        motions, lengths = evaluator.prepare_motions([_crop(item.features, rng) for item, _ in chosen])
+        motions, lengths = evaluator.prepare_motions([crop_motion(item.features, rng) for item, _ in chosen])
         padded = [caption_tokens(item.tokens[c])[0] for item, c in chosen]
         caption_lengths = torch.tensor([caption_tokens(item.tokens[c])[1] for item, c in chosen])
         ids = torch.tensor([[index.get(t.split("/")[0], index["unk"]) for t in p] for p in padded])
