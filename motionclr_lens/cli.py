@@ -18,7 +18,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 # Only what the options need is imported here (plain values); torch, the model and the rest load when a command
 # runs, so that `--help` and a refused input answer at once.
@@ -109,6 +109,42 @@ def _report_capture(
         )  # fmt: skip
     kept = {"head_mean": True, "steps": "all" if steps is None else steps, "bytes": spec.estimate_bytes(plan)}
     return spec, kept
+
+
+def _precheck(args: argparse.Namespace) -> None:
+    """Refuse bad plain values (steps, seconds, guidance, seeds, timesteps, ...) before the model's stack is
+    imported, in the library's own words; the library's checks still run where the values are used."""
+    from .checks import check_guidance, check_seconds, check_seed, check_steps, check_timestep
+
+    def given(name: str) -> Any:
+        value = getattr(args, name, None)
+        return None if value is UNSET else value
+
+    steps, scheduler = given("steps"), given("scheduler")
+    if steps is not None and (hasattr(args, "scheduler") or args.func is _evaluate):  # train's are its schedule
+        check_steps(scheduler if isinstance(scheduler, str) else "dpmsolver", steps)
+    seconds = given("seconds")
+    if seconds is not None:
+        # the embedded model's (and the release's) lengths; another model's bound is checked once it is loaded
+        check_seconds(seconds, max_frames=196 if getattr(args, "model", "embedded") == "embedded" else 2**62)
+    if given("guidance") is not None:
+        check_guidance(given("guidance"))
+    if given("seed") is not None:
+        check_seed(given("seed"))
+    if given("timestep") is not None:
+        check_timestep(given("timestep"))
+    threshold = given("threshold")
+    if threshold is not None and not (math.isfinite(threshold) and 0 <= threshold <= 1):
+        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+    depth = given("depth")
+    if depth is not None and not (math.isfinite(depth) and 0 < depth <= 1):
+        raise ValueError(f"depth must be in (0, 1], got {depth}")
+    refine = given("refine")
+    if refine is not None and refine < 0:
+        raise ValueError(f"refine must be an int >= 0, got {refine!r}")
+    budget = given("capture_budget")
+    if budget is not None and not (math.isfinite(budget) and budget > 0):
+        raise ValueError(f"--capture-budget must be a positive number of MiB, got {budget}")
 
 
 def _versions() -> dict[str, str]:
@@ -461,13 +497,10 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def recipe_from(args: argparse.Namespace) -> WorldRecipe:
-    """The recipe chosen by --recipe with the options given on top of it; ValueError names a bad value."""
+    """The recipe chosen by --recipe with the options given on top of it; ValueError names a bad value (checked
+    before the training stack is imported)."""
     import dataclasses
-    import math
 
-    from .embedded import RECIPES
-
-    base = RECIPES[getattr(args, "recipe", "shipped")]
     given = {
         name: getattr(args, name)
         for name in ("steps", "refine_steps", "samples", "batch_size", "feat_bias", "loss_mean")
@@ -481,16 +514,18 @@ def recipe_from(args: argparse.Namespace) -> WorldRecipe:
     feat_bias = given.get("feat_bias", 1.0)
     if not (math.isfinite(feat_bias) and feat_bias > 0):
         raise ValueError(f"--feat-bias must be a finite number > 0, got {feat_bias}")
-    return dataclasses.replace(base, **given)
+    from .embedded import RECIPES
+
+    return dataclasses.replace(RECIPES[getattr(args, "recipe", "shipped")], **given)
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .embedded import train_on_world
-
     try:
         recipe = recipe_from(args)
     except ValueError as error:
         _usage_error(args, error)  # before anything is drawn or written
+    from .embedded import train_on_world
+
     trainer = train_on_world(args.out, recipe, seed=args.seed, until=args.until)
     print(f"trained to step {trainer.step}; checkpoint in {trainer.checkpoint_path}")
     return 0
@@ -829,6 +864,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 warnings.simplefilter("ignore", UserWarning)
             if not getattr(args, "allow_unknown_words", True):
                 warnings.simplefilter("error", UnknownWordWarning)
+            _precheck(args)
             return int(args.func(args))
     except UnknownWordWarning as warning:
         print(f"error: {warning}; pass --allow-unknown-words to run it anyway", file=sys.stderr)

@@ -11,13 +11,12 @@ from typing import Any
 
 import torch
 
+from .checks import MAX_GUIDANCE_SCALE, MAX_STEPS, check_guidance, check_seed, check_steps
 from .edits import Edit, edit_from_dict, edit_to_dict
-from .sampling import SCHEDULERS, check_schedule
+from .sampling import SCHEDULERS
 
 __all__ = ["AUTOCAST_DTYPES", "MAX_GUIDANCE_SCALE", "MAX_STEPS", "RunSettings", "check_guidance_scale"]
 
-MAX_GUIDANCE_SCALE = 100.0
-MAX_STEPS = 1000  # the training schedule's timesteps: no scheduler can take more steps than there are
 AUTOCAST_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
@@ -26,14 +25,8 @@ def check_guidance_scale(scale: object) -> float:
     conditional model alone (one pass, no guidance), above 1 pushes further toward the prompt, 0 is the
     unconditional model alone and between 0 and 1 mixes the two. Refuses what is not a number in [0, 100] (the
     original samples at 2.5; far above, the difference of the branches overflows)."""
-    if isinstance(scale, bool) or not isinstance(scale, int | float):
-        raise ValueError(f"guidance_scale must be a number, got {scale!r}")
-    if not (math.isfinite(scale) and 0 <= scale <= MAX_GUIDANCE_SCALE):
-        raise ValueError(
-            f"guidance_scale must be finite and >= 0 (1: the conditional model alone; 0: the unconditional), "
-            f"at most {MAX_GUIDANCE_SCALE:g}, got {scale}"
-        )
-    return float(scale)
+    check_guidance(scale)
+    return float(scale)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -58,17 +51,12 @@ class RunSettings(Mapping[str, Any]):
     def __post_init__(self) -> None:
         if self.scheduler not in SCHEDULERS:
             raise ValueError(f"unknown scheduler {self.scheduler!r}; valid: {sorted(SCHEDULERS)}")
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or not 1 <= self.steps <= MAX_STEPS:
-            raise ValueError(
-                f"steps must be a positive int no larger than {MAX_STEPS} (the training schedule's timesteps), "
-                f"got {self.steps!r}"
-            )
-        check_schedule(self.scheduler, self.steps)
+        check_steps(self.scheduler, self.steps)  # over the 1000-step schedule (agrees with sampling.check_schedule)
         if self.guidance_scale is not None:
             object.__setattr__(self, "guidance_scale", check_guidance_scale(self.guidance_scale))
         seed = self.seed
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64):
-            raise ValueError(f"seed must be an int in [0, 2**64 - 1] or None, got {seed!r}")
+        if seed is not None:
+            check_seed(seed)
         if self.autocast_dtype is not None and self.autocast_dtype not in AUTOCAST_DTYPES:
             raise ValueError(f"autocast_dtype must be one of {[*AUTOCAST_DTYPES, None]}, got {self.autocast_dtype!r}")
         sigma = self.smooth_sigma

@@ -401,3 +401,66 @@ def test_the_command_line_answers_before_heavy_imports():
     assert tuple(sorted(io.PRESETS)) == defaults.MOTION_PRESETS
     assert tuple(sorted(sampling.SCHEDULERS)) == defaults.SCHEDULER_NAMES
     assert tuple(embedded.RECIPES) == defaults.RECIPE_NAMES and defaults.LOSS_MEANS == train.LOSS_MEANS
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["generate", "--seconds", "inf"], "seconds must be finite numbers, got inf"),
+        (["generate", "--seconds", "20"], "length 400 frames is outside [1, 196] frames"),
+        (["generate", "--steps", "0"], "steps must be a positive int no larger than 1000"),
+        (["generate", "--scheduler", "deis", "--steps", "1000"], "it takes at most 999 steps here"),
+        (["generate", "--scheduler", "pndm", "--steps", "3"], "the pndm scheduler needs 4 steps or more, got 3"),
+        (["generate", "--guidance", "-1"], "guidance_scale must be finite and >= 0"),
+        (["generate", "--seed", "-1"], "seed must be an int in [0, 2**64 - 1]"),
+        (
+            ["count", "--prompt", "a person jumps", "--timestep", "1000"],
+            "timestep must be an int in [0, 999], got 1000",
+        ),
+        (["ground", "--prompt", "a person jumps", "--threshold", "2"], "threshold must be in [0, 1], got 2.0"),
+        (["invert", "--motion", "m.npy", "--depth", "0"], "depth must be in (0, 1], got 0.0"),
+        (["evaluate", "--steps", "0"], "steps must be a positive int"),
+        (["generate", "--capture-budget", "0"], "--capture-budget must be a positive number of MiB, got 0.0"),
+        (["train", "--out", "run", "--steps", "0"], "--steps must be at least 1, got 0"),
+    ],
+)
+def test_bad_plain_values_are_refused_before_torch_is_imported(tmp_path, argv, message):
+    """The command line checks its plain values before it imports the model's stack (a refusal is at once, in
+    the library's own words, status 2)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from motionclr_lens.cli import main\n"
+        "try:\n    status = main(sys.argv[1:])\nexcept SystemExit as e:\n    status = e.code\n"
+        "print(status, sorted(m for m in ('torch', 'numpy', 'diffusers') if m in sys.modules))"
+    )
+    run = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=tmp_path)
+    assert run.stdout.strip() == "2 []", (run.stdout, run.stderr)
+    assert message in run.stderr, run.stderr
+
+
+def test_the_plain_checks_agree_with_the_librarys():
+    """The command line's early checks (no torch) refuse exactly what the library refuses: each scheduler's step
+    range against diffusers' own schedules, lengths against the embedded pipeline's."""
+    from motionclr_lens.checks import SCHEDULER_STEPS, check_seconds, check_steps
+    from motionclr_lens.loading import load_model
+    from motionclr_lens.sampling import SCHEDULERS, check_schedule
+
+    assert sorted(SCHEDULER_STEPS) == sorted(SCHEDULERS)
+
+    def refused(check, *args) -> str | None:
+        try:
+            check(*args)
+        except ValueError as error:
+            return str(error)
+        return None
+
+    for name, (fewest, most) in SCHEDULER_STEPS.items():
+        for steps in {fewest - 1, fewest, most - 1, most, most + 1} - {0}:
+            library = refused(check_schedule, name, steps) if steps <= 1000 else "more steps than timesteps"
+            assert (refused(check_steps, name, steps) is None) == (library is None), (name, steps, library)
+    pipe = load_model("embedded")
+    for seconds in [0.0, 0.02, 0.03, 0.05, 4.0, 9.8, 9.82, 9.83, 10.0, -1.0, float("nan"), float("inf")]:
+        library = refused(pipe.lengths_in_frames, 1, None, seconds)
+        assert refused(check_seconds, seconds) == library, seconds
