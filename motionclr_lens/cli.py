@@ -147,6 +147,34 @@ def _precheck(args: argparse.Namespace) -> None:
         raise ValueError(f"--capture-budget must be a positive number of MiB, got {budget}")
 
 
+# The commands that run the model on this machine's cores with torch's intra-op threads (training and the
+# recogniser's set their own; a sweep's ranks are placed by torchrun).
+THREADED = {"demo", "generate", "edit", "invert", "count", "ground", "inspect", "evaluate", "benchmark"}
+
+
+def _threads(args: argparse.Namespace) -> int | None:
+    """The threads a model-running command uses: --threads, else $MOTIONCLR_LENS_THREADS, else the cores other
+    processes leave free now (`threads.suggested_threads`); None for the commands that choose their own."""
+    import os
+
+    from .threads import THREADS_ENV, suggested_threads, thread_setting
+
+    if getattr(args, "command", None) not in THREADED:
+        return None
+    given = args.threads if args.threads is not None else os.environ.get(THREADS_ENV)
+    threads = thread_setting(given)
+    if threads is None:
+        import torch
+
+        threads = suggested_threads(most=torch.get_num_threads())
+        if threads < torch.get_num_threads():
+            logger.info(
+                "other processes keep this machine's cores busy: torch runs with %d of %d threads (--threads to "
+                "choose)", threads, torch.get_num_threads(),
+            )  # fmt: skip
+    return threads
+
+
 def _versions() -> dict[str, str]:
     import platform
     from importlib.metadata import PackageNotFoundError, version
@@ -682,6 +710,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="motionclr-lens", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    parser.add_argument(
+        "--threads",
+        default=None,
+        help="torch's threads for the model: a number, or 'auto' (default, or $MOTIONCLR_LENS_THREADS): the cores "
+        "other processes leave free right now",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def motion_file_args(p: argparse.ArgumentParser) -> None:
@@ -865,7 +899,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not getattr(args, "allow_unknown_words", True):
                 warnings.simplefilter("error", UnknownWordWarning)
             _precheck(args)
-            return int(args.func(args))
+            threads = _threads(args)
+            if threads is None:
+                return int(args.func(args))
+            from .threads import using_threads
+
+            with using_threads(threads):
+                return int(args.func(args))
     except UnknownWordWarning as warning:
         print(f"error: {warning}; pass --allow-unknown-words to run it anyway", file=sys.stderr)
         return 2

@@ -48,6 +48,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .model import FFN, AdaGNConvBlock, ConvBlock, CrossAttention, SelfAttention
+from .threads import others_busy_window
 
 __all__ = [
     "CONV_KERNELS",
@@ -72,6 +73,7 @@ REPEATS = 5  # timed runs of each candidate, at least
 MAX_REPEATS = 40
 MEASURE_SECONDS = 0.05  # of runs of each candidate, at least (within MAX_REPEATS)
 MARGIN = 0.02  # another kernel replaces torch's own only when at least this much faster
+BUSY_CORES = 0.5  # other processes' use of the cores while a class was timed, above which the times are not kept
 CACHE_ENV = "MOTIONCLR_LENS_KERNEL_CACHE"
 
 
@@ -121,7 +123,7 @@ class KernelChoice:
     threads: int
     kernel: str
     seconds: dict[str, float]
-    how: str  # "measured", "disk" or "forced"
+    how: str  # "measured", "measured while busy" (kept for this process only), "disk" or "forced"
 
     @property
     def key(self) -> str:
@@ -303,12 +305,19 @@ def _choose(key: tuple[Any, ...], candidates: Mapping[str, Callable[[], object]]
         if isinstance(stored, dict) and stored.get("kernel") in candidates:
             choice = KernelChoice(**{**asdict(probe), "kernel": stored["kernel"], "seconds": {}, "how": "disk"})
         else:
+            window = others_busy_window()
             seconds = _time_candidates(candidates)
+            others = window()
             own = next(iter(candidates))  # torch's own comes first
             best = min(seconds, key=seconds.__getitem__)
             kernel = best if seconds[best] < (1 - MARGIN) * seconds[own] else own
-            choice = KernelChoice(**{**asdict(probe), "kernel": kernel, "seconds": seconds, "how": "measured"})
-            _write_disk(choice)
+            # Timed while other processes held the cores, the times say more about them than about the kernels:
+            # the choice serves this process but is not written for later ones.
+            busy = others is not None and others >= BUSY_CORES
+            how = "measured while busy" if busy else "measured"
+            choice = KernelChoice(**{**asdict(probe), "kernel": kernel, "seconds": seconds, "how": how})
+            if not busy:
+                _write_disk(choice)
     with _LOCK:
         choice = _CHOICES.setdefault(probe.key, choice)
         _CHOSEN[key] = choice.kernel
