@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,11 @@ from torch import Tensor
 
 from . import defaults
 from .hooks import DenoiseInfo
+
+# diffusers' schedulers hand torch tensors to NumPy (`np.array(tensor)`, `np.log(tensor)`), which NumPy 2 answers
+# with deprecation warnings about torch's `__array__` and `__array_wrap__` on every run. They are diffusers' and
+# torch's to settle, not a caller's: silenced for diffusers' scheduler modules only.
+warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"diffusers\.schedulers\.")
 
 __all__ = [
     "DEFAULT_GUIDANCE_SCALE",

@@ -172,3 +172,21 @@ def test_the_text_keys_and_values_are_computed_once_per_run(parity_pipeline):
     ):
         parity_pipeline.generate("a man jumps.", lengths=24, steps=4, generator=seed())
     assert every_step == [(0, True), (1, True), (2, True), (3, True)] and seen == [0, 1, 2, 3]
+
+
+def test_sampling_with_every_scheduler_raises_no_warning():
+    """A run shows the user no warning of the libraries under it (diffusers' schedulers hand torch tensors to
+    NumPy 2, which warns about them): every scheduler samples with warnings turned into errors."""
+    import subprocess
+    import sys
+
+    code = (
+        "import warnings; warnings.simplefilter('error')\n"
+        "from motionclr_lens import load_embedded\n"
+        "pipe = load_embedded()\n"
+        "for name in ('ddim', 'ddpm', 'deis', 'dpmsolver', 'pndm'):\n"
+        "    pipe.generate('a person walks forward', seconds=1.0, steps=5, scheduler=name)\n"
+        "print('ok')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]
