@@ -103,6 +103,15 @@ def report_analyses(
     return {"words": words, "repetitions": counts, "curves": curves, "self_map": self_map}
 
 
+def _capture_summary(kept: Mapping[str, Any], steps: Any) -> str:
+    """What the report's capture kept, in words: "head means of every step" or "head means of 95 of 100 steps"."""
+    what = "head means" if kept.get("head_mean") else "every head"
+    chosen = kept.get("steps", "all")
+    if chosen == "all" or not isinstance(chosen, list):
+        return f"{what} of every step"
+    return f"{what} of {len(chosen)} of {steps} steps (evenly spaced, the last always)"
+
+
 def _png(fig: Any) -> str:
     import matplotlib.pyplot as plt
 
@@ -173,8 +182,13 @@ def write_report(
     strip = _png(keyframe_strip(joints, n=8, title=prompt))
     curves_png = _png(analyses["curves"].plot(title="cross-attention per word"))
     settings = {"prompt": prompt, "frames": result.lengths[row], "fps": result.fps, **result.settings}
-    if record:
-        settings.update({k: v for k, v in record.items() if k not in settings})
+    if record:  # the run's other entries, once each (this prompt and its frames stand for prompts and lengths)
+        for key, value in record.items():
+            if key in settings or key in ("prompts", "lengths"):
+                continue
+            if key == "capture" and isinstance(value, Mapping):
+                value = _capture_summary(value, result.settings.get("steps"))
+            settings[key] = value
     reps = analyses["repetitions"]
     setting_rows = [{"setting": k, "value": v if isinstance(v, str) else json.dumps(v)} for k, v in settings.items()]
     body = f"""<!doctype html><html><head><meta charset="utf-8"><title>motionclr_lens: {html.escape(prompt)}</title>

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -28,6 +29,10 @@ def test_demo_writes_motion_report_and_record(tmp_path, capsys):
     page = (out / "00_report.html").read_text()
     assert "a person jumps three times, then walks forward" in page and "Word grounding" in page
     assert "<script src=" not in page and page.count("Plotly.newPlot(") == 3  # plotly.js inline, three figures
+    settings = page[page.index("<h2>Settings</h2>") :]
+    names = re.findall(r"<tr><td>([a-z_]+)</td>", settings)
+    assert len(names) == len(set(names)) and {"prompts", "lengths"}.isdisjoint(names)  # one row per setting
+    assert "head means of every step" in settings
     printed = capsys.readouterr().out
     assert "generated 1 motion(s)" in printed and "00_report.html" in printed
 

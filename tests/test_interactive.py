@@ -79,6 +79,10 @@ def test_capture_explorer_switches_layers_and_steps(run):
         for k, step in enumerate(steps):
             visible, ids = step.args
             assert visible["visible"].index(True) == k and len(ids) == len(steps)
+        span = (-0.5, out.lengths[0] - 0.5)  # the axes fit the motion's frames
+        assert tuple(fig.layout.xaxis.range) == span
+        if kind == "self":
+            assert tuple(fig.layout.yaxis.range) == span[::-1] and fig.layout.xaxis.constrain == "domain"
         if kind == "cross":
             assert list(fig.data[0].y) == [w.text for w in words]
             np.testing.assert_allclose(np.asarray(fig.data[0].z).sum(0) <= 1.0 + 1e-5, True)

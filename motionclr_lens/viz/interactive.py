@@ -505,9 +505,17 @@ def capture_explorer(
         title={"text": heading(start), "x": 0.02, "font": {"size": 14}},
         xaxis_title="key frame" if kind == "self" else "frame",
         yaxis_title="query frame" if kind == "self" else "",
-        yaxis={"autorange": "reversed", **({"scaleanchor": "x"} if kind == "self" else {})},
         margin={"l": 70, "r": 20, "t": 80, "b": 40},
     )
+    # The axes span the motion's frames and no more (a square self-attention map shrinks its plot to stay square
+    # rather than widening its range past the motion).
+    limit = frames if frames is not None else (full or len(fig.data[0].x))
+    span = [-0.5, limit - 0.5]
+    fig.update_xaxes(range=span, constrain="domain")
+    if kind == "self":
+        fig.update_yaxes(range=span[::-1], scaleanchor="x", constrain="domain")
+    else:
+        fig.update_yaxes(autorange="reversed")
     return fig
 
 
