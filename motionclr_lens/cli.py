@@ -906,6 +906,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             with using_threads(threads):
                 return int(args.func(args))
+    except KeyboardInterrupt as interrupt:  # Ctrl-C: one line saying what was kept (training saves its step)
+        print(f"interrupted: {str(interrupt) or 'stopped before anything more was written'}", file=sys.stderr)
+        return 130
     except UnknownWordWarning as warning:
         print(f"error: {warning}; pass --allow-unknown-words to run it anyway", file=sys.stderr)
         return 2

@@ -92,14 +92,14 @@ RECIPES = {"shipped": RECIPE, "extended": EXTENDED_RECIPE}
 
 
 def world_training_set(
-    samples: int, seed: int = 0, workers: int = 2, single_every: int = 1, world: str = "base"
+    samples: int, seed: int = 0, workers: int = 2, single_every: int = 1, world: str = "base", progress: bool = False
 ) -> list[MotionText]:
     """`samples` motions of a world's training split; with `single_every` = k, only every k-th single-action
     motion is kept (sequences of actions all are)."""
     from .world.dataset import generate
 
     kept, singles = [], 0
-    for s in generate("train", samples, seed=seed, workers=workers, world=world):
+    for s in generate("train", samples, seed=seed, workers=workers, world=world, progress=progress):
         if len(s.segments) == 1:
             singles += 1
             if (singles - 1) % single_every:
@@ -151,7 +151,9 @@ def train_on_world(
     out.mkdir(parents=True, exist_ok=True)
     if until is not None and not 0 < until <= recipe.total_steps:
         raise ValueError(f"until must be in [1, {recipe.total_steps}] (the recipe's steps), got {until}")
-    data = world_training_set(recipe.samples, seed=seed, single_every=recipe.single_every, world=recipe.world)
+    data = world_training_set(
+        recipe.samples, seed=seed, single_every=recipe.single_every, world=recipe.world, progress=progress
+    )
     torch.manual_seed(seed)
     model = MotionCLR(MotionCLRConfig.embedded())
     known: list[int] = []
@@ -171,7 +173,9 @@ def train_on_world(
         return first
     model, ema, first_ids = first.model, first.ema.state_dict(), first.token_ids
     del first  # the first draw's motions are not needed any more
-    refined = world_training_set(recipe.refine_draw, seed=seed + 1, single_every=2, world=recipe.world)
+    refined = world_training_set(
+        recipe.refine_draw, seed=seed + 1, single_every=2, world=recipe.world, progress=progress
+    )
     config = TrainConfig(
         steps=recipe.refine_steps, batch_size=recipe.batch_size, lr=recipe.refine_lr, seed=seed + 1,
         checkpoint_every=250, feat_bias=recipe.feat_bias, loss_mean=recipe.loss_mean,

@@ -3,14 +3,18 @@ condition masking for guidance, EMA, gradient clipping), with checkpoints and re
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
 import math
+import signal
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,7 +28,7 @@ from .model import MotionCLR
 from .sampling import alphas_cumprod
 from .text import ClipTokenizer, get_tokenizer
 
-__all__ = ["LOSS_MEANS", "TrainConfig", "Trainer", "load_checkpoint"]
+__all__ = ["LOSS_MEANS", "TrainConfig", "Trainer", "TrainingInterrupted", "load_checkpoint"]
 
 LOSS_MEANS = defaults.LOSS_MEANS
 
@@ -75,6 +79,36 @@ class TrainConfig:
     threads: int | None = None
     freeze_clip: bool = False
     model: dict = field(default_factory=dict)
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training: the step it stopped after, saved in `checkpoint` (resume by running again)."""
+
+    def __init__(self, step: int, checkpoint: Path) -> None:
+        super().__init__(f"stopped after step {step}; saved to {checkpoint} (run again to resume)")
+        self.step, self.checkpoint = step, checkpoint
+
+
+@contextlib.contextmanager
+def _stop_on_interrupt() -> Iterator[threading.Event]:
+    """A first Ctrl-C (SIGINT) asks the training loop to stop after its current step, save and say where; a
+    second one interrupts at once. Only the main thread can take signals: elsewhere Ctrl-C is left as it is."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    before = signal.getsignal(signal.SIGINT)
+
+    def ask(signum: int, frame: Any) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, before)  # a second Ctrl-C is the usual KeyboardInterrupt
+        logger.warning("stopping after this step (Ctrl-C again to stop at once)")
+
+    signal.signal(signal.SIGINT, ask)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 class Trainer:
@@ -256,24 +290,37 @@ class Trainer:
         if progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(iterator, initial=self.step, total=self.config.steps, desc="training")
+            of = "" if last == self.config.steps else f" (to step {last} of the {self.config.steps}-step schedule)"
+            bar = tqdm(iterator, initial=self.step, total=last, desc=f"training{of}")
             iterator = bar
         running, start = 0.0, time.perf_counter()
-        for _ in iterator:
-            value = self.train_step()
-            running = 0.98 * running + 0.02 * value if self.step > 1 else value
-            if bar is not None:
-                bar.set_postfix(loss=f"{running:.4f}")
-            if self.step % 50 == 0:
-                self.history.append(
-                    {
-                        "step": self.step,
-                        "loss": running,
-                        "seconds": time.perf_counter() - start,
-                        "lr": self.lr_at(self.step),
-                    }
-                )
-            if self.step % self.config.checkpoint_every == 0 or self.step == last:
-                self.save()
-                (self.folder / "history.json").write_text(json.dumps(self.history))
+        with _stop_on_interrupt() as stop:
+            for _ in iterator:
+                if stop.is_set():
+                    self.save()
+                    (self.folder / "history.json").write_text(json.dumps(self.history))
+                    if bar is not None:
+                        bar.close()
+                    raise TrainingInterrupted(self.step, self.checkpoint_path)
+                running = self._one_step(running, bar, start, last)
         return self.history
+
+    def _one_step(self, running: float, bar: Any, start: float, last: int) -> float:
+        """One step, with the running loss, the bar, the history every 50 steps and the checkpoint."""
+        value = self.train_step()
+        running = 0.98 * running + 0.02 * value if self.step > 1 else value
+        if bar is not None:
+            bar.set_postfix(loss=f"{running:.4f}")
+        if self.step % 50 == 0:
+            self.history.append(
+                {
+                    "step": self.step,
+                    "loss": running,
+                    "seconds": time.perf_counter() - start,
+                    "lr": self.lr_at(self.step),
+                }
+            )
+        if self.step % self.config.checkpoint_every == 0 or self.step == last:
+            self.save()
+            (self.folder / "history.json").write_text(json.dumps(self.history))
+        return running

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -469,3 +470,22 @@ def test_the_plain_checks_agree_with_the_librarys():
     for seconds in [0.0, 0.02, 0.03, 0.05, 4.0, 9.8, 9.82, 9.83, 10.0, -1.0, float("nan"), float("inf")]:
         library = refused(pipe.lengths_in_frames, 1, None, seconds)
         assert refused(check_seconds, seconds) == library, seconds
+
+
+def test_ctrl_c_ends_a_command_with_one_line_and_status_130(monkeypatch, capsys):
+    """Ctrl-C during a command: one line saying what was kept (training names its saved step), no traceback."""
+    import motionclr_lens.cli as cli
+    from motionclr_lens.train import TrainingInterrupted
+
+    def interrupted(args):
+        raise TrainingInterrupted(1234, Path("run") / "checkpoint.pt")
+
+    monkeypatch.setattr(cli, "_inspect", interrupted)
+    assert main(["inspect"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        f"interrupted: stopped after step 1234; saved to {Path('run') / 'checkpoint.pt'} (run again to resume)"
+    ]
+    monkeypatch.setattr(cli, "_inspect", lambda args: (_ for _ in ()).throw(KeyboardInterrupt()))
+    assert main(["inspect"]) == 130
+    assert capsys.readouterr().err.strip() == "interrupted: stopped before anything more was written"

@@ -253,3 +253,37 @@ def test_a_warm_start_takes_the_shipped_weights_and_keeps_fresh_rows_for_new_tok
     unseen = torch.ones(len(rows), dtype=torch.bool)
     unseen[vocabulary] = False
     torch.testing.assert_close(rows[unseen], fresh[unseen], rtol=0, atol=0)
+
+
+def test_ctrl_c_stops_after_the_step_saves_it_and_a_rerun_resumes_exactly(data, tmp_path, monkeypatch):
+    """A first Ctrl-C lets the step finish, saves it (even between checkpoints) and ends with one message naming
+    the step and the file; running again resumes to the same weights as an uninterrupted run; the handler of
+    Ctrl-C is the caller's again afterwards."""
+    import os
+    import signal
+
+    from motionclr_lens.train import TrainingInterrupted
+
+    straight = trainer(data, tmp_path / "straight")
+    straight.run(progress=False)
+    before = signal.getsignal(signal.SIGINT)
+    interrupted = trainer(data, tmp_path / "stopped")
+    real_step = Trainer.train_step
+
+    def step_then_ctrl_c(self: Trainer) -> float:
+        value = real_step(self)
+        if self.step == 4:  # between checkpoints (every 3)
+            os.kill(os.getpid(), signal.SIGINT)
+        return value
+
+    monkeypatch.setattr(Trainer, "train_step", step_then_ctrl_c)
+    with pytest.raises(TrainingInterrupted, match=r"stopped after step 4; saved to .*checkpoint\.pt"):
+        interrupted.run(progress=False)
+    assert signal.getsignal(signal.SIGINT) is before
+    assert load_checkpoint(tmp_path / "stopped" / "checkpoint.pt")["step"] == 4
+    monkeypatch.setattr(Trainer, "train_step", real_step)
+    resumed = trainer(data, tmp_path / "stopped")
+    resumed.run(progress=False)
+    assert resumed.step == 6
+    for (name, a), b in zip(straight.ema.state_dict().items(), resumed.ema.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)

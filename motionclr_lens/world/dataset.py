@@ -15,10 +15,13 @@ from .compose import SPLITS, WORLDS, WorldSample, make_sample
 __all__ = ["generate", "write_humanml3d"]
 
 
-def _single_thread() -> None:
+def _worker_start() -> None:
+    import signal
+
     import torch
 
     torch.set_num_threads(1)  # many small tensor ops: threads only contend with the other workers
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle (one message, not one per worker)
 
 
 def _one(args: tuple[int, str, int, str]) -> WorldSample:
@@ -27,19 +30,33 @@ def _one(args: tuple[int, str, int, str]) -> WorldSample:
 
 
 def generate(
-    split: str, count: int, seed: int = 0, start: int = 0, workers: int = 1, world: str = "base"
+    split: str,
+    count: int,
+    seed: int = 0,
+    start: int = 0,
+    workers: int = 1,
+    world: str = "base",
+    progress: bool = False,
 ) -> list[WorldSample]:
     """Samples `start .. start + count - 1` of a split of a world ("base" or "extended"); the same
-    (seed, split, index, world) always gives the same sample."""
+    (seed, split, index, world) always gives the same sample. `progress` shows a bar."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; valid: {list(SPLITS)}")
     if world not in WORLDS:
         raise ValueError(f"unknown world {world!r}; valid: {list(WORLDS)}")
     jobs = [(seed, split, i, world) for i in range(start, start + count)]
+
+    def shown(samples: Iterable[WorldSample]) -> list[WorldSample]:
+        if not progress:
+            return list(samples)
+        from tqdm.auto import tqdm
+
+        return list(tqdm(samples, total=len(jobs), desc=f"drawing {world} world motions ({split})", unit="motion"))
+
     if workers <= 1:
-        return [_one(j) for j in jobs]
-    with multiprocessing.get_context("fork").Pool(workers, initializer=_single_thread) as pool:
-        return pool.map(_one, jobs, chunksize=32)
+        return shown(map(_one, jobs))
+    with multiprocessing.get_context("fork").Pool(workers, initializer=_worker_start) as pool:
+        return shown(pool.imap(_one, jobs, chunksize=32))
 
 
 def write_humanml3d(folder: str | Path, samples: Iterable[WorldSample], stats_from: str = "train") -> Path:
