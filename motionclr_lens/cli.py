@@ -16,7 +16,7 @@ import re
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -175,6 +175,16 @@ def _threads(args: argparse.Namespace) -> int | None:
     return threads
 
 
+def _teller(args: argparse.Namespace) -> Callable[[str], None]:
+    """Where a long command says what it is doing (stderr, at once), unless --quiet."""
+
+    def say(message: str) -> None:
+        if not getattr(args, "quiet", False):
+            print(message, file=sys.stderr, flush=True)
+
+    return say
+
+
 def _versions() -> dict[str, str]:
     import platform
     from importlib.metadata import PackageNotFoundError, version
@@ -294,7 +304,11 @@ def _generate(args: argparse.Namespace) -> int:
     edits = settings.edits
     if not args.prompt:
         raise ValueError("give at least one --prompt (or --from-record)")
+    say = _teller(args)
+    say(f"loading the model ({args.model}) ...")
+    loading = time.perf_counter()
     pipe = load_model(args.model, args.weights)
+    say(f"loaded in {time.perf_counter() - loading:.1f} s")
     digest = model_hash(pipe)
     if args.expected_hash and args.expected_hash != digest:
         if not getattr(args, "allow_other_model", False):
@@ -314,6 +328,7 @@ def _generate(args: argparse.Namespace) -> int:
     if features is not None:
         from .inversion import invert, regenerate
 
+        say(f"inverting the motion ({len(features)} frames, {args.steps} steps) ...")
         inv = invert(pipe, features, args.prompt[0], steps=args.steps, depth=args.depth, refine=args.refine)
         with capture(spec) as cache, capture_keys(last_step_only=True) as keys:
             result = regenerate(
@@ -363,6 +378,7 @@ def _generate(args: argparse.Namespace) -> int:
         _open_out_dir(out)
     for i, (prompt, features, joints) in enumerate(zip(result.prompts, result.features, result.joints, strict=True)):
         stem = f"{i:02d}"
+        say(f"writing {stem}: features, joints, keyframes, BVH{'' if args.no_gif else ', GIF'} and the report ...")
         np.save(out / f"{stem}_features.npy", features)
         np.save(out / f"{stem}_joints.npy", joints)
         fig = keyframe_strip(joints, n=8, title=prompt)

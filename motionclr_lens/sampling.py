@@ -183,7 +183,7 @@ def sample_loop(
     if progress:
         from tqdm.auto import tqdm
 
-        iterator = enumerate(tqdm(timesteps, desc="sampling", leave=False))
+        iterator = enumerate(tqdm(timesteps, desc="sampling", unit="step"))  # left on screen when done
     autocast = (
         torch.autocast(device_type=device.type, dtype=autocast_dtype)
         if autocast_dtype is not None and autocast_dtype != torch.float32
