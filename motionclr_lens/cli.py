@@ -185,6 +185,16 @@ def _teller(args: argparse.Namespace) -> Callable[[str], None]:
     return say
 
 
+def _rank() -> int:
+    """This process's rank under torchrun (0 alone)."""
+    import os
+
+    try:
+        return int(os.environ.get("RANK", "0"))
+    except ValueError:
+        return 0
+
+
 def _versions() -> dict[str, str]:
     import platform
     from importlib.metadata import PackageNotFoundError, version
@@ -929,8 +939,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {warning}; pass --allow-unknown-words to run it anyway", file=sys.stderr)
         return 2
     except (ValueError, TypeError, KeyError, OSError, FloatingPointError, IndexError) as error:
-        # every error a user's input causes: one line naming it, status 2 (an OSError names its file)
-        print(f"error: {error}", file=sys.stderr)
+        # every error a user's input causes: one line naming it, status 2 (an OSError names its file); under
+        # torchrun an error every rank met is said by rank 0 alone
+        if not (getattr(error, "every_rank", False) and _rank() != 0):
+            print(f"error: {error}", file=sys.stderr)
         return 2
 
 

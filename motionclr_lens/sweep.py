@@ -338,7 +338,9 @@ def _agree(step: Callable[[], None], sync: bool, world_size: int) -> None:
     dist.all_gather_object(errors, None if failure is None else str(failure))
     failed = [(r, e) for r, e in enumerate(errors) if e is not None]
     if failed:
-        raise ValueError("; ".join(f"rank {r}: {e}" for r, e in failed)) from failure
+        error = ValueError("; ".join(f"rank {r}: {e}" for r, e in failed))
+        setattr(error, "every_rank", True)  # noqa: B010  # the same message on every rank: say it once
+        raise error from failure
 
 
 def _is_sweep_store(path: Path) -> bool:
@@ -735,7 +737,11 @@ def sweep_from_spec(
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         started = True
     try:
-        settings = _read_spec(Path(spec))
+        try:
+            settings = _read_spec(Path(spec))
+        except (ValueError, TypeError, KeyError, OSError) as error:
+            setattr(error, "every_rank", True)  # noqa: B010  # every rank reads the same spec: say it once
+            raise
         pipe = load_model(model, weights)
         if device is None and torch.cuda.is_available():
             device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"

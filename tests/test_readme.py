@@ -38,3 +38,25 @@ def test_the_readme_python_runs(tmp_path, monkeypatch):
     assert out.features[0].shape == (80, 263) and out.joints[0].shape == (80, 22, 3)
     assert tuple(cache["cross", 17, 9].shape) == (2, 1, 80, 77)
     assert namespace["curves"].curves.shape[1] == 80
+
+
+def test_the_readme_sweep_spec_runs(tmp_path, monkeypatch):
+    """The README's sweep spec reads as a spec and runs (shortened to 2 steps of 1 s here) into a store whose
+    jobs are its prompts x edit lists x seeds."""
+    import yaml
+
+    from motionclr_lens import load_embedded
+    from motionclr_lens.sweep import open_sweep, sweep_from_spec
+
+    blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(), flags=re.S)
+    assert len(blocks) == 1
+    spec = yaml.safe_load(blocks[0])
+    jobs = len(spec["prompts"]) * len(spec["edits"]) * len(spec["seeds"])
+    spec.update(steps=2, seconds=1)
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    pipe = load_embedded()
+    monkeypatch.setattr("motionclr_lens.sweep.load_model", lambda model, weights: pipe)
+    done = sweep_from_spec(tmp_path / "spec.yaml", tmp_path / "sweep.zarr")
+    assert len(done.computed) == jobs == 8
+    sweep = open_sweep(tmp_path / "sweep.zarr")
+    assert sweep.maps(1, "cross", 17).shape[-1] == 77

@@ -234,7 +234,7 @@ def test_two_processes_write_what_one_does(pipe, single, tmp_path):
         np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
 
 
-def test_command_runs_a_spec_file(pipe, tmp_path, monkeypatch):
+def test_command_runs_a_spec_file(pipe, tmp_path, monkeypatch, capsys):
     spec = {
         "prompts": ["a man jumps."],
         "edits": [[], [{"kind": "Reweight", "alpha": -0.2, "word": "jumps"}]],
@@ -253,6 +253,10 @@ def test_command_runs_a_spec_file(pipe, tmp_path, monkeypatch):
     assert main(["sweep", str(tmp_path / "spec.json"), "--out", str(tmp_path / "s.zarr"), "--fresh"]) == 0
     (tmp_path / "bad.json").write_text(json.dumps({"prompts": ["a man jumps."], "seed": [1]}))
     assert main(["sweep", str(tmp_path / "bad.json"), "--out", str(tmp_path / "t.zarr")]) == 2
+    assert "error: " in capsys.readouterr().err
+    monkeypatch.setenv("RANK", "1")  # another rank of a torchrun job meets the same error: rank 0 alone says it
+    assert main(["sweep", str(tmp_path / "bad.json"), "--out", str(tmp_path / "t.zarr")]) == 2
+    assert capsys.readouterr().err == ""
 
 
 def test_bad_input(pipe, single, tmp_path):
