@@ -40,3 +40,31 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     rich = {"image/png", "application/vnd.plotly.v1+json", "application/vnd.jupyter.widget-view+json"}
     shown = {kind for c in nb.cells for o in c.get("outputs", []) for kind in o.get("data", {})}
     assert shown & rich, f"no figure, plot or widget was shown; outputs: {sorted(shown)}"
+    assert_every_figure_shows_in_html(nb)
+
+
+def assert_every_figure_shows_in_html(nb: nbformat.NotebookNode) -> None:
+    """Exported to HTML (nbconvert, as a reader without JupyterLab or a code host's preview sees it), every
+    figure still shows: a plotly figure carries its HTML beside its mimetype (plotly.js inline once, before the
+    first), a matplotlib figure its PNG, and widgets their saved state (which the page's widget manager draws)."""
+    from nbconvert import HTMLExporter
+
+    page, _ = HTMLExporter().from_notebook_node(nb)
+    plotly_js_seen = False
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            html = data.get("text/html", "")
+            plotly_js_seen = plotly_js_seen or "plotly.js" in html.lower() and len(html) > 1_000_000
+            if "application/vnd.plotly.v1+json" in data:
+                assert "plotly-graph-div" in html, f"cell {index}: a plotly figure with no HTML to show"
+                assert plotly_js_seen, f"cell {index}: a plotly figure shown before plotly.js was put in the page"
+                div = html.split('id="', 1)[1].split('"', 1)[0]
+                assert f'id="{div}"' in page, f"cell {index}: the figure's HTML is not in the exported page"
+            if "image/png" in data:
+                assert data["image/png"][:40] in page, f"cell {index}: a PNG missing from the exported page"
+            if "application/vnd.jupyter.widget-view+json" in data:
+                model = data["application/vnd.jupyter.widget-view+json"]["model_id"]
+                state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+                assert model in state.get("state", {}), f"cell {index}: a widget whose state was not saved"
+                assert "application/vnd.jupyter.widget-state+json" in page

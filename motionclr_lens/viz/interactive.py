@@ -4,6 +4,11 @@ frame cursor, and an explorer of a capture with a denoising-step slider and a la
 Every function returns a `plotly.graph_objects.Figure`; it shows in JupyterLab and VS Code as it is, and
 `fig.write_html(path, include_plotlyjs=True)` makes a page that needs no network. Motions are (T, 22, 3)
 joints with y up; plotly's 3D scenes draw z up, so the figures plot (x, z, y).
+
+In a notebook whose plotly renderer is plotly's own default (`"plotly_mimetype"`, which only JupyterLab, Notebook
+7 and VS Code draw), importing this module adds plotly's `"notebook"` renderer beside it: each figure's output
+then also carries HTML (plotly.js inline, once per notebook), so a notebook exported to HTML (nbconvert) or
+opened where the plotly mimetype is unknown still shows it. A renderer the user chose is left alone.
 """
 
 from __future__ import annotations
@@ -27,6 +32,26 @@ __all__ = ["attention_explorer", "capture_explorer", "skeleton_player", "word_cu
 CHAIN_COLORS = ("#d62728", "#1f77b4", "#2b2b2b", "#ff7f0e", "#2ca02c")
 WORD_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
 CURSOR_COLOR = "#e4007c"
+
+
+def _html_beside_the_mimetype() -> None:
+    """In an IPython kernel on plotly's default renderer, add the HTML fallback (see the module's text)."""
+    import sys
+
+    if "IPython" not in sys.modules:
+        return
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        return
+    import plotly.io as pio
+
+    if pio.renderers.default == "plotly_mimetype":
+        pio.renderers.default = "plotly_mimetype+notebook"
+
+
+_html_beside_the_mimetype()
 
 
 def _go() -> Any:
