@@ -142,6 +142,13 @@ def _precheck(args: argparse.Namespace) -> None:
     refine = given("refine")
     if refine is not None and refine < 0:
         raise ValueError(f"refine must be an int >= 0, got {refine!r}")
+    # files read later: a missing one is named now (what is in a file is checked where it is read)
+    for name, what in (("edits", "the edits are"), ("spec", "the spec is"), ("from_record", None), ("motion", None)):
+        path = given(name)
+        if isinstance(path, str) and not Path(path).is_file():
+            flag = "--" + name.replace("_", "-") if name != "spec" else "spec"
+            read = f" ({what} read from a JSON or YAML file)" if what else ""
+            raise ValueError(f"{flag} {path}: no such file{read}")
     budget = given("capture_budget")
     if budget is not None and not (math.isfinite(budget) and budget > 0):
         raise ValueError(f"--capture-budget must be a positive number of MiB, got {budget}")

@@ -55,7 +55,7 @@ def assert_every_figure_shows_in_html(nb: nbformat.NotebookNode) -> None:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             html = data.get("text/html", "")
-            plotly_js_seen = plotly_js_seen or "plotly.js" in html.lower() and len(html) > 1_000_000
+            plotly_js_seen = plotly_js_seen or ("plotly.js" in html.lower() and len(html) > 1_000_000)
             if "application/vnd.plotly.v1+json" in data:
                 assert "plotly-graph-div" in html, f"cell {index}: a plotly figure with no HTML to show"
                 assert plotly_js_seen, f"cell {index}: a plotly figure shown before plotly.js was put in the page"

@@ -38,6 +38,19 @@ def test_the_readme_python_runs(tmp_path, monkeypatch):
     assert out.features[0].shape == (80, 263) and out.joints[0].shape == (80, 22, 3)
     assert tuple(cache["cross", 17, 9].shape) == (2, 1, 80, 77)
     assert namespace["curves"].curves.shape[1] == 80
+    # the README's count, run twice as written: the same answer (its probe is seeded)
+    snippet = re.search(
+        r"^with ml\.capture_keys\(\) as keys:.*?^count_from_attention\(keys\)\.count",
+        "\n".join(python_blocks()),
+        flags=re.S | re.M,
+    )
+    assert snippet is not None
+    counts = []
+    code = snippet.group(0).replace("count_from_attention(keys).count", "answer = count_from_attention(keys)")
+    for _ in range(2):
+        exec(compile(code, str(README), "exec"), namespace)
+        counts.append((namespace["answer"].count, namespace["answer"].period))
+    assert counts[0] == counts[1], counts
 
 
 def test_the_readme_sweep_spec_runs(tmp_path, monkeypatch):
