@@ -232,6 +232,9 @@ def test_a_world_evaluator_trains_saves_and_loads_the_same(tmp_path):
 
     items = world_items("train", 48, workers=1)
     assert all(len(item.tokens) == len(item.captions) for item in items)
+    later = world_items("train", 2, workers=1, start=46)  # a draw from any index: the same motions
+    assert [m.id for m in later] == [m.id for m in items[46:]]
+    assert all(np.array_equal(a.features, b.features) for a, b in zip(later, items[46:], strict=True))
     recipe = WorldEvaluatorRecipe(samples=48, steps=30, batch_size=16, lr=3e-3)
     trained = train_world_evaluator(tmp_path, recipe, items)
     meta = __import__("json").loads((tmp_path / "world_evaluator.json").read_text())

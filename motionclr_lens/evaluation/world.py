@@ -59,12 +59,15 @@ def world_tokens(text: str) -> list[str]:
     return [f"{word}/OTHER" for word in re.findall(r"[a-z]+", text.lower())]
 
 
-def world_items(split: str, count: int, seed: int = 0, world: str = "extended", workers: int = 2) -> list[MotionText]:
-    """`count` motions of a world split with their captions and tokens (the protocol's items)."""
+def world_items(
+    split: str, count: int, seed: int = 0, world: str = "extended", workers: int = 2, start: int = 0
+) -> list[MotionText]:
+    """`count` motions of a world split (from its `start`-th) with their captions and tokens (the protocol's
+    items)."""
     from ..world.dataset import generate
 
     items = []
-    for s in generate(split, count, seed=seed, workers=workers, world=world):
+    for s in generate(split, count, seed=seed, start=start, workers=workers, world=world):
         texts = [c.text for c in s.captions]
         items.append(MotionText(f"{split}_{s.index:06d}", s.features, texts, [world_tokens(t) for t in texts]))
     return items

@@ -357,19 +357,27 @@ def head_taxonomy_figure(taxonomy: HeadTaxonomy, title: str | None = None) -> Fi
 
 
 @styled
+def _has_source(curve: EditCurve, name: str, source: str) -> bool:
+    return all(source in r.summary().get(name, {}) for r in curve.results)
+
+
 def edit_curve_figure(
     curve: EditCurve, metrics: Sequence[str] = ("R-precision top 3", "FID"), title: str | None = None
 ) -> Figure:
     """An edit's strength against evaluator metrics (generated motions; mean and 95 % interval over the protocol's
-    repeats) and the attention on the edited word (over prompts), one panel each, with the unedited strength
-    marked where the curve has it."""
+    repeats; the real motions' value as a dashed line) and the attention on the edited word (over prompts), one
+    panel each, with the unedited strength marked where the curve has it."""
     fig, axes = plt.subplots(1, len(metrics) + 1, figsize=(2.6 * (len(metrics) + 1), 2.6), squeeze=False)
     x = np.asarray(curve.strengths, dtype=float)
     panels = [(name, *curve.metric(name)) for name in metrics] + [
         (f'attention on "{curve.word}"', *curve.word_attention())
     ]
+    real = {name: curve.metric(name, "ground truth")[0] for name in metrics if _has_source(curve, name, "ground truth")}
     for ax, (name, mean, half) in zip(axes[0], panels, strict=True):
-        ax.errorbar(x, mean, yerr=half, marker="o", ms=3.5, capsize=2.5, lw=1.2, color="#1f77b4")
+        ax.errorbar(x, mean, yerr=half, marker="o", ms=3.5, capsize=2.5, lw=1.2, color="#1f77b4", label="generated")
+        if name in real:  # the real motions' value under the same protocol: the scale the changes sit on
+            ax.axhline(float(np.mean(real[name])), color="0.45", lw=0.9, ls="--", label="real motions")
+            ax.legend(frameon=False, fontsize=7)
         if 0.0 in curve.strengths:
             ax.axvline(0.0, color="0.6", lw=0.8, ls=":")
         ax.set_xlabel(curve.label)
