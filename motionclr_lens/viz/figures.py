@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ..analysis.grounding import GroundingScores
     from ..analysis.heads import HeadStatistics, HeadTaxonomy
     from ..evaluation.curves import EditCurve
+    from ..patching import PatchingTable
 
 __all__ = [
     "PAPER_STYLE",
@@ -33,6 +34,7 @@ __all__ = [
     "head_statistics_figure",
     "head_taxonomy_figure",
     "keyframe_strip",
+    "patching_figure",
     "repetition_figure",
     "save_figure",
     "styled",
@@ -385,4 +387,33 @@ def edit_curve_figure(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def patching_figure(table: PatchingTable, title: str | None = None) -> Figure:
+    """The restored fraction of each patched (layer, step window), one heat map per attention kind: 0 (white)
+    leaves the target's motion, 1 (dark red) makes it the source's; blue is a move away from the source."""
+    from matplotlib.colors import TwoSlopeNorm
+
+    kinds = [k for k in ("cross", "self") if any(s.kind == k for s in table.sites)]
+    grids = [table.grid(kind) for kind in kinds]
+    values = np.concatenate([g[2].ravel() for g in grids])
+    finite = values[np.isfinite(values)]
+    low = min(-0.1, float(finite.min()) if finite.size else 0.0)
+    high = max(1.0, float(finite.max()) if finite.size else 1.0)
+    widest = max(len(g[1]) for g in grids)
+    fig, axes = plt.subplots(
+        1, len(kinds), figsize=(1.2 + 0.32 * widest * len(kinds) + 1.0, 3.2), squeeze=False, constrained_layout=True
+    )
+    image = None
+    for ax, kind, (layers, windows, grid) in zip(axes[0], kinds, grids, strict=True):
+        image = ax.imshow(grid, cmap="RdBu_r", norm=TwoSlopeNorm(0.0, low, high), aspect="auto", origin="lower")
+        ax.set_yticks(range(len(layers)), [str(layer) for layer in layers], fontsize=6)
+        ax.set_xticks(range(len(windows)), [str(w) for w in windows], fontsize=6)
+        ax.set_xlabel("denoising steps patched")
+        ax.set_ylabel("layer")
+        ax.set_title(f"{kind}-attention output")
+    if image is not None:
+        fig.colorbar(image, ax=axes[0].tolist(), label="restored fraction", shrink=0.9)
+    fig.suptitle(title or f"patching: {table.source_metric:.3g} (source) vs {table.target_metric:.3g} (target)")
     return fig

@@ -1,0 +1,113 @@
+"""Activation patching on the embedded model: the sanity checks the method stands on, and a small sweep."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from motionclr_lens import load_embedded
+from motionclr_lens.patching import (
+    Site,
+    action_probability,
+    joint_distance,
+    patched_run,
+    patching_sweep,
+    record,
+    restored_fraction,
+)
+from motionclr_lens.settings import RunSettings
+
+SETTINGS = RunSettings(steps=4)
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return load_embedded()
+
+
+@pytest.fixture(scope="module")
+def source(pipe):
+    return record(pipe, "a person jumps", seconds=2.0, seed=3, settings=SETTINGS)
+
+
+def test_patching_every_cross_attention_output_makes_the_target_the_source(pipe, source):
+    """The text reaches the model only through cross-attention: every layer's cross output at every step, copied
+    from the source, leaves nothing of the target's prompt: the source's motion, bit for bit."""
+    sites = [Site("cross", layer) for layer in source.layers("cross")]
+    assert len(sites) == 18
+    patched = patched_run(pipe, source, "a person waves", sites)
+    target = patched_run(pipe, source, "a person waves", [])
+    assert torch.equal(patched.sample, source.generation.sample)
+    assert (target.sample - source.generation.sample).abs().max() > 0.05  # the swap changes the motion
+    distance = joint_distance(source.generation.joints[0])
+    assert distance(patched) == 0.0 and distance(target) > 0.01
+    assert restored_fraction(distance(patched), distance(target), distance(source.generation)) == pytest.approx(
+        1, abs=1e-3
+    )
+
+
+def test_patching_nothing_or_into_an_identical_run_changes_nothing(pipe, source):
+    """No site: the target as it runs alone (bit for bit on the attention's explicit path, which every run of an
+    experiment takes; within rounding of the fused one). Any site patched into a run of the source's own prompt:
+    the source, bit for bit (the copied activations are the ones it computes)."""
+    from motionclr_lens.hooks import explicit_attention
+
+    nothing = patched_run(pipe, source, "a person waves", []).sample
+    with explicit_attention():
+        alone = pipe.run("a person waves", SETTINGS, seconds=2.0, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(nothing, alone.sample)
+    fused = pipe.run("a person waves", SETTINGS, seconds=2.0, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(nothing, fused.sample, rtol=1e-4, atol=1e-4)
+    sites = [Site("self", 0), Site("cross", 17, steps=(1, 2)), Site("self", 9, "out", heads=(0,))]
+    assert torch.equal(patched_run(pipe, source, "a person jumps", sites).sample, source.generation.sample)
+
+
+def test_patching_a_few_heads_of_a_layer_patches_those_heads_alone(pipe, source):
+    """Heads of `out` are channel slices: patching every head is patching the whole output, and one head alone
+    moves the motion less than all of them."""
+    heads = tuple(range(source.plan.heads))
+    whole = patched_run(pipe, source, "a person waves", [Site("cross", 17)])
+    by_heads = patched_run(pipe, source, "a person waves", [Site("cross", 17, heads=heads)])
+    assert torch.equal(whole.sample, by_heads.sample)
+    one = patched_run(pipe, source, "a person waves", [Site("cross", 17, heads=(0,))])
+    target = patched_run(pipe, source, "a person waves", [])
+    gap = (whole.sample - target.sample).abs().mean()
+    assert 0 < (one.sample - target.sample).abs().mean() < gap
+
+
+def test_a_sweep_gives_a_table_and_a_heat_map(pipe, source):
+    metric = action_probability("jump")
+    table = patching_sweep(pipe, source, "a person waves", metric, kinds=("cross",), layers=[0, 17],
+                           windows=[(0, 1), (2, 3), None])  # fmt: skip
+    rows = table.rows()
+    assert [(r["layer"], r["steps"]) for r in rows] == [(0, "0-1"), (0, "2-3"), (0, "all"), (17, "0-1"), (17, "2-3"),
+                                                         (17, "all")]  # fmt: skip
+    assert table.source_metric > table.target_metric  # the recogniser sees the jump in the source alone
+    assert all(np.isfinite(r["restored"]) for r in rows)
+    layers, windows, grid = table.grid("cross")
+    assert layers == [0, 17] and windows == ["0-1", "2-3", "all"] and grid.shape == (2, 3)
+    fig = table.plot()
+    assert len(fig.axes) == 2  # the heat map and its colour bar
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_bad_patching_input_is_named(pipe, source):
+    with pytest.raises(ValueError, match=r"unknown attention kind 'both'; valid: \['self', 'cross'\]"):
+        Site("both", 0)
+    with pytest.raises(ValueError, match=r"unknown hook point 'output'"):
+        Site("self", 0, "output")
+    with pytest.raises(ValueError, match=r"steps must be None or a non-empty list of ints >= 0, got \(\)"):
+        Site("self", 0, steps=())
+    with pytest.raises(ValueError, match=r"the recording holds no \['self.0.weights'\]"):
+        patched_run(pipe, record(pipe, "a person jumps", seconds=1.0, settings=SETTINGS, kinds=("cross",)),
+                    "a person waves", [Site("self", 0, "weights")])  # fmt: skip
+    with pytest.raises(ValueError, match=r"2 target prompts for a recording of 1: source and target run row for row"):
+        patched_run(pipe, source, ["a person waves", "a person runs"], [Site("cross", 3)])
+    with pytest.raises(ValueError, match=r"takes \d+ MiB, over max_bytes=0 MiB"):
+        record(pipe, "a person jumps", seconds=2.0, settings=SETTINGS, points=("weights",), max_bytes=1)
+    with pytest.raises(ValueError, match=r"unknown action 'fly'"):
+        action_probability("fly")
+    assert np.isnan(restored_fraction(0.3, 0.5, 0.5))
