@@ -12,11 +12,13 @@ from typing import Any
 __all__ = [
     "MAX_GUIDANCE_SCALE",
     "MAX_SEED",
+    "MAX_SMOOTH_SIGMA",
     "MAX_STEPS",
     "SCHEDULER_STEPS",
     "check_guidance",
     "check_seconds",
     "check_seed",
+    "check_smooth_sigma",
     "check_steps",
     "check_timestep",
 ]
@@ -24,6 +26,9 @@ __all__ = [
 MAX_GUIDANCE_SCALE = 100.0
 MAX_STEPS = 1000  # the training schedule's timesteps: no scheduler can take more steps than there are
 MAX_SEED = 2**64 - 1
+# The widest joint smoothing: a Gaussian of this many frames already spans any motion (at most 196 frames), and its
+# kernel (8 sigma wide) must stay small: sigma 1e9 would ask for gigabytes.
+MAX_SMOOTH_SIGMA = 100.0
 # The fewest and most steps each scheduler runs over a 1000-step training schedule (MotionCLR's): fewer than
 # PNDM's warm-up, or so many that DEIS meets one timestep twice, is refused (`sampling.check_schedule`).
 SCHEDULER_STEPS = {"ddim": (1, 1000), "ddpm": (1, 1000), "deis": (1, 999), "dpmsolver": (1, 1000), "pndm": (4, 1000)}
@@ -82,3 +87,11 @@ def check_timestep(timestep: Any, num_train_timesteps: int = 1000) -> None:
     """A noise level a probe reads attention at: a training timestep."""
     if isinstance(timestep, bool) or not isinstance(timestep, int) or not 0 <= timestep < num_train_timesteps:
         raise ValueError(f"timestep must be an int in [0, {num_train_timesteps - 1}], got {timestep!r}")
+
+
+def check_smooth_sigma(sigma: Any) -> None:
+    """A joint smoothing width in frames: None (none), or a number in [0, `MAX_SMOOTH_SIGMA`]."""
+    if sigma is not None and not (_number(sigma) and math.isfinite(sigma) and 0 <= sigma <= MAX_SMOOTH_SIGMA):
+        raise ValueError(
+            f"smooth_sigma must be a finite number >= 0 or None, at most {MAX_SMOOTH_SIGMA:g} frames, got {sigma!r}"
+        )

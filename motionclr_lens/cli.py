@@ -143,7 +143,8 @@ def _precheck(args: argparse.Namespace) -> None:
     if refine is not None and refine < 0:
         raise ValueError(f"refine must be an int >= 0, got {refine!r}")
     # files read later: a missing one is named now (what is in a file is checked where it is read)
-    for name, what in (("edits", "the edits are"), ("spec", "the spec is"), ("from_record", None), ("motion", None)):
+    # (--motion is checked at once by its reader, which names a wrong kind of file before a missing one)
+    for name, what in (("edits", "the edits are"), ("spec", "the spec is"), ("from_record", None)):
         path = given(name)
         if isinstance(path, str) and not Path(path).is_file():
             flag = "--" + name.replace("_", "-") if name != "spec" else "spec"

@@ -7,7 +7,6 @@ velocity in x, z (root frame), [3] root height, [4:67] 21 root-relative joint po
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -16,6 +15,8 @@ import torch
 from scipy.ndimage import gaussian_filter1d
 from scipy.spatial.transform import Rotation
 from torch import Tensor
+
+from .checks import check_smooth_sigma
 
 __all__ = [
     "CHILDREN",
@@ -155,7 +156,9 @@ def put_on_floor(joints: Tensor) -> Tensor:
 
 
 def smooth_joints(joints: np.ndarray, sigma: float = 1.0) -> np.ndarray:
-    """Gaussian filter over time of every coordinate (the original generate script's jitter removal)."""
+    """Gaussian filter over time of every coordinate (the original generate script's jitter removal); `sigma` in
+    frames, at most `checks.MAX_SMOOTH_SIGMA`."""
+    check_smooth_sigma(sigma)
     return gaussian_filter1d(np.asarray(joints, dtype=np.float32), sigma=sigma, axis=0, mode="nearest")
 
 
@@ -285,8 +288,7 @@ def features_to_joints(
     if f.dim() != 2 or f.shape[-1] != FEATURE_DIM:
         raise ValueError(f"features must have shape (T, {FEATURE_DIM}), got {tuple(f.shape)}")
     check_finite(f, "features")
-    if smooth_sigma is not None and not (math.isfinite(smooth_sigma) and smooth_sigma >= 0):
-        raise ValueError(f"smooth_sigma must be a finite number >= 0 or None, got {smooth_sigma!r}")
+    check_smooth_sigma(smooth_sigma)
     joints = put_on_floor(recover_from_ric(f.cpu())).numpy()
     if smooth_sigma:
         joints = smooth_joints(joints, smooth_sigma)

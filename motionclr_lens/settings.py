@@ -4,14 +4,13 @@ that names it)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
 
-from .checks import MAX_GUIDANCE_SCALE, MAX_STEPS, check_guidance, check_seed, check_steps
+from .checks import MAX_GUIDANCE_SCALE, MAX_STEPS, check_guidance, check_seed, check_smooth_sigma, check_steps
 from .edits import Edit, edit_from_dict, edit_to_dict
 from .sampling import SCHEDULERS
 
@@ -59,11 +58,7 @@ class RunSettings(Mapping[str, Any]):
             check_seed(seed)
         if self.autocast_dtype is not None and self.autocast_dtype not in AUTOCAST_DTYPES:
             raise ValueError(f"autocast_dtype must be one of {[*AUTOCAST_DTYPES, None]}, got {self.autocast_dtype!r}")
-        sigma = self.smooth_sigma
-        if sigma is not None and (
-            isinstance(sigma, bool) or not isinstance(sigma, int | float) or not (math.isfinite(sigma) and sigma >= 0)
-        ):
-            raise ValueError(f"smooth_sigma must be a finite number >= 0 or None, got {sigma!r}")
+        check_smooth_sigma(self.smooth_sigma)
         if not isinstance(self.foot_lock, bool):
             raise ValueError(f"foot_lock must be true or false, got {self.foot_lock!r}")
         edits = (self.edits,) if isinstance(self.edits, Edit) else tuple(self.edits)

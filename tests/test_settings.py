@@ -49,7 +49,7 @@ def test_settings_round_trip_through_json():
         ({"seed": -1}, r"got -1"),
         ({"seed": 2**64}, r"got 18446744073709551616"),
         ({"autocast_dtype": "int8"}, r"autocast_dtype must be one of \['float16', 'bfloat16', None\], got 'int8'"),
-        ({"smooth_sigma": -1.0}, r"smooth_sigma must be a finite number >= 0 or None, got -1\.0"),
+        ({"smooth_sigma": -1.0}, r"smooth_sigma must be a finite number >= 0 or None, at most 100 frames, got -1\.0"),
         ({"foot_lock": "yes"}, r"foot_lock must be true or false, got 'yes'"),
     ],
 )
