@@ -244,7 +244,7 @@ def _patch_hook(recording: Recording, sites: Sequence[Site]) -> Hook:
                 if ctx.point in HEAD_POINTS:
                     out[:, h] = source[:, h]
                 else:  # out: heads side by side in the channels
-                    width = tensor.shape[-1] // _heads_of(ctx, tensor, recording)
+                    width = tensor.shape[-1] // _heads_of(recording)
                     out[..., h * width : (h + 1) * width] = source[..., h * width : (h + 1) * width]
         return out
 
@@ -254,7 +254,7 @@ def _patch_hook(recording: Recording, sites: Sequence[Site]) -> Hook:
     return Hook(patch, points=points, kinds=kinds, layers=layers, last=True)
 
 
-def _heads_of(ctx: HookContext, tensor: Tensor, recording: Recording) -> int:
+def _heads_of(recording: Recording) -> int:
     if recording.plan is None:
         raise ValueError("patching heads of `out` needs the recording's run plan")
     return recording.plan.heads
