@@ -578,6 +578,8 @@ def recipe_from(args: argparse.Namespace) -> WorldRecipe:
         raise ValueError(f"--feat-bias must be a finite number > 0, got {feat_bias}")
     from .embedded import RECIPES
 
+    if "steps" in given:  # a schedule of the steps asked: one plain cosine, not the recipe's cut-short one
+        given.update(cosine_steps=None, anneal_from=None)
     return dataclasses.replace(RECIPES[getattr(args, "recipe", "shipped")], **given)
 
 

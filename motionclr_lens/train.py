@@ -62,6 +62,10 @@ class TrainConfig:
 
     steps: int = 10000
     batch_size: int = 32
+    # The cosine spans `cosine_steps` (None: `steps`); from step `anneal_from` (None: never) the rate falls
+    # instead from its value there to the floor at `steps` by a half cosine: a long schedule cut short.
+    cosine_steps: int | None = None
+    anneal_from: int | None = None
     lr: float = 2e-4
     weight_decay: float = 1e-2
     warmup: int = 300
@@ -79,6 +83,15 @@ class TrainConfig:
     threads: int | None = None
     freeze_clip: bool = False
     model: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.cosine_steps is not None and self.cosine_steps < self.steps:
+            raise ValueError(f"cosine_steps must be at least steps ({self.steps}) or None, got {self.cosine_steps}")
+        if self.anneal_from is not None and not self.warmup <= self.anneal_from < self.steps:
+            raise ValueError(
+                f"anneal_from must be in [{self.warmup}, {self.steps - 1}] (after the warm-up, before the last step) "
+                f"or None, got {self.anneal_from}"
+            )
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -186,7 +199,17 @@ class Trainer:
         c = self.config
         if step < c.warmup:
             return c.lr * (step + 1) / c.warmup
-        progress = min(1.0, (step - c.warmup) / max(1, c.steps - c.warmup))
+        floor = c.lr * c.min_lr_ratio
+        if c.anneal_from is not None and step > c.anneal_from:
+            start = self._cosine(c.anneal_from)
+            progress = min(1.0, (step - c.anneal_from) / max(1, c.steps - c.anneal_from))
+            return floor + (start - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+        return self._cosine(step)
+
+    def _cosine(self, step: int) -> float:
+        c = self.config
+        span = c.steps if c.cosine_steps is None else c.cosine_steps
+        progress = min(1.0, max(0, step - c.warmup) / max(1, span - c.warmup))
         return c.lr * (c.min_lr_ratio + (1 - c.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
     def loss(self, x0: Tensor, lengths: Tensor, ids: Tensor, n_cond: int) -> Tensor:

@@ -25,7 +25,8 @@ def data():
 def trainer(data, folder, steps: int = 6, **settings) -> Trainer:
     motions, mean, std = data
     torch.manual_seed(0)
-    config = TrainConfig(steps=steps, batch_size=4, lr=1e-3, warmup=2, checkpoint_every=3, threads=1, **settings)
+    settings = {"warmup": 2, **settings}
+    config = TrainConfig(steps=steps, batch_size=4, lr=1e-3, checkpoint_every=3, threads=1, **settings)
     return Trainer(MotionCLR(TINY), motions, mean, std, config, folder)
 
 
@@ -219,6 +220,23 @@ def test_a_checkpoint_that_carries_code_is_refused_without_running_it(data, tmp_
         load_checkpoint(t.checkpoint_path)
 
 
+def test_a_schedule_cut_short_falls_from_where_it_was_to_the_floor(data, tmp_path):
+    long = trainer(data, tmp_path / "long", steps=300, warmup=10)
+    cut = trainer(data, tmp_path / "cut", steps=200, warmup=10, cosine_steps=300, anneal_from=120)
+    assert all(cut.lr_at(s) == long.lr_at(s) for s in range(121))  # the long cosine up to the cut
+    falling = [cut.lr_at(s) for s in range(120, 201)]
+    assert all(a > b for a, b in zip(falling, falling[1:], strict=False))  # then strictly down
+    assert falling[-1] == pytest.approx(1e-3 * cut.config.min_lr_ratio) and falling[0] > 5 * falling[-1]
+    assert cut.lr_at(121) == pytest.approx(long.lr_at(120), rel=1e-3)  # no jump at the cut
+    for bad, message in (
+        (dict(anneal_from=200), r"anneal_from must be in \[10, 199\]"),
+        (dict(anneal_from=5), r"anneal_from must be in \[10, 199\].*got 5"),
+        (dict(cosine_steps=100), "cosine_steps must be at least steps"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            TrainConfig(steps=200, warmup=10, **bad)
+
+
 def test_the_extended_recipe_is_chosen_by_name_and_options_override_it():
     import argparse
 
@@ -229,7 +247,8 @@ def test_the_extended_recipe_is_chosen_by_name_and_options_override_it():
     add_recipe_arguments(parser)
     assert recipe_from(parser.parse_args(["--out", "x", "--recipe", "extended"])) == EXTENDED_RECIPE
     short = recipe_from(parser.parse_args(["--out", "x", "--recipe", "extended", "--steps", "10"]))
-    assert short == dataclasses.replace(EXTENDED_RECIPE, steps=10) and short.warm_start == "shipped"
+    assert short == dataclasses.replace(EXTENDED_RECIPE, steps=10, cosine_steps=None, anneal_from=None)
+    assert short.warm_start == "shipped"
     with pytest.raises(ValueError, match="--batch-size must be at least 1, got 0"):
         recipe_from(parser.parse_args(["--out", "x", "--batch-size", "0"]))
 
