@@ -12,6 +12,16 @@ leaves the target as it was, 1 makes it the source.
     table.rows()      # one row per component: kind, layer, steps, the metric, the restored fraction
     table.plot()      # layers x step windows, one heat map per attention kind
 
+Attribution patching estimates the same sweep to first order from one run of the target with gradients: for each
+component, (source activation - target activation) . d metric / d activation, summed over its steps. It needs a
+metric of the sampled features that autograd can follow (`feature_restoration`: how far the motion moved from the
+target's toward the source's, in the model's features); `rank_agreement` says how well it ranks the components
+that exact patching ranks.
+
+    estimate = attribution_sweep(pipe, source, "a person waves")   # one forward and backward pass
+    exact = patching_sweep(pipe, source, "a person waves", metric=feature_restoration(pipe, source, "a person waves"))
+    rank_agreement(exact, estimate)                                # Spearman's rho over the components
+
 A component is a `Site`: an attention kind, a layer, a hook point (`out`, the attention's output before the
 residual, by default; `q`, `k`, `v`, `scores` or `weights`), the steps it is patched at (None: every step) and,
 optionally, heads. The text enters the model only through the cross-attention (its keys and values), so patching
@@ -44,13 +54,17 @@ if TYPE_CHECKING:
     from .pipeline import Generation, MotionCLRPipeline
 
 __all__ = [
+    "FeatureRestoration",
     "PatchingTable",
     "Recording",
     "Site",
     "action_probability",
+    "attribution_sweep",
+    "feature_restoration",
     "joint_distance",
     "patched_run",
     "patching_sweep",
+    "rank_agreement",
     "record",
     "restored_fraction",
 ]
@@ -60,11 +74,12 @@ HEAD_POINTS = ("q", "k", "v", "scores", "weights")  # (B, H, ...): a head axis a
 
 @dataclass(frozen=True)
 class Site:
-    """One patchable component: `kind` ("self" or "cross") attention at `layer` (0-17, call order), hook point
-    `point`, patched at `steps` (loop indices; None: every step) and `heads` (None: all)."""
+    """One patchable component: `kind` ("self" or "cross") attention at `layer` (0-17, call order; or a tuple of
+    layers, patched together), hook point `point`, patched at `steps` (loop indices; None: every step) and `heads`
+    (None: all)."""
 
     kind: str
-    layer: int
+    layer: int | tuple[int, ...]
     point: str = "out"
     steps: tuple[int, ...] | None = None
     heads: tuple[int, ...] | None = None
@@ -74,8 +89,11 @@ class Site:
             raise ValueError(f"unknown attention kind {self.kind!r}; valid: {list(KINDS)}")
         if self.point not in POINTS:
             raise ValueError(f"unknown hook point {self.point!r}; valid: {list(POINTS)}")
-        if isinstance(self.layer, bool) or not isinstance(self.layer, int) or self.layer < 0:
-            raise ValueError(f"layer must be an int >= 0, got {self.layer!r}")
+        layers = self.layer if isinstance(self.layer, tuple | list) else (self.layer,)
+        if not layers or any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in layers):
+            raise ValueError(f"layer must be an int >= 0 or a non-empty tuple of them, got {self.layer!r}")
+        if isinstance(self.layer, list):
+            object.__setattr__(self, "layer", tuple(self.layer))
         for name in ("steps", "heads"):
             value = getattr(self, name)
             if value is not None:
@@ -84,17 +102,25 @@ class Site:
                     raise ValueError(f"{name} must be None or a non-empty list of ints >= 0, got {value!r}")
                 object.__setattr__(self, name, value)
 
+    @property
+    def layers(self) -> tuple[int, ...]:
+        return self.layer if isinstance(self.layer, tuple) else (self.layer,)
+
+    def layer_label(self) -> str:
+        return str(self.layer) if isinstance(self.layer, int) else _span(self.layer, "")
+
     def label(self) -> str:
         steps = "all steps" if self.steps is None else _span(self.steps)
         heads = "" if self.heads is None else f", heads {list(self.heads)}"
-        return f"{self.kind} {self.layer} {self.point}, {steps}{heads}"
+        return f"{self.kind} {self.layer_label()} {self.point}, {steps}{heads}"
 
 
-def _span(steps: Sequence[int]) -> str:
+def _span(steps: Sequence[int], word: str = "step") -> str:
     steps = sorted(steps)
+    one, many = (f"{word} ", f"{word}s ") if word else ("", "")
     if steps == list(range(steps[0], steps[-1] + 1)):
-        return f"step {steps[0]}" if len(steps) == 1 else f"steps {steps[0]}-{steps[-1]}"
-    return f"steps {steps}"
+        return f"{one}{steps[0]}" if len(steps) == 1 else f"{many}{steps[0]}-{steps[-1]}"
+    return f"{many}{steps}"
 
 
 @dataclass
@@ -214,7 +240,8 @@ def attention_widths(pipe: MotionCLRPipeline) -> list[tuple[int, int]]:
 def _patch_hook(recording: Recording, sites: Sequence[Site]) -> Hook:
     by_key: dict[tuple[str, int, str], list[Site]] = {}
     for site in sites:
-        by_key.setdefault((site.kind, site.layer, site.point), []).append(site)
+        for layer in site.layers:
+            by_key.setdefault((site.kind, layer, site.point), []).append(site)
     missing = sorted({k for k in by_key if not any(v[:3] == k for v in recording.values)})
     if missing:
         raise ValueError(
@@ -250,7 +277,7 @@ def _patch_hook(recording: Recording, sites: Sequence[Site]) -> Hook:
 
     kinds = tuple(sorted({s.kind for s in sites}))
     points = tuple(sorted({s.point for s in sites}))
-    layers = tuple(sorted({s.layer for s in sites}))
+    layers = tuple(sorted({layer for s in sites for layer in s.layers}))
     return Hook(patch, points=points, kinds=kinds, layers=layers, last=True)
 
 
@@ -326,12 +353,13 @@ class PatchingTable:
     target_metric: float
     sites: list[Site]
     metrics: list[float]
+    method: str = "exact"  # or "attribution": the metrics are first-order estimates
 
     def rows(self) -> list[dict[str, Any]]:
         return [
             {
                 "kind": s.kind,
-                "layer": s.layer,
+                "layer": s.layer_label(),
                 "point": s.point,
                 "steps": "all" if s.steps is None else _span(s.steps).removeprefix("steps ").removeprefix("step "),
                 "heads": "all" if s.heads is None else list(s.heads),
@@ -341,10 +369,11 @@ class PatchingTable:
             for s, m in zip(self.sites, self.metrics, strict=True)
         ]
 
-    def grid(self, kind: str) -> tuple[list[int], list[str], np.ndarray]:
-        """(layers, step windows, restored fraction (layers, windows)) of one attention kind, NaN where not run."""
+    def grid(self, kind: str) -> tuple[list[str], list[str], np.ndarray]:
+        """(layers, step windows, restored fraction (layers, windows)) of one attention kind, NaN where not run;
+        layers (or layer groups, "0-5") in the order of their first layer."""
         rows = [r for r in self.rows() if r["kind"] == kind]
-        layers = sorted({r["layer"] for r in rows})
+        layers = sorted({r["layer"] for r in rows}, key=lambda label: [int(p) for p in label.split("-")])
         windows = list(dict.fromkeys(r["steps"] for r in rows))
         out = np.full((len(layers), len(windows)), np.nan)
         for r in rows:
@@ -370,13 +399,14 @@ def patching_sweep(
     target: str | Sequence[str],
     metric: Callable[[Generation], float],
     kinds: Sequence[str] = KINDS,
-    layers: Sequence[int] | None = None,
+    layers: Sequence[int | tuple[int, ...]] | None = None,
     windows: Sequence[Sequence[int] | None] | None = None,
     point: str = "out",
     progress: Callable[[str], None] | None = None,
 ) -> PatchingTable:
     """Patch each (kind, layer, step window) of the source recording into the target alone and score the motion:
-    every layer the recording holds (or `layers`) x every single step (or `windows`; None in it: every step)."""
+    every layer the recording holds (or `layers`: ints, or tuples of layers patched together) x every single step
+    (or `windows`; None in it: every step)."""
     steps = source.settings.steps
     chosen: list[tuple[int, ...] | None] = [
         tuple(w) if w is not None else None for w in (windows or step_windows(steps))
@@ -397,3 +427,142 @@ def patching_sweep(
     if not all(math.isfinite(m) for m in results):
         raise FloatingPointError("the metric gave a non-finite value for some patched motion")
     return PatchingTable(source_metric, target_metric, sites, results)
+
+
+# -- attribution patching ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class FeatureRestoration:
+    """How far prompt `row`'s motion moved from the target's toward the source's in the model's normalised features:
+    the projection of (motion - target) on (source - target) over the row's frames, over |source - target|^2. 0 is
+    the target, 1 the source; linear in the motion, so autograd follows it (`tensor`)."""
+
+    source: Tensor  # (T, D) the source run's final sample of the row, normalised
+    target: Tensor  # (T, D) the target run's
+    row: int = 0
+
+    def __post_init__(self) -> None:
+        if self.source.shape != self.target.shape:
+            raise ValueError(f"source {tuple(self.source.shape)} and target {tuple(self.target.shape)} differ")
+        if float(((self.source - self.target) ** 2).sum()) == 0.0:
+            raise ValueError("the source and the target motions are the same: there is nothing to restore")
+
+    def tensor(self, sample: Tensor) -> Tensor:
+        """The measure on a (B, T, D) sample, differentiable."""
+        direction = self.source - self.target
+        moved = sample[self.row, : len(self.source)] - self.target
+        return (moved * direction).sum() / (direction * direction).sum()
+
+    def __call__(self, generation: Generation) -> float:
+        return float(self.tensor(generation.sample.detach().float()))
+
+
+def feature_restoration(
+    pipe: MotionCLRPipeline, source: Recording, target: str | Sequence[str], row: int = 0
+) -> FeatureRestoration:
+    """The feature-space restored fraction of prompt `row` between the recording and the target run as it is."""
+    n = source.lengths[row]
+    plain = patched_run(pipe, source, target, []).sample
+    return FeatureRestoration(source.generation.sample[row, :n].float(), plain[row, :n].float(), row)
+
+
+def _gradient_run(pipe: MotionCLRPipeline, recording: Recording, target: str | Sequence[str], hook: Hook) -> Tensor:
+    """The target run of `patched_run` (no site) with autograd on through every step: its final sample (B, T, D)."""
+    from dataclasses import replace
+
+    from .sampling import make_scheduler, sample_loop
+
+    prompts = pipe.check_prompts(target)
+    if len(prompts) != len(recording.prompts):
+        raise ValueError(f"{len(prompts)} target prompts for a recording of {len(recording.prompts)}")
+    settings = replace(recording.settings, guidance_scale=pipe.resolve_guidance(recording.settings.guidance_scale))
+    generator = torch.Generator().manual_seed(recording.seed)
+    latents = pipe.prepare_latents((len(prompts), max(recording.lengths), pipe.config.input_dim), generator)
+    tokenized, text = pipe.encode_prompts(prompts)
+    sampler = make_scheduler(settings.scheduler)
+    sampler.set_timesteps(settings.steps)
+    guidance = float(settings.guidance_scale)  # type: ignore[arg-type]
+    with (
+        explicit_attention(),
+        use_hooks(hook),
+        pipe.prepare_run(tokenized, recording.lengths, sampler.timesteps.tolist(), guidance, settings.edits),
+    ):
+        latents.requires_grad_(True)  # the chain is differentiable from its start, whatever the weights say
+        return sample_loop(
+            pipe.denoiser(text, guidance), latents, sampler, settings.steps, generator=generator,
+            autocast_dtype=settings.torch_autocast_dtype, gradients=True,
+        )  # fmt: skip
+
+
+def attribution_sweep(
+    pipe: MotionCLRPipeline,
+    source: Recording,
+    target: str | Sequence[str],
+    metric: FeatureRestoration | None = None,
+    kinds: Sequence[str] = KINDS,
+    layers: Sequence[int | tuple[int, ...]] | None = None,
+    windows: Sequence[Sequence[int] | None] | None = None,
+    point: str = "out",
+) -> PatchingTable:
+    """Attribution patching: `patching_sweep`'s table estimated to first order from one run of the target with
+    gradients. Each component's estimate is the target's metric plus (source - target activation) . gradient,
+    summed over the component's steps. `metric` must be differentiable (`FeatureRestoration`; default: the
+    feature-space restoration of prompt 0). The recording must hold `point`."""
+    if point not in source.points:
+        raise ValueError(f"the recording holds points {list(source.points)}, not {point!r}: record it with points=")
+    steps = source.settings.steps
+    chosen = [tuple(w) if w is not None else None for w in (windows or step_windows(steps))]
+    sites = [
+        Site(kind, layer, point, window)
+        for kind in kinds
+        for layer in (layers if layers is not None else source.layers(kind))
+        for window in chosen
+    ]
+    kept: dict[tuple[str, int, str, int], Tensor] = {}
+
+    def keep(tensor: Tensor, ctx: HookContext) -> None:
+        kept[(ctx.kind, ctx.layer, ctx.point, int(ctx.step if ctx.step is not None else -1))] = tensor
+
+    hook = Hook(keep, points=(point,), kinds=tuple(kinds), last=True)
+    sample = _gradient_run(pipe, source, target, hook)
+    if metric is None:
+        n = source.lengths[0]
+        metric = FeatureRestoration(source.generation.sample[0, :n].float(), sample[0, :n].detach().float(), 0)
+    value = metric.tensor(sample)
+    keys = [k for k in kept if k in source.values and kept[k].requires_grad]
+    grads = torch.autograd.grad(value, [kept[k] for k in keys], allow_unused=True)
+    effect = {
+        k: 0.0 if g is None else float(((source.values[k] - kept[k].detach()) * g).sum())
+        for k, g in zip(keys, grads, strict=True)
+    }
+    target_metric = float(value.detach())
+    estimates = []
+    for site in sites:
+        window = site.steps if site.steps is not None else range(steps)
+        estimates.append(
+            target_metric + sum(effect.get((site.kind, layer, point, s), 0.0) for layer in site.layers for s in window)
+        )
+    return PatchingTable(metric(source.generation), target_metric, sites, estimates, method="attribution")
+
+
+def rank_agreement(exact: PatchingTable, estimate: PatchingTable) -> float:
+    """Spearman's rank correlation between two tables' restored fractions over the sites both hold (NaN where
+    fewer than 3 are finite in both)."""
+    from scipy.stats import spearmanr
+
+    restored = {
+        (s.kind, s.layer, s.point, s.steps, s.heads): r["restored"]
+        for s, r in zip(estimate.sites, estimate.rows(), strict=True)
+    }
+    pairs = [
+        (r["restored"], restored[key])
+        for s, r in zip(exact.sites, exact.rows(), strict=True)
+        if (key := (s.kind, s.layer, s.point, s.steps, s.heads)) in restored
+        and math.isfinite(r["restored"])
+        and math.isfinite(restored[key])
+    ]
+    if len(pairs) < 3:
+        return float("nan")
+    a, b = zip(*pairs, strict=True)
+    return float(spearmanr(a, b).statistic)

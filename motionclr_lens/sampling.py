@@ -160,13 +160,15 @@ def sample_loop(
     autocast_dtype: torch.dtype | None = None,
     progress: bool = False,
     start: int = 0,
+    gradients: bool = False,
 ) -> Tensor:
     """Run a scheduler from `noise` (B, T, D) to x0.
 
     `denoise(x_t, timesteps (B,), step)` returns the x0 prediction (guidance included); it runs under
     autocast when `autocast_dtype` is given, while the scheduler's arithmetic stays in float32. `start`
     begins at that step of the `steps`-step schedule (`noise` is then the state at its timestep); the steps
-    the denoiser is told count from 0 at `start`.
+    the denoiser is told count from 0 at `start`. With `gradients`, the denoiser runs with autograd on, so
+    that the result can be differentiated with respect to what the hooks keep (attribution patching).
     """
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
@@ -191,9 +193,10 @@ def sample_loop(
     )
     for step, t in iterator:
         t_batch = torch.full((sample.shape[0],), int(t), device=device, dtype=torch.long)
-        with torch.no_grad(), autocast:
-            x0 = denoise(sample, t_batch, step)
-        x0 = x0.float()
-        output = x0_to_epsilon(scheduler, sample, x0, t) if epsilon_only else x0
-        sample = scheduler.step(output, t, sample, **step_kwargs).prev_sample
+        with torch.enable_grad() if gradients else contextlib.nullcontext():  # the whole chain, scheduler included
+            with contextlib.nullcontext() if gradients else torch.no_grad(), autocast:
+                x0 = denoise(sample, t_batch, step)
+            x0 = x0.float()
+            output = x0_to_epsilon(scheduler, sample, x0, t) if epsilon_only else x0
+            sample = scheduler.step(output, t, sample, **step_kwargs).prev_sample
     return sample

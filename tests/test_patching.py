@@ -8,11 +8,15 @@ import torch
 
 from motionclr_lens import load_embedded
 from motionclr_lens.patching import (
+    FeatureRestoration,
     Site,
     action_probability,
+    attribution_sweep,
+    feature_restoration,
     joint_distance,
     patched_run,
     patching_sweep,
+    rank_agreement,
     record,
     restored_fraction,
 )
@@ -81,12 +85,12 @@ def test_a_sweep_gives_a_table_and_a_heat_map(pipe, source):
     table = patching_sweep(pipe, source, "a person waves", metric, kinds=("cross",), layers=[0, 17],
                            windows=[(0, 1), (2, 3), None])  # fmt: skip
     rows = table.rows()
-    assert [(r["layer"], r["steps"]) for r in rows] == [(0, "0-1"), (0, "2-3"), (0, "all"), (17, "0-1"), (17, "2-3"),
-                                                         (17, "all")]  # fmt: skip
+    assert [(r["layer"], r["steps"]) for r in rows] == [("0", "0-1"), ("0", "2-3"), ("0", "all"), ("17", "0-1"),
+                                                         ("17", "2-3"), ("17", "all")]  # fmt: skip
     assert table.source_metric > table.target_metric  # the recogniser sees the jump in the source alone
     assert all(np.isfinite(r["restored"]) for r in rows)
     layers, windows, grid = table.grid("cross")
-    assert layers == [0, 17] and windows == ["0-1", "2-3", "all"] and grid.shape == (2, 3)
+    assert layers == ["0", "17"] and windows == ["0-1", "2-3", "all"] and grid.shape == (2, 3)
     fig = table.plot()
     assert len(fig.axes) == 2  # the heat map and its colour bar
     import matplotlib.pyplot as plt
@@ -111,3 +115,40 @@ def test_bad_patching_input_is_named(pipe, source):
     with pytest.raises(ValueError, match=r"unknown action 'fly'"):
         action_probability("fly")
     assert np.isnan(restored_fraction(0.3, 0.5, 0.5))
+
+
+def test_a_group_of_layers_patches_as_its_layers_do(pipe, source):
+    whole = Site("cross", tuple(source.layers("cross")))
+    assert whole.label() == "cross 0-17 out, all steps" and whole.layers == tuple(range(18))
+    one_by_one = [Site("cross", layer) for layer in source.layers("cross")]
+    grouped = patched_run(pipe, source, "a person waves", [whole]).sample
+    assert torch.equal(grouped, patched_run(pipe, source, "a person waves", one_by_one).sample)
+    assert torch.equal(grouped, source.generation.sample)
+    with pytest.raises(ValueError, match=r"layer must be an int >= 0 or a non-empty tuple of them, got \(\)"):
+        Site("cross", ())
+
+
+def test_attribution_patching_runs_the_target_and_ranks_as_exact_patching(pipe, source):
+    """The gradient run is the target's own run; the estimate is first order, so it is checked against exact
+    patching on the measure it differentiates: the feature-space restoration (0 target, 1 source)."""
+    metric = feature_restoration(pipe, source, "a person waves")
+    assert metric(source.generation) == pytest.approx(1.0)
+    assert metric(patched_run(pipe, source, "a person waves", [])) == pytest.approx(0.0, abs=1e-6)
+    layers = source.layers("cross")
+    estimate = attribution_sweep(pipe, source, "a person waves", metric, kinds=("cross",), windows=[(3,)])
+    assert estimate.method == "attribution" and len(estimate.sites) == len(layers)
+    assert estimate.target_metric == pytest.approx(0.0, abs=1e-5) and estimate.source_metric == pytest.approx(1.0)
+    exact = patching_sweep(pipe, source, "a person waves", metric, kinds=("cross",), windows=[(3,)])
+    rho = rank_agreement(exact, estimate)
+    assert rho > 0.8, rho  # at the last step the chain to the motion is short: first order ranks well
+    same = attribution_sweep(
+        pipe,
+        source,
+        "a person jumps",
+        FeatureRestoration(source.generation.sample[0] + 1.0, source.generation.sample[0]),
+        kinds=("cross",),
+        windows=[None],
+    )
+    assert all(abs(m - same.target_metric) < 1e-6 for m in same.metrics)  # nothing differs: nothing to attribute
+    with pytest.raises(ValueError, match="the same: there is nothing to restore"):
+        FeatureRestoration(source.generation.sample[0], source.generation.sample[0])
