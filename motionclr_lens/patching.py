@@ -288,10 +288,14 @@ def _heads_of(recording: Recording) -> int:
 
 
 def patched_run(
-    pipe: MotionCLRPipeline, recording: Recording, target: str | Sequence[str], sites: Iterable[Site]
+    pipe: MotionCLRPipeline,
+    recording: Recording,
+    target: str | Sequence[str],
+    sites: Iterable[Site],
+    seed: int | None = None,
 ) -> Generation:
-    """The target prompts run with the recording's seed, settings and lengths, each site's activation replaced by
-    the recording's (no site: the target as it is)."""
+    """The target prompts run with the recording's seed (or `seed`: a control, activations of another motion),
+    settings and lengths, each site's activation replaced by the recording's (no site: the target as it is)."""
     count = len(pipe.check_prompts(target))
     if count != len(recording.prompts):
         raise ValueError(
@@ -300,7 +304,8 @@ def patched_run(
         )
     sites = list(sites)
     hooks = [_patch_hook(recording, sites)] if sites else []
-    return _run(pipe, target, recording.settings, recording.lengths, None, recording.seed, hooks)
+    seed = recording.seed if seed is None else seed
+    return _run(pipe, target, recording.settings, recording.lengths, None, seed, hooks)
 
 
 def restored_fraction(patched: float, target: float, source: float) -> float:
