@@ -23,6 +23,7 @@ def test_the_numbered_notebooks_are_all_there():
         "05_editing_gallery",
         "06_live_editing",
         "07_release_checkpoint",
+        "08_causal_patching",
     ]
 
 
