@@ -73,6 +73,13 @@ MEASUREMENTS: dict[str, tuple[str, list[str], str]] = {
     ),
     "shared_machine": ("benchmarks/bench_shared.py", [], "docs/performance.md"),
     "cli_speed": ("benchmarks/bench_cli.py", [], "docs/performance.md"),
+    "patching": (
+        "docs/scripts/patching_results.py",
+        ["--json", "{out}/patching.json", "--figures", "docs/images/patching"],
+        "docs/lens.md",
+    ),
+    "patching_speed": ("benchmarks/bench_patching.py", [], "docs/lens.md"),
+    "prompts": ("docs/scripts/prompts_check.py", ["--json", "{out}/prompts.json"], "docs/embedded.md"),
     "grounded_generation": (
         "docs/scripts/grounded_generation.py", ["--json", "{out}/grounded_generation.json"], "docs/analysis.md",
     ),

@@ -1,6 +1,7 @@
 """Activation and attribution patching over many word-swap pairs on the embedded model (docs/lens.md, notebook 08).
 
     python docs/scripts/patching_results.py [--pairs 68] [--seconds 3] [--steps 10] [--shard I/N] [--json OUT.json]
+                                            [--model FOLDER]
     python docs/scripts/patching_results.py --merge OUT_0.json OUT_1.json ... [--json ALL.json] [--figures DIR]
 
 Pairs: prompts that differ in one word, "a person jumps" (source) against "a person waves" (target), every ordered
@@ -246,6 +247,7 @@ def main() -> None:
     parser.add_argument("--json", default=None)
     parser.add_argument("--figures", default=None)
     parser.add_argument("--merge", nargs="+", default=None, help="shards' --json files to pool")
+    parser.add_argument("--model", default=None, help="a folder of exported weights (default: the shipped model)")
     args = parser.parse_args()
     if args.merge:
         results = [r for f in args.merge for r in json.loads(Path(f).read_text())["results"]]
@@ -257,7 +259,7 @@ def main() -> None:
     chosen = pairs()[: args.pairs][int(index) :: int(count)]
     settings = RunSettings(steps=args.steps)
     windows = parse_windows(args.windows, args.steps)
-    pipe = load_embedded()
+    pipe = load_embedded(args.model)
     recogniser = ActionRecogniser.default()
     print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__} "
           f"({torch.backends.cpu.get_cpu_capability()}), {torch.get_num_threads()} threads")  # fmt: skip
