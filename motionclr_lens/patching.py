@@ -39,6 +39,7 @@ within float rounding.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -92,8 +93,9 @@ class Site:
         layers = self.layer if isinstance(self.layer, tuple | list) else (self.layer,)
         if not layers or any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in layers):
             raise ValueError(f"layer must be an int >= 0 or a non-empty tuple of them, got {self.layer!r}")
-        if isinstance(self.layer, list):
-            object.__setattr__(self, "layer", tuple(self.layer))
+        if isinstance(self.layer, tuple | list):  # one form per group: sorted, each layer once; (3,) is 3
+            group = tuple(sorted(set(self.layer)))
+            object.__setattr__(self, "layer", group[0] if len(group) == 1 else group)
         for name in ("steps", "heads"):
             value = getattr(self, name)
             if value is not None:
@@ -378,7 +380,7 @@ class PatchingTable:
         """(layers, step windows, restored fraction (layers, windows)) of one attention kind, NaN where not run;
         layers (or layer groups, "0-5") in the order of their first layer."""
         rows = [r for r in self.rows() if r["kind"] == kind]
-        layers = sorted({r["layer"] for r in rows}, key=lambda label: [int(p) for p in label.split("-")])
+        layers = sorted({r["layer"] for r in rows}, key=lambda label: [int(p) for p in re.findall(r"\d+", label)])
         windows = list(dict.fromkeys(r["steps"] for r in rows))
         out = np.full((len(layers), len(windows)), np.nan)
         for r in rows:
@@ -526,8 +528,20 @@ def attribution_sweep(
     ]
     kept: dict[tuple[str, int, str, int], Tensor] = {}
 
-    def keep(tensor: Tensor, ctx: HookContext) -> None:
-        kept[(ctx.kind, ctx.layer, ctx.point, int(ctx.step if ctx.step is not None else -1))] = tensor
+    missing = sorted(
+        {(s.kind, layer) for s in sites for layer in s.layers} - {(k, layer) for k, layer, *_ in source.values}
+    )
+    if missing:
+        raise ValueError(f"the recording holds no {point} of {[f'{k} {layer}' for k, layer in missing]}")
+
+    def keep(tensor: Tensor, ctx: HookContext) -> Tensor | None:
+        key = (ctx.kind, ctx.layer, ctx.point, int(ctx.step if ctx.step is not None else -1))
+        if tensor.requires_grad:
+            kept[key] = tensor
+            return None
+        # a value autograd does not follow (frozen weights, text-only keys): the model goes on with a copy it does
+        kept[key] = tensor.detach().requires_grad_()
+        return kept[key]
 
     hook = Hook(keep, points=(point,), kinds=tuple(kinds), last=True)
     sample = _gradient_run(pipe, source, target, hook)
@@ -535,7 +549,9 @@ def attribution_sweep(
         n = source.lengths[0]
         metric = FeatureRestoration(source.generation.sample[0, :n].float(), sample[0, :n].detach().float(), 0)
     value = metric.tensor(sample)
-    keys = [k for k in kept if k in source.values and kept[k].requires_grad]
+    keys = [k for k in kept if k in source.values]
+    if not keys:
+        raise ValueError(f"no {point} of {list(kinds)} attention was met in the target run")
     grads = torch.autograd.grad(value, [kept[k] for k in keys], allow_unused=True)
     effect = {
         k: 0.0 if g is None else float(((source.values[k] - kept[k].detach()) * g).sum())

@@ -120,6 +120,8 @@ def test_bad_patching_input_is_named(pipe, source):
 def test_a_group_of_layers_patches_as_its_layers_do(pipe, source):
     whole = Site("cross", tuple(source.layers("cross")))
     assert whole.label() == "cross 0-17 out, all steps" and whole.layers == tuple(range(18))
+    assert Site("cross", (3,)).layer == 3 and Site("cross", [5, 0, 5]).layer == (0, 5)  # one form per group
+    assert Site("cross", (0, 2, 4)).label() == "cross [0, 2, 4] out, all steps"
     one_by_one = [Site("cross", layer) for layer in source.layers("cross")]
     grouped = patched_run(pipe, source, "a person waves", [whole]).sample
     assert torch.equal(grouped, patched_run(pipe, source, "a person waves", one_by_one).sample)

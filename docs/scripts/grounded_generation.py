@@ -11,7 +11,8 @@ the paper's values are +0.15 / -0.1, and a strength k scales both. The strength 
 (`--val-seeds`, drawn apart from the test seeds) by the exact-count rate, ties to the lower mean error; the test
 seeds then score no edit, the paper's strength and the chosen one, every run paired (same prompt, seed, noise).
 
-Measured on the joints `generate` delivers: the repetition counter's count of jumps over the whole clip
+Measured on the joints decoded from the generated features (`joints_of`, as docs/scripts/evaluate_embedded.py
+and the recogniser read generated motion): the repetition counter's count of jumps over the whole clip
 (exact rate, mean absolute error, too many / too few), and where the jumping is: the share of the frames the
 recogniser labels "jump" that lie inside the window. Intervals: 95 % bootstrap over runs (paired for the
 differences).
@@ -28,7 +29,7 @@ import numpy as np
 import torch
 
 from motionclr_lens import load_embedded
-from motionclr_lens.analysis import ActionRecogniser, count_repetitions
+from motionclr_lens.analysis import ActionRecogniser, count_repetitions, joints_of
 from motionclr_lens.edits import Ground
 
 COUNT_WORDS = {2: "twice", 3: "three times", 4: "four times", 5: "five times"}
@@ -55,7 +56,7 @@ def run_batch(pipe, recogniser, seed: int, strength: float | None) -> list[dict]
     jump = recogniser.classes.index("jump")
     rows = []
     for i, (n, (a, b)) in enumerate(zip(COUNT_WORDS, windows(), strict=True)):
-        joints = out.joints[i]
+        joints = joints_of(out.features[i])  # decoded as the recogniser and counter read generated motion
         labels = recogniser.frame_labels(joints)
         inside = np.zeros(len(joints), bool)
         inside[int(round(a * out.fps)) : int(round(b * out.fps))] = True

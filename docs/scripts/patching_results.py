@@ -36,11 +36,11 @@ import torch
 from motionclr_lens import load_embedded
 from motionclr_lens.analysis import ActionRecogniser
 from motionclr_lens.patching import (
+    FeatureRestoration,
     PatchingTable,
     Site,
     action_probability,
     attribution_sweep,
-    feature_restoration,
     patched_run,
     rank_agreement,
     record,
@@ -82,6 +82,8 @@ def parse_windows(text: str, steps: int) -> list[tuple[int, ...] | None]:
             windows.append(None)
         else:
             a, _, b = part.partition("-")
+            if int(b or a) < int(a):
+                raise SystemExit(f"window {part!r} ends before it starts")
             windows.append(tuple(range(int(a), int(b or a) + 1)))
     bad = [w for w in windows if w is not None and max(w) >= steps]
     if bad:
@@ -92,8 +94,9 @@ def parse_windows(text: str, steps: int) -> list[tuple[int, ...] | None]:
 def run_pair(pipe, recogniser, pair: dict, settings: RunSettings, seconds: float, windows) -> dict:
     source = record(pipe, pair["source"], seconds=seconds, seed=pair["seed"], settings=settings)
     probability = action_probability(pair["action"], recogniser=recogniser)
-    features = feature_restoration(pipe, source, pair["target"])
     target_run = patched_run(pipe, source, pair["target"], [])
+    n = source.lengths[0]
+    features = FeatureRestoration(source.generation.sample[0, :n].float(), target_run.sample[0, :n].float())
     metrics = {"action": probability, "features": features}
     ends = {name: (m(source.generation), m(target_run)) for name, m in metrics.items()}
     sites = [
@@ -107,9 +110,10 @@ def run_pair(pipe, recogniser, pair: dict, settings: RunSettings, seconds: float
             values[name].append(m(generation))
     exact_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    estimate = attribution_sweep(pipe, source, pair["target"], features, windows=windows)
+    estimate = attribution_sweep(pipe, source, pair["target"], features, kinds=("cross", "self"), windows=windows)
     attribution_seconds = time.perf_counter() - start
     exact_features = PatchingTable(*ends["features"], sites, values["features"])
+    by_site = {(s.kind, s.layer, s.steps): r["restored"] for s, r in zip(estimate.sites, estimate.rows(), strict=True)}
     control = []
     other = record(pipe, pair["target"], seconds=seconds, seed=pair["seed"] + CONTROL_SEED, settings=settings)
     for kind in ("cross", "self"):
@@ -124,12 +128,18 @@ def run_pair(pipe, recogniser, pair: dict, settings: RunSettings, seconds: float
         "ends": ends,
         "sites": [{"kind": s.kind, "layer": s.layer, "steps": s.steps} for s in sites],
         "exact": {name: [restored_fraction(v, *ends[name][::-1]) for v in vals] for name, vals in values.items()},
-        "attribution": [r["restored"] for r in estimate.rows()],
+        "attribution": [by_site[(s.kind, s.layer, s.steps)] for s in sites],
         "rank_agreement": rank_agreement(exact_features, estimate),
         "control": control,
         "seconds": {"exact": exact_seconds, "attribution": attribution_seconds, "runs": len(sites)},
         "recording_mib": source.nbytes / 2**20,
     }
+
+
+def window_label(steps) -> str:
+    if steps is None:
+        return "all"
+    return str(steps[0]) if len(steps) == 1 else f"{steps[0]}-{steps[-1]}"
 
 
 def bootstrap(values: np.ndarray, draws: int = 2000, seed: int = 0) -> tuple[float, float, float]:
@@ -143,7 +153,7 @@ def bootstrap(values: np.ndarray, draws: int = 2000, seed: int = 0) -> tuple[flo
 
 def summarise(results: list[dict], figures: str | None) -> dict:
     sites = results[0]["sites"]
-    windows = list(dict.fromkeys("all" if s["steps"] is None else f"{s['steps'][0]}-{s['steps'][-1]}" for s in sites))
+    windows = list(dict.fromkeys(window_label(s["steps"]) for s in sites))
     summary: dict = {"pairs": len(results), "windows": windows}
     for measure in ("action", "features", "attribution"):
         values = np.array([r["exact"][measure] if measure != "attribution" else r["attribution"] for r in results])

@@ -4,7 +4,8 @@
 
 Every prompt in a code block of README.md, in notebooks/*.ipynb and the demo's default is generated with the
 embedded model at the length it is shown with (`EXPECTED`) for seeds 0..N-1 (10 DPM-Solver++ steps, the
-model's guidance), and judged on the joints `generate` delivers, as docs/scripts/evaluate_embedded.py judges
+model's guidance), and judged on the joints decoded from its features (`joints_of`), as
+docs/scripts/evaluate_embedded.py judges
 world captions: a one-action prompt passes when the recogniser's main action is the one asked; a sequence when
 the recogniser's segments are the actions asked, in time order, nothing else; a stated count when the repetition
 counter finds exactly that many (within the action's segment in a sequence). A prompt does what it says when at
@@ -92,7 +93,7 @@ def main() -> int:
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     from motionclr_lens import load_embedded
-    from motionclr_lens.analysis import ActionRecogniser
+    from motionclr_lens.analysis import ActionRecogniser, joints_of
 
     prompts = shown_prompts()
     unknown = [p for p in prompts if p not in EXPECTED]
@@ -108,7 +109,7 @@ def main() -> int:
         runs = []
         for seed in range(args.seeds):
             out = pipe.generate(prompt, seconds=expected.seconds, generator=torch.Generator().manual_seed(seed))
-            runs.append(judge(out.joints[0], expected, recogniser))
+            runs.append(judge(joints_of(out.features[0]), expected, recogniser))
         passed = sum(r["pass"] for r in runs)
         counted = "" if expected.count is None else f"{sum(r['count'] == expected.count for r in runs)}"
         print(f"| {prompt} | {expected.seconds:g} | {sum(r['actions_ok'] for r in runs)} | {counted} | {passed} |")
