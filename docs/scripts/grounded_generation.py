@@ -2,14 +2,16 @@
 cross-attention keep the stated count? Numbers for docs/analysis.md.
 
     python docs/scripts/grounded_generation.py [--model embedded|FOLDER] [--seeds 10] [--val-seeds 10]
-                                               [--strengths 1 2 4 8] [--json OUT.json]
+                                               [--grid 0.15:-0.1 0.3:-0.2 ...] [--json OUT.json]
 
 "a person jumps N times" (N = 2..5) in an 8 s clip, the paper's setting: the clip is longer than N jumps, so a
 model that keeps jumping miscounts. `Ground(word="jumps", seconds=(0.5, 0.5 + 1.2 N))` adds `inside` to the
 word's cross-attention weights inside the window (N jumps at the world's middle tempo) and `outside` elsewhere;
-the paper's values are +0.15 / -0.1, and a strength k scales both. The strength is chosen on validation seeds
-(`--val-seeds`, drawn apart from the test seeds) by the exact-count rate, ties to the lower mean error; the test
-seeds then score no edit, the paper's strength and the chosen one, every run paired (same prompt, seed, noise).
+the paper's values are +0.15 / -0.1. The grid (`--grid INSIDE:OUTSIDE ...`: the paper's values scaled by 1, 2,
+4, 6 and 8, and a mild inside with a strong outside) is scored on validation seeds (`--val-seeds`, drawn apart from
+the test seeds); the pair with the best exact-count rate, ties to the lower mean error, is chosen; the test seeds
+then score no edit, the paper's values and the chosen pair, every run paired (same prompt, seed, noise). Counts
+are also taken inside the window and after it: how many jumps the window holds, and whether jumping goes on.
 
 Measured on the joints decoded from the generated features (`joints_of`, as docs/scripts/evaluate_embedded.py
 and the recogniser read generated motion): the repetition counter's count of jumps over the whole clip
@@ -43,13 +45,17 @@ def windows() -> list[tuple[float, float]]:
     return [(START, START + JUMP_SECONDS * n) for n in COUNT_WORDS]
 
 
-def run_batch(pipe, recogniser, seed: int, strength: float | None) -> list[dict]:
-    """The four prompts in one batch (one seed); with `strength`, each row grounded on its own window."""
+GRID = ("0.15:-0.1", "0.3:-0.2", "0.6:-0.4", "0.9:-0.6", "1.2:-0.8", "0.15:-0.4", "0.15:-0.8", "0:-0.8")
+
+
+def run_batch(pipe, recogniser, seed: int, values: tuple[float, float] | None) -> list[dict]:
+    """The four prompts in one batch (one seed); with `values` (inside, outside), each row grounded on its own
+    window."""
     prompts = [f"a person jumps {w}" for w in COUNT_WORDS.values()]
     edits = []
-    if strength is not None:
+    if values is not None:
         edits = [
-            Ground(word="jumps", seconds=w, rows=(i,), inside=PAPER[0] * strength, outside=PAPER[1] * strength)
+            Ground(word="jumps", seconds=w, rows=(i,), inside=values[0], outside=values[1])
             for i, w in enumerate(windows())
         ]
     out = pipe.generate(prompts, seconds=CLIP_SECONDS, generator=torch.Generator().manual_seed(seed), edits=edits)
@@ -61,8 +67,11 @@ def run_batch(pipe, recogniser, seed: int, strength: float | None) -> list[dict]
         inside = np.zeros(len(joints), bool)
         inside[int(round(a * out.fps)) : int(round(b * out.fps))] = True
         jumping = labels == jump
+        a_frame, b_frame = int(round(a * out.fps)), int(round(b * out.fps))
         rows.append({
             "n": n, "seed": seed, "count": count_repetitions(joints, "jump").count,
+            "count_inside": count_repetitions(joints, "jump", a_frame, b_frame).count,
+            "count_after": count_repetitions(joints, "jump", b_frame, len(joints)).count,
             "jump_frames": int(jumping.sum()),
             "inside_share": float(jumping[inside].sum() / jumping.sum()) if jumping.any() else float("nan"),
         })  # fmt: skip
@@ -76,6 +85,8 @@ def summary(rows: list[dict]) -> dict:
     return {
         "runs": len(rows),
         "exact": float(np.mean(c == n)),
+        "exact_inside": float(np.mean(np.array([r["count_inside"] for r in rows]) == n)),
+        "jumping_after": float(np.mean(np.array([r["count_after"] for r in rows]) > 0)),
         "mae": float(np.mean(np.abs(c - n))),
         "too_many": int(np.sum(c > n)),
         "too_few": int(np.sum(c < n)),
@@ -94,7 +105,7 @@ def main() -> None:
     parser.add_argument("--model", default="embedded", help="embedded, or a folder of exported weights")
     parser.add_argument("--seeds", type=int, default=10, help="test seeds (0..seeds-1)")
     parser.add_argument("--val-seeds", type=int, default=10, help="validation seeds (1000..), which choose k")
-    parser.add_argument("--strengths", type=float, nargs="+", default=[1, 2, 4, 8], help="multiples of +0.15/-0.1")
+    parser.add_argument("--grid", nargs="+", default=list(GRID), help="INSIDE:OUTSIDE pairs scored on validation")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     torch.manual_seed(0)
@@ -106,24 +117,27 @@ def main() -> None:
     def runs(seeds, strength):
         return [r for s in seeds for r in run_batch(pipe, recogniser, s, strength)]
 
+    grid = {key: tuple(float(v) for v in key.split(":")) for key in args.grid}
     val_seeds = range(1000, 1000 + args.val_seeds)
     validation = {"none": summary(runs(val_seeds, None))}
-    for k in args.strengths:
-        validation[f"{k:g}"] = summary(runs(val_seeds, k))
-    chosen = max(args.strengths, key=lambda k: (validation[f"{k:g}"]["exact"], -validation[f"{k:g}"]["mae"]))
-    print("\nvalidation (strength: exact / MAE / inside share):")
+    for key, values in grid.items():
+        validation[key] = summary(runs(val_seeds, values))
+    chosen = max(grid, key=lambda key: (validation[key]["exact"], -validation[key]["mae"]))
+    print("\nvalidation (inside:outside: exact / MAE / exact inside the window / jumping after it / inside share):")
     for key, s in validation.items():
-        print(f"  {key:>5s}: {s['exact']:.3f} / {s['mae']:.2f} / {s['inside_share']:.2f}")
-    print(f"chosen strength {chosen:g} (inside {PAPER[0] * chosen:+.2f}, outside {PAPER[1] * chosen:+.2f})")
+        print(f"  {key:>10s}: {s['exact']:.3f} / {s['mae']:.2f} / {s['exact_inside']:.3f} / {s['jumping_after']:.3f} / "
+              f"{s['inside_share']:.2f}")  # fmt: skip
+    print(f"chosen: inside {grid[chosen][0]:+.2f}, outside {grid[chosen][1]:+.2f}")
 
     test_seeds = range(args.seeds)
-    test = {"none": runs(test_seeds, None), "paper": runs(test_seeds, 1.0)}
-    test["chosen"] = test["paper"] if chosen == 1 else runs(test_seeds, chosen)
+    test = {"none": runs(test_seeds, None), "paper": runs(test_seeds, PAPER)}
+    test["chosen"] = test["paper"] if grid[chosen] == PAPER else runs(test_seeds, grid[chosen])
     plain = np.array([r["count"] == r["n"] for r in test["none"]], float)
     table = {}
     print(f"\ntest, {len(plain)} runs (N = 2..5 x {args.seeds} seeds), 8 s clips:")
-    print("| edit | exact | MAE | too many / too few | jump frames inside the window | exact gain over none |")
-    print("|---|---|---|---|---|---|")
+    print("| edit | exact | MAE | too many / too few | N jumps inside the window | jumping after it | jump frames "
+          "inside the window | exact gain over none |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     for key, rows in test.items():
         s = summary(rows)
         exact = np.array([r["count"] == r["n"] for r in rows], float)
@@ -131,10 +145,16 @@ def main() -> None:
         s["gain"] = float((exact - plain).mean())
         s["gain_ci"] = bootstrap(exact - plain)
         table[key] = s
-        label = {"none": "none", "paper": "Ground, paper's +0.15 / -0.1", "chosen": f"Ground, strength {chosen:g}"}
+        inside, outside = grid[chosen]
+        label = {
+            "none": "none",
+            "paper": "Ground, paper's +0.15 / -0.1",
+            "chosen": f"Ground, {inside:+g} / {outside:+g}",
+        }
         print(
             f"| {label[key]} | {s['exact']:.1%} [{s['exact_ci'][0]:.1%}, {s['exact_ci'][1]:.1%}] | {s['mae']:.2f} | "
-            f"{s['too_many']} / {s['too_few']} | {s['inside_share']:.1%} | "
+            f"{s['too_many']} / {s['too_few']} | {s['exact_inside']:.1%} | {s['jumping_after']:.1%} | "
+            f"{s['inside_share']:.1%} | "
             f"{s['gain']:+.1%} [{s['gain_ci'][0]:+.1%}, {s['gain_ci'][1]:+.1%}] |"
         )
     if args.json:
