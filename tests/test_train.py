@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
@@ -225,7 +226,7 @@ def test_a_schedule_cut_short_falls_from_where_it_was_to_the_floor(data, tmp_pat
     cut = trainer(data, tmp_path / "cut", steps=200, warmup=10, cosine_steps=300, anneal_from=120)
     assert all(cut.lr_at(s) == long.lr_at(s) for s in range(121))  # the long cosine up to the cut
     falling = [cut.lr_at(s) for s in range(120, 201)]
-    assert all(a > b for a, b in zip(falling, falling[1:], strict=False))  # then strictly down
+    assert all(a > b for a, b in itertools.pairwise(falling))  # then strictly down
     assert falling[-1] == pytest.approx(1e-3 * cut.config.min_lr_ratio) and falling[0] > 5 * falling[-1]
     assert cut.lr_at(121) == pytest.approx(long.lr_at(120), rel=1e-3)  # no jump at the cut
     for bad, message in (
