@@ -400,6 +400,24 @@ def step_windows(steps: int, size: int = 1) -> list[tuple[int, ...]]:
     return [tuple(range(s, min(s + size, steps))) for s in range(0, steps, size)]
 
 
+def _sweep_sites(
+    source: Recording,
+    kinds: Sequence[str],
+    layers: Sequence[int | tuple[int, ...]] | None,
+    windows: Sequence[Sequence[int] | None] | None,
+    point: str,
+) -> list[Site]:
+    """The sites of a sweep: each kind x layer (or group; default: every layer the recording holds) x step window
+    (default: every single step; None in `windows`: every step)."""
+    chosen = [tuple(w) if w is not None else None for w in (windows or step_windows(source.settings.steps))]
+    return [
+        Site(kind, layer, point, window)
+        for kind in kinds
+        for layer in (layers if layers is not None else source.layers(kind))
+        for window in chosen
+    ]
+
+
 def patching_sweep(
     pipe: MotionCLRPipeline,
     source: Recording,
@@ -414,16 +432,7 @@ def patching_sweep(
     """Patch each (kind, layer, step window) of the source recording into the target alone and score the motion:
     every layer the recording holds (or `layers`: ints, or tuples of layers patched together) x every single step
     (or `windows`; None in it: every step)."""
-    steps = source.settings.steps
-    chosen: list[tuple[int, ...] | None] = [
-        tuple(w) if w is not None else None for w in (windows or step_windows(steps))
-    ]
-    sites = [
-        Site(kind, layer, point, window)
-        for kind in kinds
-        for layer in (layers if layers is not None else source.layers(kind))
-        for window in chosen
-    ]
+    sites = _sweep_sites(source, kinds, layers, windows, point)
     source_metric = metric(source.generation)
     target_metric = metric(patched_run(pipe, source, target, []))
     results = []
@@ -519,13 +528,7 @@ def attribution_sweep(
     if point not in source.points:
         raise ValueError(f"the recording holds points {list(source.points)}, not {point!r}: record it with points=")
     steps = source.settings.steps
-    chosen = [tuple(w) if w is not None else None for w in (windows or step_windows(steps))]
-    sites = [
-        Site(kind, layer, point, window)
-        for kind in kinds
-        for layer in (layers if layers is not None else source.layers(kind))
-        for window in chosen
-    ]
+    sites = _sweep_sites(source, kinds, layers, windows, point)
     kept: dict[tuple[str, int, str, int], Tensor] = {}
 
     missing = sorted(
