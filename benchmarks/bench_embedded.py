@@ -3,7 +3,8 @@
     python benchmarks/bench_embedded.py [--repeats 5]
 
 Prints the time to load the shipped model (cold, in a fresh process's first call) and to sample a 4 s
-motion with 10 DPM-Solver++ steps and guidance 2.5, batch 1, on the CPU.
+motion with 10 DPM-Solver++ steps and the model's guidance, batch 1, on the CPU, after the machine line
+(CPU model, torch's cpu capability and version, threads).
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ def main() -> None:
         start = time.perf_counter()
         pipe.generate("a person jumps three times", seconds=4.0, generator=torch.Generator().manual_seed(seed))
         times.append(time.perf_counter() - start)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    from motionclr_lens.kernels import machine_key
+
+    print(f"machine: {machine_key()}, {torch.get_num_threads()} threads")
     print(f"import: {imported:.2f} s, load_embedded(): {loaded:.2f} s")
     print(f"4 s motion, 10 steps, guidance: best {min(times):.3f} s, median {statistics.median(times):.3f} s")
 

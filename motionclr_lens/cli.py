@@ -157,6 +157,7 @@ def _precheck(args: argparse.Namespace) -> None:
 
 # The commands that run the model on this machine's cores with torch's intra-op threads (training and the
 # recogniser's set their own; a sweep's ranks are placed by torchrun).
+DEMO_SECONDS = 6.0
 THREADED = {"demo", "generate", "edit", "invert", "count", "ground", "inspect", "evaluate", "benchmark"}
 
 
@@ -542,9 +543,15 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     """The training command's options; unset options take the chosen recipe's values (`recipe_from`)."""
     parser.add_argument("--out", required=True)
     parser.add_argument(
-        "--recipe", choices=list(RECIPE_NAMES), default="shipped",
-        help="shipped: the first model's (base world, from scratch); extended: the second's (from the first)",
+        "--recipe", choices=list(RECIPE_NAMES), default="first",
+        help="first: the first model's (base world, from scratch); extended: the shipped model's (from the first's "
+        "weights, given by --warm-start)",
     )  # fmt: skip
+    parser.add_argument(
+        "--warm-start",
+        metavar="FOLDER",
+        help="start from this exported embedded model's weights (shipped: the package's)",
+    )
     parser.add_argument("--steps", type=int, help="length of the first learning-rate schedule")
     parser.add_argument("--refine-steps", type=int, help="of the refinement (0: none)")
     parser.add_argument("--until", type=int, default=None, help="stop after this many steps in all (resumable later)")
@@ -580,7 +587,9 @@ def recipe_from(args: argparse.Namespace) -> WorldRecipe:
 
     if "steps" in given:  # a schedule of the steps asked: one plain cosine, not the recipe's cut-short one
         given.update(cosine_steps=None, anneal_from=None)
-    return dataclasses.replace(RECIPES[getattr(args, "recipe", "shipped")], **given)
+    if getattr(args, "warm_start", None) is not None:
+        given["warm_start"] = args.warm_start
+    return dataclasses.replace(RECIPES[getattr(args, "recipe", "first")], **given)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -588,7 +597,13 @@ def _train(args: argparse.Namespace) -> int:
         recipe = recipe_from(args)
     except ValueError as error:
         _usage_error(args, error)  # before anything is drawn or written
-    from .embedded import train_on_world
+    from .embedded import train_on_world, warm_start_folder
+
+    if recipe.warm_start is not None:
+        try:
+            warm_start_folder(recipe.warm_start)
+        except (ValueError, FileNotFoundError) as error:
+            _usage_error(args, error)
 
     trainer = train_on_world(args.out, recipe, seed=args.seed, until=args.until)
     print(f"trained to step {trainer.step}; checkpoint in {trainer.checkpoint_path}")
@@ -785,7 +800,8 @@ def build_parser() -> argparse.ArgumentParser:
         model_args(p)
         default_prompt = ["a person jumps three times, then walks forward"] if name == "demo" else None
         p.add_argument("--prompt", nargs="+", default=default_prompt)
-        p.add_argument("--seconds", type=float, default=4.0)
+        # the demo's prompt takes the world's length for it: three jumps (1.2 s each) and a walk
+        p.add_argument("--seconds", type=float, default=DEMO_SECONDS if name == "demo" else 4.0)
         p.add_argument("--scheduler", choices=SCHEDULER_NAMES, default="dpmsolver")
         p.add_argument("--steps", type=int, default=10)
         p.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the model's)")

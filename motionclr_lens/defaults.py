@@ -23,7 +23,7 @@ EMBEDDED_GUIDANCE_SCALE = 1.5
 PROBE_TIMESTEP = 300  # the noise level a probe reads attention at (grounding)
 COUNT_TIMESTEP = 100  # the noise level counting reads self-attention keys at (docs/analysis.md)
 SCHEDULER_NAMES = ("ddim", "ddpm", "deis", "dpmsolver", "pndm")
-RECIPE_NAMES = ("shipped", "extended")
+RECIPE_NAMES = ("first", "extended")
 LOSS_MEANS = ("motion", "frames")
 MOTION_PRESETS = ("cmu", "hdm05", "humanml3d", "lafan1", "mixamo")  # the joint-name presets of `io`
 

@@ -33,6 +33,7 @@ from .train import TrainConfig, Trainer, load_checkpoint
 __all__ = [
     "EMBEDDED_FILES",
     "EXTENDED_RECIPE",
+    "FIRST_MODEL",
     "RECIPE",
     "RECIPES",
     "WorldRecipe",
@@ -40,6 +41,7 @@ __all__ = [
     "export",
     "load_embedded",
     "train_on_world",
+    "warm_start_folder",
 ]
 
 logger = logging.getLogger(__name__)
@@ -51,7 +53,7 @@ EMBEDDED_GUIDANCE_SCALE = defaults.EMBEDDED_GUIDANCE_SCALE  # chosen on validati
 
 @dataclasses.dataclass(frozen=True)
 class WorldRecipe:
-    """How the shipped weights were trained: a first schedule on one draw of the world, then a refinement
+    """How an embedded model is trained: a first schedule on one draw of a world, then (optionally) a refinement
     from its weights with a fresh learning-rate cycle on a new draw that leans to sequences of actions."""
 
     steps: int = 14000
@@ -70,8 +72,9 @@ class WorldRecipe:
     loss_mean: str = "frames"
     world: str = "base"  # the world drawn (world.dataset.WORLDS)
     single_every: int = 1  # of the first schedule's draw: keep every k-th single action (every sequence)
-    # Start from the weights of an embedded model folder ("shipped": the package's) rather than from scratch:
-    # its weights, EMA and feature statistics; token rows it never saw keep a fresh initialisation.
+    # Start from the weights of an embedded model folder ("shipped": the package's; FIRST_MODEL: the first
+    # model's, a folder the caller names) rather than from scratch: its weights, EMA and feature statistics;
+    # token rows it never saw keep a fresh initialisation.
     warm_start: str | None = None
     # The first schedule's cosine spans `cosine_steps` (None: `steps`) and is cut short at `anneal_from` by a
     # half-cosine fall to the floor at `steps` (TrainConfig).
@@ -83,18 +86,24 @@ class WorldRecipe:
         return self.steps + self.refine_steps
 
 
+# The first model (shipped until the second replaced it): from scratch on the base world, schedule and refinement.
 RECIPE = WorldRecipe()
+# The warm start of the second model's recipe: the first model's exported weights, which the package no longer
+# ships; `train_on_world(..., warm_start=FOLDER)` (`train --recipe extended --warm-start FOLDER`) names them.
+FIRST_MODEL = "first"
+# The commit whose package folder motionclr_lens/assets/embedded holds the first model's weights.
+FIRST_MODEL_COMMIT = "772fdc9"
 
-# The second model: from the first's weights, one long schedule on the extended world (captions out of time
+# The second model (shipped): from the first's weights, one long schedule on the extended world (captions out of time
 # order, unequal durations, more variety), leaning to sequences of actions as the first's refinement did,
 # twice the batch (a step of 32 rows costs 1.5 times one of 16: benchmarks/bench_train.py). Planned as a
 # 30,000-step cosine; the 8-hour training budget reached about 20,000 steps, so the cosine was cut at step
 # 14,750 by a fall to its floor at 19,750 (docs/embedded.md).
 EXTENDED_RECIPE = WorldRecipe(
     steps=19750, samples=48000, lr=2e-4, refine_steps=0, batch_size=32, world="extended", single_every=2,
-    warm_start="shipped", cosine_steps=30000, anneal_from=14750,
+    warm_start=FIRST_MODEL, cosine_steps=30000, anneal_from=14750,
 )  # fmt: skip
-RECIPES = {"shipped": RECIPE, "extended": EXTENDED_RECIPE}
+RECIPES = {"first": RECIPE, "extended": EXTENDED_RECIPE}
 
 
 def world_training_set(
@@ -119,15 +128,29 @@ def _write_vocabulary(out: Path, token_ids: Sequence[Sequence[torch.Tensor]], kn
     (out / "vocabulary.json").write_text(json.dumps(sorted(vocabulary | set(known))))
 
 
+def warm_start_folder(source: str) -> Path:
+    """The embedded model folder a warm start reads ("shipped": the package's); ValueError or FileNotFoundError
+    say what is wrong before anything is drawn."""
+    if source == FIRST_MODEL:
+        raise ValueError(
+            "this recipe starts from the first embedded model's weights, which the package no longer ships: "
+            "export them from a run of the first recipe (motionclr-lens train --recipe first --out RUN; "
+            "motionclr-lens export --run RUN --to FOLDER) or check out motionclr_lens/assets/embedded at commit "
+            f"{FIRST_MODEL_COMMIT} into FOLDER, and pass --warm-start FOLDER (train_on_world(..., warm_start=FOLDER))"
+        )
+    folder = embedded_folder() if source == "shipped" else Path(source)
+    missing = [f for f in EMBEDDED_FILES if not (folder / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"cannot warm-start from {folder}: it lacks {missing}")
+    return folder
+
+
 def _warm_start(model: MotionCLR, source: str) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """Load an embedded model's weights into `model` (the token rows it never saw keep `model`'s own
     initialisation); returns its feature mean and std and its vocabulary."""
     from safetensors.torch import load_file
 
-    folder = embedded_folder() if source == "shipped" else Path(source)
-    missing = [f for f in EMBEDDED_FILES if not (folder / f).is_file()]
-    if missing:
-        raise FileNotFoundError(f"cannot warm-start from {folder}: it lacks {missing}")
+    folder = warm_start_folder(source)
     meta = json.loads((folder / "config.json").read_text())
     if MotionCLRConfig.from_dict(meta["model"]) != model.config:
         raise ValueError(f"cannot warm-start from {folder}: its model configuration differs")
@@ -149,10 +172,16 @@ def train_on_world(
     seed: int = 0,
     progress: bool = True,
     until: int | None = None,
+    warm_start: str | Path | None = None,
 ) -> Trainer:
     """Train the embedded configuration on the world by `recipe` (resumable at any step): the first schedule
     in `out`, the refinement in `out/refine`. `until` stops after that many steps in all (the schedules stay
-    those of the recipe). Returns the trainer of the last stage run."""
+    those of the recipe). `warm_start` (an embedded model folder, or "shipped") replaces the recipe's.
+    Returns the trainer of the last stage run."""
+    if warm_start is not None:
+        recipe = dataclasses.replace(recipe, warm_start=str(warm_start))
+    if recipe.warm_start is not None:  # before the world is drawn
+        warm_start_folder(recipe.warm_start)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if until is not None and not 0 < until <= recipe.total_steps:

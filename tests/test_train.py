@@ -242,16 +242,41 @@ def test_the_extended_recipe_is_chosen_by_name_and_options_override_it():
     import argparse
 
     from motionclr_lens.cli import add_recipe_arguments, recipe_from
-    from motionclr_lens.embedded import EXTENDED_RECIPE
+    from motionclr_lens.embedded import EXTENDED_RECIPE, FIRST_MODEL
 
     parser = argparse.ArgumentParser()
     add_recipe_arguments(parser)
     assert recipe_from(parser.parse_args(["--out", "x", "--recipe", "extended"])) == EXTENDED_RECIPE
     short = recipe_from(parser.parse_args(["--out", "x", "--recipe", "extended", "--steps", "10"]))
     assert short == dataclasses.replace(EXTENDED_RECIPE, steps=10, cosine_steps=None, anneal_from=None)
-    assert short.warm_start == "shipped"
+    assert short.warm_start == FIRST_MODEL
+    given = recipe_from(parser.parse_args(["--out", "x", "--recipe", "extended", "--warm-start", "folder"]))
+    assert given == dataclasses.replace(EXTENDED_RECIPE, warm_start="folder")
     with pytest.raises(ValueError, match="--batch-size must be at least 1, got 0"):
         recipe_from(parser.parse_args(["--out", "x", "--batch-size", "0"]))
+
+
+def test_the_extended_recipe_asks_for_the_first_models_weights_before_drawing_anything(tmp_path, capsys):
+    """The package ships the second model, so the second's recipe cannot start from the package's weights: without
+    --warm-start the command stops with a usage error that says where the first model's weights come from, and a
+    folder that lacks a file is named with what it lacks."""
+    from motionclr_lens.cli import main
+    from motionclr_lens.embedded import FIRST_MODEL_COMMIT
+
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "--out", str(tmp_path / "run"), "--recipe", "extended"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "--warm-start FOLDER" in err and FIRST_MODEL_COMMIT in err and "--recipe first" in err
+    (tmp_path / "partial").mkdir()
+    (tmp_path / "partial" / "config.json").write_text("{}")
+    with pytest.raises(SystemExit) as stop:
+        main(
+            ["train", "--out", str(tmp_path / "run"), "--recipe", "extended", "--warm-start", str(tmp_path / "partial")]
+        )
+    assert stop.value.code == 2
+    assert "it lacks ['model.safetensors', 'mean.npy', 'std.npy', 'vocabulary.json']" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_warm_start_takes_the_shipped_weights_and_keeps_fresh_rows_for_new_tokens():

@@ -75,7 +75,10 @@ MEASUREMENTS: dict[str, tuple[str, list[str], str]] = {
     "cli_speed": ("benchmarks/bench_cli.py", [], "docs/performance.md"),
     "patching": (
         "docs/scripts/patching_results.py",
-        ["--json", "{out}/patching.json", "--figures", "docs/images/patching"],
+        [
+            "--pairs", "50", "--windows", "0-4,5-9,all", "--json", "{out}/patching.json",
+            "--figures", "docs/images/patching",
+        ],
         "docs/lens.md",
     ),
     "patching_speed": ("benchmarks/bench_patching.py", [], "docs/lens.md"),
