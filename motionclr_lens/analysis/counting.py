@@ -52,9 +52,11 @@ __all__ = [
 # separately, for the features (docs/scripts/counting_choice.py; docs/analysis.md): how sharp a similarity is (its
 # bandwidth as a fraction of the median squared distance between frames), how far a row's peak must stand out (a
 # fraction of the row's range away from the frame itself), the shortest period looked for (frames).
-KEY_SHARPNESS = 0.1
+# (For the embedded model trained on the extended world the keys chose the features' settings; the first model's
+# keys chose 0.1 and 0.5.)
+KEY_SHARPNESS = 0.05
 FEATURE_SHARPNESS = 0.05
-PROMINENCE = 0.5
+PROMINENCE = 0.4
 FEATURE_PROMINENCE = 0.4
 MIN_PERIOD = 5
 MIN_CELLS = 4  # a layer reads a period only where it spans at least this many of the layer's frames
