@@ -485,30 +485,14 @@ def feature_restoration(
 
 def _gradient_run(pipe: MotionCLRPipeline, recording: Recording, target: str | Sequence[str], hook: Hook) -> Tensor:
     """The target run of `patched_run` (no site) with autograd on through every step: its final sample (B, T, D)."""
-    from dataclasses import replace
-
-    from .sampling import make_scheduler, sample_loop
-
     prompts = pipe.check_prompts(target)
     if len(prompts) != len(recording.prompts):
         raise ValueError(f"{len(prompts)} target prompts for a recording of {len(recording.prompts)}")
-    settings = replace(recording.settings, guidance_scale=pipe.resolve_guidance(recording.settings.guidance_scale))
-    generator = torch.Generator().manual_seed(recording.seed)
-    latents = pipe.prepare_latents((len(prompts), max(recording.lengths), pipe.config.input_dim), generator)
-    tokenized, text = pipe.encode_prompts(prompts)
-    sampler = make_scheduler(settings.scheduler)
-    sampler.set_timesteps(settings.steps)
-    guidance = float(settings.guidance_scale)  # type: ignore[arg-type]
-    with (
-        explicit_attention(),
-        use_hooks(hook),
-        pipe.prepare_run(tokenized, recording.lengths, sampler.timesteps.tolist(), guidance, settings.edits),
-    ):
-        latents.requires_grad_(True)  # the chain is differentiable from its start, whatever the weights say
-        return sample_loop(
-            pipe.denoiser(text, guidance), latents, sampler, settings.steps, generator=generator,
-            autocast_dtype=settings.torch_autocast_dtype, gradients=True,
-        )  # fmt: skip
+    with explicit_attention(), use_hooks(hook):
+        return pipe.sample_run(
+            prompts, recording.settings, lengths=recording.lengths,
+            generator=torch.Generator().manual_seed(recording.seed), gradients=True,
+        ).sample  # fmt: skip
 
 
 def attribution_sweep(

@@ -375,6 +375,23 @@ class MotionCLRPipeline:
     ) -> Generation:
         """`generate` with its settings as one value (what a record file replays): one motion per prompt. The
         noise comes from `noise`, else `generator`, else `settings.seed`."""
+        sampled = self.sample_run(prompts, settings, lengths, seconds, generator, noise, progress)
+        return self.decode(sampled.sample, sampled.prompts, sampled.frames, sampled.settings)
+
+    def sample_run(
+        self,
+        prompts: str | Sequence[str],
+        settings: RunSettings,
+        lengths: int | Sequence[int] | None = None,
+        seconds: float | Sequence[float] | None = None,
+        generator: torch.Generator | None = None,
+        noise: Tensor | None = None,
+        progress: bool = False,
+        gradients: bool = False,
+    ) -> SampledRun:
+        """`run`'s sampling, before decoding: the final normalised sample (B, T, D) with the prompts, frames and
+        resolved settings it was made with. With `gradients`, autograd follows every step from the noise on
+        (`sample_loop(gradients=True)`): what attribution patching differentiates."""
         if not isinstance(settings, RunSettings):
             raise TypeError(f"settings must be a RunSettings, got {type(settings).__name__}: {settings!r}")
         prompts = self.check_prompts(prompts)
@@ -388,6 +405,8 @@ class MotionCLRPipeline:
         sampler.set_timesteps(settings.steps)
         guidance_scale = float(cast(float, settings.guidance_scale))  # resolved above
         with self.prepare_run(tokenized, frames, sampler.timesteps.tolist(), guidance_scale, settings.edits):
+            if gradients:
+                latents.requires_grad_(True)  # differentiable from its start, whatever the weights say
             sample = sample_loop(
                 self.denoiser(text, guidance_scale),
                 latents,
@@ -396,8 +415,19 @@ class MotionCLRPipeline:
                 generator=generator,
                 autocast_dtype=settings.torch_autocast_dtype,
                 progress=progress,
+                gradients=gradients,
             )
-        return self.decode(sample, prompts, frames, settings)
+        return SampledRun(sample, prompts, frames, settings)
+
+
+@dataclass(frozen=True)
+class SampledRun:
+    """A run's final sample before decoding (`MotionCLRPipeline.sample_run`)."""
+
+    sample: Tensor  # (B, T, D), normalised features, padded to the longest length
+    prompts: list[str]
+    frames: list[int]
+    settings: RunSettings  # guidance resolved
 
 
 def model_hash(pipe: MotionCLRPipeline) -> str:
