@@ -32,6 +32,7 @@ import torch
 
 from motionclr_lens import load_embedded
 from motionclr_lens.analysis import ActionRecogniser, count_repetitions, joints_of
+from motionclr_lens.analysis.baselines import bootstrap_difference, bootstrap_interval
 from motionclr_lens.edits import Ground
 
 COUNT_WORDS = {2: "twice", 3: "three times", 4: "four times", 5: "five times"}
@@ -94,12 +95,6 @@ def summary(rows: list[dict]) -> dict:
     }
 
 
-def bootstrap(values: np.ndarray, draws: int = 4000, seed: int = 0) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), (draws, len(values)))].mean(1)
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="embedded", help="embedded, or a folder of exported weights")
@@ -141,9 +136,9 @@ def main() -> None:
     for key, rows in test.items():
         s = summary(rows)
         exact = np.array([r["count"] == r["n"] for r in rows], float)
-        s["exact_ci"] = bootstrap(exact)
+        s["exact_ci"] = bootstrap_interval(exact)[1:]
         s["gain"] = float((exact - plain).mean())
-        s["gain_ci"] = bootstrap(exact - plain)
+        s["gain_ci"] = bootstrap_difference(exact, plain)[1:]
         table[key] = s
         inside, outside = grid[chosen]
         label = {

@@ -35,6 +35,7 @@ import torch
 
 from motionclr_lens import load_embedded
 from motionclr_lens.analysis import ActionRecogniser
+from motionclr_lens.analysis.baselines import bootstrap_interval
 from motionclr_lens.patching import (
     FeatureRestoration,
     PatchingTable,
@@ -142,13 +143,10 @@ def window_label(steps) -> str:
     return str(steps[0]) if len(steps) == 1 else f"{steps[0]}-{steps[-1]}"
 
 
-def bootstrap(values: np.ndarray, draws: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+def bootstrap(values: np.ndarray) -> tuple[float, float, float]:
+    """Mean and 95 % percentile-bootstrap interval over the finite values (pairs); nan where there are none."""
     values = values[np.isfinite(values)]
-    if not len(values):
-        return float("nan"), float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), (draws, len(values)))].mean(1)
-    return float(values.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+    return bootstrap_interval(values) if len(values) else (float("nan"), float("nan"), float("nan"))
 
 
 def summarise(results: list[dict], figures: str | None) -> dict:
