@@ -20,7 +20,7 @@ its caption (`MotionCLRPipeline.probe`), with the attention maps and the self-at
   the paper's Appendix G and the diagonal-profile period of the maps themselves, pelvis-height peaks, and the
   per-action counter on the joints (which knows the action): exact, MAE, OBO (off by at most one) on motions of
   two or more repetitions, and how often "no repetition" is said of the motions of one.
-- Grounded generation: "a person jumps N times" in an 8 s clip, with and without the Ground edit.
+(Grounded generation, the Ground edit on "a person jumps N times", is docs/scripts/grounded_generation.py's.)
 - Heads: per-head statistics averaged over `--heads` motions.
 """
 
@@ -66,13 +66,9 @@ from motionclr_lens.analysis.baselines import (
 from motionclr_lens.analysis.counting import COUNT_TIMESTEP
 from motionclr_lens.analysis.heads import MEASURES, HeadStatistics
 from motionclr_lens.capture import capture, capture_keys
-from motionclr_lens.edits import Ground
 from motionclr_lens.pipeline import PROBE_TIMESTEP, UnknownWordWarning
 from motionclr_lens.world import generate
 
-COUNT_WORDS = {2: "twice", 3: "three times", 4: "four times", 5: "five times"}
-JUMP_SECONDS = 1.2  # a jump of the world at its middle tempo
-GROUNDED_SECONDS = 8.0
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8)  # activation thresholds (fractions of the curve's maximum) tried on validation
 
 
@@ -207,7 +203,6 @@ def main() -> None:
     parser.add_argument("--val", type=int, default=60, help="validation motions that choose the grounding reading")
     parser.add_argument("--timestep", type=int, default=PROBE_TIMESTEP, help="noise level of the grounding probes")
     parser.add_argument("--count-timestep", type=int, default=COUNT_TIMESTEP, help="noise level of the counting probes")
-    parser.add_argument("--grounded-seeds", type=int, default=6)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None)
     parser.add_argument("--figures", default=None)
@@ -228,7 +223,7 @@ def main() -> None:
     pipe = load_embedded()
     exclude = args.samples  # the counted motions come after the grounding ones, whatever is run
     if args.counting_only:
-        args.samples, args.val, args.heads, args.grounded_seeds, args.figures = 0, 0, 0, 0, None
+        args.samples, args.val, args.heads, args.figures = 0, 0, 0, None
     choice = choose_grounding(pipe, args.val, args.world, args.timestep, args.seed) if args.val else None
     if choice is None:
         choice = {
@@ -400,32 +395,6 @@ def main() -> None:
             } | {"motions": len(mine)}
     print("\nexact rate by true period (frames):", by_period)
 
-    # Grounded generation (the paper's setting)
-    fixed_runs = []
-    for n in (2, 3, 4, 5):
-        window = (0.5, 0.5 + JUMP_SECONDS * n)
-        prompt = f"a person jumps {COUNT_WORDS[n]}"
-        for seed in range(args.grounded_seeds):
-            counts = {}
-            for label, edits in (("plain", ()), ("grounded", (Ground(word="jumps", seconds=window),))):
-                out = pipe.generate(
-                    prompt, seconds=GROUNDED_SECONDS, generator=torch.Generator().manual_seed(seed), edits=edits
-                )
-                counts[label] = count_repetitions(joints_of(out.features[0]), "jump").count
-            fixed_runs.append({"n": n, "seed": seed, **counts})
-    t = np.array([f["n"] for f in fixed_runs])
-    plain = np.array([f["plain"] for f in fixed_runs])
-    grounded = np.array([f["grounded"] for f in fixed_runs])
-    grounded_generation = {
-        "clip_seconds": GROUNDED_SECONDS,
-        "runs": len(fixed_runs),
-        "plain_exact": float(np.mean(plain == t)),
-        "grounded_exact": float(np.mean(grounded == t)),
-        "plain_mean_abs_error": float(np.mean(np.abs(plain - t))),
-        "grounded_mean_abs_error": float(np.mean(np.abs(grounded - t))),
-    }
-    print(f"\ngrounded generation, 'a person jumps N times' in {GROUNDED_SECONDS:g} s (N = 2..5):", grounded_generation)
-
     # Heads
     mean_rows = []
     for i, first in enumerate(head_rows[0] if head_rows else []):
@@ -453,7 +422,6 @@ def main() -> None:
         "counting": result_counting,
         "counting_by_period": by_period,
         "counting_rows": counting,
-        "grounded_generation": grounded_generation | {"runs_detail": fixed_runs},
         "heads": heads_summary,
     }
     if args.json:
