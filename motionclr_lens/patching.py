@@ -41,7 +41,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -65,6 +65,7 @@ __all__ = [
     "joint_distance",
     "patched_run",
     "patching_sweep",
+    "random_direction",
     "rank_agreement",
     "record",
     "restored_fraction",
@@ -308,6 +309,29 @@ def patched_run(
     hooks = [_patch_hook(recording, sites)] if sites else []
     seed = recording.seed if seed is None else seed
     return _run(pipe, target, recording.settings, recording.lengths, None, seed, hooks)
+
+
+def random_direction(source: Recording, target: Recording, seed: int = 0) -> Recording:
+    """The trivial baseline of patching: a recording whose every activation is the target's moved as far as the
+    source's is from it (the same norm, row by row: each guidance branch of each prompt), in a random direction.
+    Patching a site from it (`patched_run(pipe, random_direction(source, target), target_prompts, sites)`) asks
+    whether any change of that size restores as much as the source's words do. Source and target must be
+    recordings of the same points, layers, steps and shapes (the same lengths, settings and seed)."""
+    if source.values.keys() != target.values.keys():
+        missing = sorted(source.values.keys() ^ target.values.keys())[:3]
+        raise ValueError(f"source and target recordings hold different activations (e.g. {missing})")
+    generator = torch.Generator().manual_seed(seed)
+    values = {}
+    for key, s in source.values.items():
+        t = target.values[key]
+        if s.shape != t.shape:
+            raise ValueError(f"{key}: the source's {tuple(s.shape)} does not fit the target's {tuple(t.shape)}")
+        t32 = t.float()
+        size = (s.float() - t32).flatten(1).norm(dim=1)
+        direction = torch.randn(t.shape, generator=generator).flatten(1)
+        direction = direction / direction.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        values[key] = (t32 + (direction * size[:, None]).view(t.shape)).to(t.dtype)
+    return replace(target, values=values)
 
 
 def restored_fraction(patched: float, target: float, source: float) -> float:

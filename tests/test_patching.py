@@ -16,6 +16,7 @@ from motionclr_lens.patching import (
     joint_distance,
     patched_run,
     patching_sweep,
+    random_direction,
     rank_agreement,
     record,
     restored_fraction,
@@ -154,3 +155,25 @@ def test_attribution_patching_runs_the_target_and_ranks_as_exact_patching(pipe, 
     assert all(abs(m - same.target_metric) < 1e-6 for m in same.metrics)  # nothing differs: nothing to attribute
     with pytest.raises(ValueError, match="the same: there is nothing to restore"):
         FeatureRestoration(source.generation.sample[0], source.generation.sample[0])
+
+
+def test_the_random_direction_baseline_moves_each_activation_as_far_as_the_source_does(pipe, source):
+    """Every activation of the baseline is the target's plus a change of the source's size, row by row, in another
+    direction (not toward the source); from two identical recordings it is the target itself; a recording of other
+    activations is refused; and patching a site from it runs (a change of the same size, not the same change)."""
+    target = record(pipe, "a person waves", seconds=2.0, seed=3, settings=SETTINGS)
+    baseline = random_direction(source, target, seed=0)
+    assert baseline.values.keys() == target.values.keys() and baseline.prompts == target.prompts
+    for key in [("cross", 13, "out", 0), ("self", 16, "out", 3)]:
+        s, t, b = source.values[key].float(), target.values[key].float(), baseline.values[key].float()
+        torch.testing.assert_close((b - t).flatten(1).norm(dim=1), (s - t).flatten(1).norm(dim=1), rtol=1e-3, atol=1e-4)
+        cosine = torch.nn.functional.cosine_similarity((b - t).flatten(1), (s - t).flatten(1), dim=1)
+        assert cosine.abs().max() < 0.2, cosine
+    again = random_direction(target, target, seed=0)
+    assert all(torch.equal(again.values[k], target.values[k]) for k in target.values)
+    assert torch.equal(random_direction(source, target, seed=0).values[key], baseline.values[key])
+    partial = record(pipe, "a person waves", seconds=2.0, seed=3, settings=SETTINGS, kinds=("cross",))
+    with pytest.raises(ValueError, match="different activations"):
+        random_direction(source, partial)
+    patched = patched_run(pipe, baseline, "a person waves", [Site("self", 16)])
+    assert patched.sample.shape == source.generation.sample.shape and torch.isfinite(patched.sample).all()

@@ -81,6 +81,11 @@ MEASUREMENTS: dict[str, tuple[str, list[str], str]] = {
         ],
         "docs/lens.md",
     ),
+    "patching_random": (
+        "docs/scripts/patching_results.py",
+        ["--pairs", "20", "--windows", "all", "--random-control", "--json", "{out}/patching_random.json"],
+        "docs/lens.md",
+    ),
     "patching_speed": ("benchmarks/bench_patching.py", [], "docs/lens.md"),
     "prompts": ("docs/scripts/prompts_check.py", ["--json", "{out}/prompts.json"], "docs/embedded.md"),
     "grounded_generation": (

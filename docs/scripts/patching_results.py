@@ -1,7 +1,7 @@
 """Activation and attribution patching over many word-swap pairs on the embedded model (docs/lens.md, notebook 08).
 
     python docs/scripts/patching_results.py [--pairs 68] [--seconds 3] [--steps 10] [--shard I/N] [--json OUT.json]
-                                            [--model FOLDER]
+                                            [--model FOLDER] [--random-control]
     python docs/scripts/patching_results.py --merge OUT_0.json OUT_1.json ... [--json ALL.json] [--figures DIR]
 
 Pairs: prompts that differ in one word, "a person jumps" (source) against "a person waves" (target), every ordered
@@ -16,7 +16,10 @@ walks / jogs / runs forward and backward (12), one seed per pair. For each pair:
   and its rank agreement with exact patching (Spearman over the cells);
 - a control: each layer's output at every step copied from the target's own prompt run on another seed (another
   motion of the same words), scored in units of the pair's gap (what patching any other motion's activations
-  moves, with no word changed).
+  moves, with no word changed);
+- with `--random-control`, the trivial baseline: each layer's output at every step moved from the target's by as
+  much as the source's differs from it, in a random direction (`random_direction`): does any change of that size
+  restore as much as the source's words?
 
 Intervals: 95 % bootstrap over pairs. `--shard I/N` runs every N-th pair from the I-th, for several processes;
 `--merge` pools the shards, prints the tables and draws the figures.
@@ -43,6 +46,7 @@ from motionclr_lens.patching import (
     action_probability,
     attribution_sweep,
     patched_run,
+    random_direction,
     rank_agreement,
     record,
     restored_fraction,
@@ -92,7 +96,9 @@ def parse_windows(text: str, steps: int) -> list[tuple[int, ...] | None]:
     return windows
 
 
-def run_pair(pipe, recogniser, pair: dict, settings: RunSettings, seconds: float, windows) -> dict:
+def run_pair(
+    pipe, recogniser, pair: dict, settings: RunSettings, seconds: float, windows, random_control: bool = False
+) -> dict:
     source = record(pipe, pair["source"], seconds=seconds, seed=pair["seed"], settings=settings)
     probability = action_probability(pair["action"], recogniser=recogniser)
     target_run = patched_run(pipe, source, pair["target"], [])
@@ -124,6 +130,17 @@ def run_pair(pipe, recogniser, pair: dict, settings: RunSettings, seconds: float
                 "kind": kind, "layer": layer,
                 **{name: restored_fraction(m(generation), *ends[name][::-1]) for name, m in metrics.items()},
             })  # fmt: skip
+    random = []
+    if random_control:  # the trivial baseline: a change of the source's size in a random direction, every step
+        target = record(pipe, pair["target"], seconds=seconds, seed=pair["seed"], settings=settings)
+        baseline = random_direction(source, target, seed=pair["seed"])
+        for kind in ("cross", "self"):
+            for layer in source.layers(kind):
+                generation = patched_run(pipe, baseline, pair["target"], [Site(kind, layer)])
+                random.append({
+                    "kind": kind, "layer": layer,
+                    **{name: restored_fraction(m(generation), *ends[name][::-1]) for name, m in metrics.items()},
+                })  # fmt: skip
     return {
         **pair,
         "ends": ends,
@@ -132,6 +149,7 @@ def run_pair(pipe, recogniser, pair: dict, settings: RunSettings, seconds: float
         "attribution": [by_site[(s.kind, s.layer, s.steps)] for s in sites],
         "rank_agreement": rank_agreement(exact_features, estimate),
         "control": control,
+        "random": random,
         "seconds": {"exact": exact_seconds, "attribution": attribution_seconds, "runs": len(sites)},
         "recording_mib": source.nbytes / 2**20,
     }
@@ -159,18 +177,21 @@ def summarise(results: list[dict], figures: str | None) -> dict:
         summary[measure] = [
             {**site, "mean": c[0], "low": c[1], "high": c[2]} for site, c in zip(sites, cells, strict=True)
         ]
-    control = {}
-    for measure in ("action", "features"):
-        values = np.array([[c[measure] for c in r["control"]] for r in results])
-        control[measure] = [
-            {
-                "kind": c["kind"],
-                "layer": c["layer"],
-                **dict(zip(("mean", "low", "high"), bootstrap(values[:, i]), strict=True)),
-            }
-            for i, c in enumerate(results[0]["control"])
-        ]
-    summary["control"] = control
+    for name in ("control", "random"):
+        if not all(r.get(name) for r in results):
+            continue
+        per_measure = {}
+        for measure in ("action", "features"):
+            values = np.array([[c[measure] for c in r[name]] for r in results])
+            per_measure[measure] = [
+                {
+                    "kind": c["kind"],
+                    "layer": c["layer"],
+                    **dict(zip(("mean", "low", "high"), bootstrap(values[:, i]), strict=True)),
+                }
+                for i, c in enumerate(results[0][name])
+            ]
+        summary[name] = per_measure
     rho = np.array([r["rank_agreement"] for r in results])
     summary["rank_agreement"] = dict(zip(("mean", "low", "high"), bootstrap(rho), strict=True))
     summary["rank_agreement"]["median"] = float(np.nanmedian(rho))
@@ -209,6 +230,17 @@ def print_tables(summary: dict) -> None:
             top = max(cells, key=lambda c: abs(c["mean"]))
             print(f"  {measure}, {kind}: largest |mean| {top['mean']:.3f} [{top['low']:.3f}, {top['high']:.3f}] "
                   f"at layer {top['layer']}")  # fmt: skip
+    if "random" in summary:
+        print("\nthe source's words against a random change of the same size (every step), restored fraction:")
+        for measure in ("action", "features"):
+            print(f"\n| {measure}: layer | the source's words | random direction, same norm |\n|---|---|---|")
+            for c in summary["random"][measure]:
+                real = next(
+                    (x for x in summary[measure] if x["kind"] == c["kind"] and x["layer"] == c["layer"]
+                     and x["steps"] is None), None,
+                )  # fmt: skip
+                real_text = "-" if real is None else f"{real['mean']:.3f} [{real['low']:.3f}, {real['high']:.3f}]"
+                print(f"| {c['kind']} {c['layer']} | {real_text} | {c['mean']:.3f} [{c['low']:.3f}, {c['high']:.3f}] |")
     ra = summary["rank_agreement"]
     print(f"\nattribution vs exact (features), Spearman over cells: mean {ra['mean']:.3f} [{ra['low']:.3f}, "
           f"{ra['high']:.3f}], median {ra['median']:.3f}")  # fmt: skip
@@ -256,6 +288,10 @@ def main() -> None:
     parser.add_argument("--figures", default=None)
     parser.add_argument("--merge", nargs="+", default=None, help="shards' --json files to pool")
     parser.add_argument("--model", default=None, help="a folder of exported weights (default: the shipped model)")
+    parser.add_argument(
+        "--random-control", action="store_true",
+        help="also patch each layer (every step) with a change of the source's size in a random direction",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.merge:
         results = [r for f in args.merge for r in json.loads(Path(f).read_text())["results"]]
@@ -274,7 +310,7 @@ def main() -> None:
     results = []
     for i, pair in enumerate(chosen):
         start = time.perf_counter()
-        results.append(run_pair(pipe, recogniser, pair, settings, args.seconds, windows))
+        results.append(run_pair(pipe, recogniser, pair, settings, args.seconds, windows, args.random_control))
         print(f"{i + 1}/{len(chosen)} {pair['source']!r} -> {pair['target']!r}: {time.perf_counter() - start:.0f} s, "
               f"rank agreement {results[-1]['rank_agreement']:.2f}", flush=True)  # fmt: skip
         if args.json:
