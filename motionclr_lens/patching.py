@@ -68,6 +68,7 @@ __all__ = [
     "random_direction",
     "rank_agreement",
     "record",
+    "repetition_count",
     "restored_fraction",
 ]
 
@@ -368,6 +369,20 @@ def joint_distance(reference: np.ndarray, row: int = 0) -> Callable[[Generation]
         if joints.shape != reference.shape:
             raise ValueError(f"joints {joints.shape} and the reference {reference.shape} differ in shape")
         return float(np.linalg.norm(joints - reference, axis=-1).mean())
+
+    return metric
+
+
+def repetition_count(action: str, row: int = 0) -> Callable[[Generation], float]:
+    """The repetitions of `action` the per-action counter finds in the motion of prompt `row` (0 where it finds
+    none): the metric of a pair that differs in the stated count ("jumps twice" against "jumps four times")."""
+    from .analysis import COUNTABLE, count_repetitions
+
+    if action not in COUNTABLE:
+        raise ValueError(f"cannot count {action!r}; countable actions: {list(COUNTABLE)}")
+
+    def metric(generation: Generation) -> float:
+        return float(count_repetitions(generation.joints[row], action).count or 0)
 
     return metric
 

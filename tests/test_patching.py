@@ -19,6 +19,7 @@ from motionclr_lens.patching import (
     random_direction,
     rank_agreement,
     record,
+    repetition_count,
     restored_fraction,
 )
 from motionclr_lens.settings import RunSettings
@@ -177,3 +178,16 @@ def test_the_random_direction_baseline_moves_each_activation_as_far_as_the_sourc
         random_direction(source, partial)
     patched = patched_run(pipe, baseline, "a person waves", [Site("self", 16)])
     assert patched.sample.shape == source.generation.sample.shape and torch.isfinite(patched.sample).all()
+
+
+def test_the_repetition_count_metric_counts_the_motion_and_names_bad_actions(pipe):
+    """The count metric reads the per-action counter on the patched run's joints: the same number for the same
+    motion, and an action the counter cannot count is refused with the countable ones named."""
+    from motionclr_lens.analysis import count_repetitions
+
+    run = record(pipe, "a person jumps three times", seconds=4.5, seed=0)
+    metric = repetition_count("jump")
+    assert metric(run.generation) == float(count_repetitions(run.generation.joints[0], "jump").count or 0)
+    assert metric(run.generation) >= 2
+    with pytest.raises(ValueError, match="cannot count 'sit_down'; countable actions"):
+        repetition_count("sit_down")
