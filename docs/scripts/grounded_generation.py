@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +33,7 @@ from motionclr_lens import load_embedded
 from motionclr_lens.analysis import ActionRecogniser, count_repetitions, joints_of
 from motionclr_lens.analysis.baselines import bootstrap_difference, bootstrap_interval
 from motionclr_lens.edits import Ground
+from motionclr_lens.kernels import machine_key
 
 COUNT_WORDS = {2: "twice", 3: "three times", 4: "four times", 5: "five times"}
 JUMP_SECONDS = 1.2  # a jump of the world at its middle tempo
@@ -106,8 +106,7 @@ def main() -> None:
     torch.manual_seed(0)
     pipe = load_embedded(None if args.model == "embedded" else args.model)
     recogniser = ActionRecogniser.default()
-    print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads; guidance {pipe.guidance_scale}")  # fmt: skip
+    print(f"machine: {machine_key()}, {torch.get_num_threads()} threads; guidance {pipe.guidance_scale}")
 
     def runs(seeds, strength):
         return [r for s in seeds for r in run_batch(pipe, recogniser, s, strength)]

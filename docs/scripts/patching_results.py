@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -39,6 +38,7 @@ import torch
 from motionclr_lens import load_embedded
 from motionclr_lens.analysis import ActionRecogniser
 from motionclr_lens.analysis.baselines import bootstrap_interval
+from motionclr_lens.kernels import machine_key
 from motionclr_lens.patching import (
     FeatureRestoration,
     PatchingTable,
@@ -305,8 +305,7 @@ def main() -> None:
     windows = parse_windows(args.windows, args.steps)
     pipe = load_embedded(args.model)
     recogniser = ActionRecogniser.default()
-    print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__} "
-          f"({torch.backends.cpu.get_cpu_capability()}), {torch.get_num_threads()} threads")  # fmt: skip
+    print(f"machine: {machine_key()}, {torch.get_num_threads()} threads")
     results = []
     for i, pair in enumerate(chosen):
         start = time.perf_counter()
