@@ -191,3 +191,21 @@ def test_the_repetition_count_metric_counts_the_motion_and_names_bad_actions(pip
     assert metric(run.generation) >= 2
     with pytest.raises(ValueError, match="cannot count 'sit_down'; countable actions"):
         repetition_count("sit_down")
+
+
+def test_patching_runs_on_a_release_checkpoint_as_on_the_embedded_model(parity_pipeline):
+    """The release layout (the parity checkpoint, the release's architecture at its own sizes): every cross-attention
+    output patched from the source gives the source bit for bit, nothing patched gives the target, and attribution
+    patching runs on it."""
+    pipe = parity_pipeline
+    settings = RunSettings(steps=3, scheduler="ddim")
+    source = record(pipe, "a person jumps", lengths=32, seed=1, settings=settings)
+    sites = [Site("cross", layer) for layer in source.layers("cross")]
+    assert len(sites) == pipe.config.num_attention_layers
+    patched = patched_run(pipe, source, "a person waves", sites)
+    target = patched_run(pipe, source, "a person waves", [])
+    assert torch.equal(patched.sample, source.generation.sample)
+    assert not torch.equal(target.sample, source.generation.sample)
+    metric = feature_restoration(pipe, source, "a person waves")
+    estimate = attribution_sweep(pipe, source, "a person waves", metric, kinds=("cross",), windows=[None])
+    assert len(estimate.rows()) == len(sites) and all(np.isfinite(r["restored"]) for r in estimate.rows())
