@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 # runs, so that `--help` and a refused input answer at once.
 from .defaults import (
     COUNT_TIMESTEP,
+    DEMO_SECONDS,
     EMBEDDED_GUIDANCE_SCALE,
     LOSS_MEANS,
     MOTION_PRESETS,
@@ -157,7 +158,6 @@ def _precheck(args: argparse.Namespace) -> None:
 
 # The commands that run the model on this machine's cores with torch's intra-op threads (training and the
 # recogniser's set their own; a sweep's ranks are placed by torchrun).
-DEMO_SECONDS = 7.0
 THREADED = {"demo", "generate", "edit", "invert", "count", "ground", "inspect", "evaluate", "benchmark"}
 
 
@@ -800,8 +800,6 @@ def build_parser() -> argparse.ArgumentParser:
         model_args(p)
         default_prompt = ["a person jumps three times, then walks forward"] if name == "demo" else None
         p.add_argument("--prompt", nargs="+", default=default_prompt)
-        # the demo's prompt at the length where the embedded model makes it best (three jumps and a walk in 28 of
-        # 30 validation seeds at 7 s; 24 at 6 s, 10 at 5.5 s: docs/embedded.md)
         p.add_argument("--seconds", type=float, default=DEMO_SECONDS if name == "demo" else 4.0)
         p.add_argument("--scheduler", choices=SCHEDULER_NAMES, default="dpmsolver")
         p.add_argument("--steps", type=int, default=10)

@@ -89,7 +89,7 @@ class WorldRecipe:
 # The first model (shipped until the second replaced it): from scratch on the base world, schedule and refinement.
 RECIPE = WorldRecipe()
 # The warm start of the second model's recipe: the first model's exported weights, which the package no longer
-# ships; `train_on_world(..., warm_start=FOLDER)` (`train --recipe extended --warm-start FOLDER`) names them.
+# ships; a recipe with `warm_start=FOLDER` (`train --recipe extended --warm-start FOLDER`) names them.
 FIRST_MODEL = "first"
 # The commit whose package folder motionclr_lens/assets/embedded holds the first model's weights.
 FIRST_MODEL_COMMIT = "772fdc9"
@@ -136,7 +136,7 @@ def warm_start_folder(source: str) -> Path:
             "this recipe starts from the first embedded model's weights, which the package no longer ships: "
             "export them from a run of the first recipe (motionclr-lens train --recipe first --out RUN; "
             "motionclr-lens export --run RUN --to FOLDER) or check out motionclr_lens/assets/embedded at commit "
-            f"{FIRST_MODEL_COMMIT} into FOLDER, and pass --warm-start FOLDER (train_on_world(..., warm_start=FOLDER))"
+            f"{FIRST_MODEL_COMMIT} into FOLDER, and pass --warm-start FOLDER (a recipe with warm_start=FOLDER)"
         )
     folder = embedded_folder() if source == "shipped" else Path(source)
     missing = [f for f in EMBEDDED_FILES if not (folder / f).is_file()]
@@ -145,12 +145,11 @@ def warm_start_folder(source: str) -> Path:
     return folder
 
 
-def _warm_start(model: MotionCLR, source: str) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """Load an embedded model's weights into `model` (the token rows it never saw keep `model`'s own
-    initialisation); returns its feature mean and std and its vocabulary."""
+def _warm_start(model: MotionCLR, folder: Path) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Load the embedded model in `folder` (`warm_start_folder`) into `model` (the token rows it never saw keep
+    `model`'s own initialisation); returns its feature mean and std and its vocabulary."""
     from safetensors.torch import load_file
 
-    folder = warm_start_folder(source)
     meta = json.loads((folder / "config.json").read_text())
     if MotionCLRConfig.from_dict(meta["model"]) != model.config:
         raise ValueError(f"cannot warm-start from {folder}: its model configuration differs")
@@ -172,16 +171,11 @@ def train_on_world(
     seed: int = 0,
     progress: bool = True,
     until: int | None = None,
-    warm_start: str | Path | None = None,
 ) -> Trainer:
     """Train the embedded configuration on the world by `recipe` (resumable at any step): the first schedule
     in `out`, the refinement in `out/refine`. `until` stops after that many steps in all (the schedules stay
-    those of the recipe). `warm_start` (an embedded model folder, or "shipped") replaces the recipe's.
-    Returns the trainer of the last stage run."""
-    if warm_start is not None:
-        recipe = dataclasses.replace(recipe, warm_start=str(warm_start))
-    if recipe.warm_start is not None:  # before the world is drawn
-        warm_start_folder(recipe.warm_start)
+    those of the recipe). Returns the trainer of the last stage run."""
+    start_from = None if recipe.warm_start is None else warm_start_folder(recipe.warm_start)  # before any draw
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if until is not None and not 0 < until <= recipe.total_steps:
@@ -192,10 +186,10 @@ def train_on_world(
     torch.manual_seed(seed)
     model = MotionCLR(MotionCLRConfig.embedded())
     known: list[int] = []
-    if recipe.warm_start is None:
+    if start_from is None:
         mean, std = feature_statistics([m.features for m in data])
     else:
-        mean, std, known = _warm_start(model, recipe.warm_start)
+        mean, std, known = _warm_start(model, start_from)
     config = TrainConfig(
         steps=recipe.steps, batch_size=recipe.batch_size, lr=recipe.lr, seed=seed, checkpoint_every=250,
         feat_bias=recipe.feat_bias, loss_mean=recipe.loss_mean, cosine_steps=recipe.cosine_steps,

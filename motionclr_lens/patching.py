@@ -319,8 +319,8 @@ def random_direction(source: Recording, target: Recording, seed: int = 0) -> Rec
     whether any change of that size restores as much as the source's words do. Source and target must be
     recordings of the same points, layers, steps and shapes (the same lengths, settings and seed)."""
     if source.values.keys() != target.values.keys():
-        missing = sorted(source.values.keys() ^ target.values.keys())[:3]
-        raise ValueError(f"source and target recordings hold different activations (e.g. {missing})")
+        differing = sorted(source.values.keys() ^ target.values.keys())[:3]
+        raise ValueError(f"source and target recordings hold different activations (e.g. {differing})")
     generator = torch.Generator().manual_seed(seed)
     values = {}
     for key, s in source.values.items():

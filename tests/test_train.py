@@ -281,13 +281,13 @@ def test_the_extended_recipe_asks_for_the_first_models_weights_before_drawing_an
 
 def test_a_warm_start_takes_the_shipped_weights_and_keeps_fresh_rows_for_new_tokens():
     from motionclr_lens.config import MotionCLRConfig
-    from motionclr_lens.embedded import TOKEN_EMBEDDING, _warm_start, load_embedded
+    from motionclr_lens.embedded import TOKEN_EMBEDDING, _warm_start, load_embedded, warm_start_folder
 
     shipped = load_embedded()
     torch.manual_seed(0)
     model = MotionCLR(MotionCLRConfig.embedded())
     fresh = model.state_dict()[TOKEN_EMBEDDING].clone()
-    mean, std, vocabulary = _warm_start(model, "shipped")
+    mean, std, vocabulary = _warm_start(model, warm_start_folder("shipped"))
     np.testing.assert_array_equal(mean, shipped.mean)
     np.testing.assert_array_equal(std, shipped.std)
     for name, value in shipped.model.state_dict().items():

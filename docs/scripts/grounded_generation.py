@@ -65,10 +65,10 @@ def run_batch(pipe, recogniser, seed: int, values: tuple[float, float] | None) -
     for i, (n, (a, b)) in enumerate(zip(COUNT_WORDS, windows(), strict=True)):
         joints = joints_of(out.features[i])  # decoded as the recogniser and counter read generated motion
         labels = recogniser.frame_labels(joints)
-        inside = np.zeros(len(joints), bool)
-        inside[int(round(a * out.fps)) : int(round(b * out.fps))] = True
-        jumping = labels == jump
         a_frame, b_frame = int(round(a * out.fps)), int(round(b * out.fps))
+        inside = np.zeros(len(joints), bool)
+        inside[a_frame:b_frame] = True
+        jumping = labels == jump
         rows.append({
             "n": n, "seed": seed, "count": count_repetitions(joints, "jump").count,
             "count_inside": count_repetitions(joints, "jump", a_frame, b_frame).count,

@@ -121,26 +121,26 @@ def run_pair(
     attribution_seconds = time.perf_counter() - start
     exact_features = PatchingTable(*ends["features"], sites, values["features"])
     by_site = {(s.kind, s.layer, s.steps): r["restored"] for s, r in zip(estimate.sites, estimate.rows(), strict=True)}
-    control = []
-    other = record(pipe, pair["target"], seconds=seconds, seed=pair["seed"] + CONTROL_SEED, settings=settings)
-    for kind in ("cross", "self"):
-        for layer in source.layers(kind):
-            generation = patched_run(pipe, other, pair["target"], [Site(kind, layer)], seed=pair["seed"])
-            control.append({
-                "kind": kind, "layer": layer,
-                **{name: restored_fraction(m(generation), *ends[name][::-1]) for name, m in metrics.items()},
-            })  # fmt: skip
-    random = []
-    if random_control:  # the trivial baseline: a change of the source's size in a random direction, every step
-        target = record(pipe, pair["target"], seconds=seconds, seed=pair["seed"], settings=settings)
-        baseline = random_direction(source, target, seed=pair["seed"])
+
+    def every_layer(recording) -> list[dict]:
+        """Each layer's output at every step patched from `recording` into the target run (the pair's seed)."""
+        rows = []
         for kind in ("cross", "self"):
             for layer in source.layers(kind):
-                generation = patched_run(pipe, baseline, pair["target"], [Site(kind, layer)])
-                random.append({
+                generation = patched_run(pipe, recording, pair["target"], [Site(kind, layer)], seed=pair["seed"])
+                rows.append({
                     "kind": kind, "layer": layer,
                     **{name: restored_fraction(m(generation), *ends[name][::-1]) for name, m in metrics.items()},
                 })  # fmt: skip
+        return rows
+
+    control = every_layer(
+        record(pipe, pair["target"], seconds=seconds, seed=pair["seed"] + CONTROL_SEED, settings=settings)
+    )
+    random = []
+    if random_control:  # the trivial baseline: a change of the source's size in a random direction, every step
+        target = record(pipe, pair["target"], seconds=seconds, seed=pair["seed"], settings=settings)
+        random = every_layer(random_direction(source, target, seed=pair["seed"]))
     return {
         **pair,
         "ends": ends,

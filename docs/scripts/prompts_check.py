@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from motionclr_lens.defaults import DEMO_SECONDS
+
 ROOT = Path(__file__).resolve().parents[2]
 PROMPT = re.compile(r"(?:a person|a man|a woman) [a-z ,']+?(?=[\"\\])")
 
@@ -36,7 +38,7 @@ class Expected:
 
 
 EXPECTED: dict[str, Expected] = {
-    "a person jumps three times, then walks forward": Expected(("jump", "walk_forward"), 3, 7.0),
+    "a person jumps three times, then walks forward": Expected(("jump", "walk_forward"), 3, DEMO_SECONDS),
     "a person jumps and then walks forward": Expected(("jump", "walk_forward"), None, 5.0),
     "a person waves the right hand, then walks forward": Expected(("wave", "walk_forward"), None, 5.0),
     "a person jumps three times": Expected(("jump",), 3, 4.5),
