@@ -27,6 +27,28 @@ def test_the_numbered_notebooks_are_all_there():
     ]
 
 
+def test_the_notebooks_are_what_their_source_script_writes():
+    """docs/scripts/make_notebooks.py is where the notebooks are edited: a notebook changed by hand alone would be
+    undone by the next run of the script."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[1] / "docs" / "scripts" / "make_notebooks.py"
+    spec = importlib.util.spec_from_file_location("make_notebooks", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert sorted(module.NOTEBOOKS) == [p.stem for p in NOTEBOOKS]
+    for path in NOTEBOOKS:
+        cells = nbformat.read(path, as_version=4).cells
+        written = [(c.cell_type, c.source) for c in cells]
+        source = [("markdown" if kind == "md" else "code", src) for kind, src in module.NOTEBOOKS[path.stem]]
+        differing = [i for i, (a, b) in enumerate(zip(written, source, strict=False)) if a != b]
+        assert len(written) == len(source) and not differing, (
+            f"{path.name} differs from make_notebooks.py at cells {differing} "
+            f"({len(written)} cells in the notebook, {len(source)} in the script)"
+        )
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path, tmp_path, monkeypatch):
     nb = nbformat.read(path, as_version=4)

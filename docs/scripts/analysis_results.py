@@ -342,7 +342,7 @@ def main() -> None:
         seg = s.segments[0]
         with capture(kinds=("self",), head_mean=True) as cache, capture_keys() as keys:
             pipe.probe(
-                s.features, s.captions[0].text, timestep=args.timestep, generator=torch.Generator().manual_seed(k)
+                s.features, s.captions[0].text, timestep=args.count_timestep, generator=torch.Generator().manual_seed(k)
             )
         A = full_resolution_self_map(cache, 0, s.frames)
         joints = joints_of(s.features)
@@ -384,6 +384,27 @@ def main() -> None:
         fmt = lambda v: f"{v[0]:.3f} [{v[1]:.3f}, {v[2]:.3f}]"  # noqa: E731
         one = "-" if entry["none_when_one"] is None else f"{entry['none_when_one']:.2f}"
         print(f"| {m} | {fmt(entry['exact'])} | {fmt(entry['mae'])} | {fmt(entry['obo'])} | {one} |")
+    # Attention against the features on the same motions: the paired difference of the exact rates, and where
+    # each one alone is right (the motions both miss are the recipe's, not the signal's).
+    attention, features = count_methods[0], count_methods[1]
+    right = {
+        m: np.array([(1 if r[m] is None else r[m]) == r["truth"] for r in counting])[many]
+        for m in (attention, features)
+    }
+    paired = bootstrap_difference(right[attention].astype(float), right[features].astype(float))
+    kinds = np.array([r["kind"] for r in counting])[many]
+    missed = {
+        "attention alone right": int((right[attention] & ~right[features]).sum()),
+        "features alone right": int((~right[attention] & right[features]).sum()),
+        "both wrong, by action": {
+            str(k): int(n)
+            for k, n in zip(*np.unique(kinds[~right[attention] & ~right[features]], return_counts=True), strict=True)
+        },
+    }
+    print(
+        f"\nexact rate, attention minus features (paired): {paired[0]:+.3f} [{paired[1]:+.3f}, {paired[2]:+.3f}]",
+        missed,
+    )
     by_period = {}
     bins = [(0, 10), (10, 20), (20, 1000)]
     for lo, hi in bins:
@@ -421,6 +442,7 @@ def main() -> None:
         "gain_over_word_order_prior": gains,
         "counting": result_counting,
         "counting_by_period": by_period,
+        "counting_attention_minus_features": {"exact": paired, **missed},
         "counting_rows": counting,
         "heads": heads_summary,
     }
