@@ -163,7 +163,7 @@ def main() -> None:
     print(f"guided forward at T={args.frames}: {gflop_per_forward:.1f} GFLOP (counted)")
     print(f"float32 matmul rate: {rate:.1f} GFLOP/s; arithmetic floor for {args.steps} steps: {floor:.2f} s")
     copies = {row["layer"]: row["copy_bytes"] for row in kernels.describe_kernels(model)}
-    print(f"kernels chosen: {kernel_summary()}; transposed weights kept: {sum(copies.values()) / 2**20:.0f} MiB")
+    print(f"kernels chosen: {kernel_summary()}; weight copies kept: {sum(copies.values()) / 2**20:.0f} MiB")
     print()
     print(f"| way | first run s | best s | median s of {args.repeats} | median / floor | reference / way |")
     print("|---|---|---|---|---|---|")

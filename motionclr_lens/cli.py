@@ -744,15 +744,15 @@ def _inspect_kernels(pipe: MotionCLRPipeline, seconds: float) -> None:
     frames = pipe.lengths_in_frames(1, None, seconds)
     pipe.generate(["a person walks forward"], lengths=frames, steps=2, generator=torch.Generator().manual_seed(0))
     print(f"\nkernels on {kernels.machine_key()}, {torch.get_num_threads()} threads ({frames[0]} frames, guided):")
-    print("  class                                         kernel    how       seconds of each candidate")
+    print("  class                                         kernel     how       seconds of each candidate")
     for choice in kernels.kernel_choices():
         times = ", ".join(f"{name} {1e3 * t:.2f} ms" for name, t in choice.seconds.items()) or "-"
-        print(f"  {choice.key:45s} {choice.kernel:9s} {choice.how:9s} {times}")
+        print(f"  {choice.key:45s} {choice.kernel:10s} {choice.how:9s} {times}")
     layers = kernels.describe_kernels(pipe.model)
     copies = {row["layer"]: row["copy_bytes"] for row in layers}
     print(
-        f"  {len({row['layer'] for row in layers})} layers run through these kernels; transposed weights kept "
-        f"beside them: {sum(copies.values()) / 2**20:.1f} MiB"
+        f"  {len({row['layer'] for row in layers})} layers run through these kernels; weight copies (transposed or "
+        f"packed) kept beside them: {sum(copies.values()) / 2**20:.1f} MiB"
     )
 
 

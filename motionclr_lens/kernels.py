@@ -9,6 +9,8 @@ machine, not assumed from another:
       "blas"     torch's own `F.linear` (the BLAS sgemm behind it, weight read transposed)
       "blas_nn"  a plain matmul against a transposed copy of the weight, kept beside the layer (no-grad only)
       "onednn"   oneDNN's inner product (`dense`; its 1 x 1 convolution where gradients are needed)
+      "mkl_packed"  MKL's sgemm against a copy of the weight packed once for the call's rows (no-grad only;
+                 where the build has MKL): the same kernel as "blas" without repacking the weight at every call
     temporal convolutions (B, C_in, T) * (C_out, C_in, k):
       "direct"   torch's own `F.conv1d`
       "unfold"   the frames unfolded into (B * T, C_in * k) rows, one linear product (itself chosen as above)
@@ -67,7 +69,7 @@ __all__ = [
 ]
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
-LINEAR_KERNELS = ("blas", "blas_nn", "onednn")
+LINEAR_KERNELS = ("blas", "blas_nn", "onednn", "mkl_packed")
 CONV_KERNELS = ("direct", "unfold")
 REPEATS = 5  # timed runs of each candidate, at least
 MAX_REPEATS = 40
@@ -106,6 +108,26 @@ def _inner_product() -> Any:
     except (RuntimeError, NotImplementedError):
         return None
     return op
+
+
+@functools.cache
+def _mkl_packed_ops() -> tuple[Any, Any] | None:
+    """MKL's packed sgemm (weight packing, product) where this build has it and it runs here (looked up once)."""
+    mkl = getattr(torch.ops, "mkl", None)
+    reorder = getattr(mkl, "_mkl_reorder_linear_weight", None)
+    product = getattr(mkl, "_mkl_linear", None)
+    if reorder is None or product is None or not torch.backends.mkl.is_available():
+        return None
+    try:
+        w = torch.ones(2, 2)
+        ok = torch.equal(product(torch.ones(2, 2), reorder(w, 2), w, None, 2), torch.full((2, 2), 2.0))
+    except (RuntimeError, NotImplementedError):
+        return None
+    return (reorder, product) if ok else None
+
+
+def _available(name: str) -> bool:
+    return name != "mkl_packed" or _mkl_packed_ops() is not None
 
 
 # -- the choices ---------------------------------------------------------------------------------------------
@@ -227,7 +249,11 @@ def _write_disk(choice: KernelChoice) -> None:
         stored = {}
     if not isinstance(stored, dict):
         stored = {}
-    stored.setdefault(machine_key(), {})[choice.key] = {"kernel": choice.kernel, "seconds": choice.seconds}
+    stored.setdefault(machine_key(), {})[choice.key] = {
+        "kernel": choice.kernel,
+        "seconds": choice.seconds,
+        "among": list(choice.seconds),
+    }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
@@ -302,7 +328,8 @@ def _choose(key: tuple[Any, ...], candidates: Mapping[str, Callable[[], object]]
     probe = KernelChoice(kind, shape, rows, grad, threads, "", {}, "")
     with _disk_lock():  # processes on one machine measure a class one at a time and agree on its kernel
         stored = _read_disk().get(probe.key)
-        if isinstance(stored, dict) and stored.get("kernel") in candidates:
+        # A stored choice holds only among the same candidates: a kernel added since is measured against it.
+        if isinstance(stored, dict) and stored.get("kernel") in candidates and stored.get("among") == list(candidates):
             choice = KernelChoice(**{**asdict(probe), "kernel": stored["kernel"], "seconds": {}, "how": "disk"})
         else:
             window = others_busy_window()
@@ -343,9 +370,28 @@ def _transposed(owner: nn.Module, weight: Tensor) -> Tensor:
     return held[1]
 
 
+def _packed(owner: nn.Module, weight: Tensor, rows: int) -> Tensor:
+    """MKL's packed copy of a (N, K) weight for products of `rows` rows, kept beside `owner` (not in its state dict)
+    until the weight or the rows change: about a second copy of that layer's weights (MKL allocates more than it
+    fills; the resident size is the weight's), which `describe_kernels` counts."""
+    key = (weight.data_ptr(), weight._version, weight.shape, weight.dtype, weight.device, rows)
+    held = owner.__dict__.get("_kernel_packed")
+    if held is None or held[0] != key:
+        ops = _mkl_packed_ops()
+        assert ops is not None
+        held = (key, ops[0](weight.detach(), rows))
+        owner.__dict__["_kernel_packed"] = held
+    return held[1]
+
+
 def _linear_kernel(name: str, owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     if name == "onednn":
         return dense(x, weight, bias)
+    if name == "mkl_packed" and x.dtype == weight.dtype == torch.float32 and not _needs_grad(x, weight, bias):
+        ops = _mkl_packed_ops()
+        if ops is not None:
+            rows = x.shape[0]
+            return ops[1](x, _packed(owner, weight, rows), weight, bias, rows)
     if name == "blas_nn" and not _needs_grad(x, weight, bias):
         wt = _transposed(owner, weight)
         return torch.addmm(bias, x, wt) if bias is not None else x @ wt
@@ -367,10 +413,17 @@ def linear_product(owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | N
                 names = ("blas", "onednn")
                 name = _choose(key, {n: functools.partial(_timed_backward, n, owner, x, weight, bias) for n in names})
             else:
-                candidates = {n: functools.partial(_linear_kernel, n, owner, x, weight, bias) for n in LINEAR_KERNELS}
+                candidates = {
+                    n: functools.partial(_linear_kernel, n, owner, x, weight, bias)
+                    for n in LINEAR_KERNELS
+                    if _available(n)
+                }
                 name = _choose(key, candidates)
+                # The copies the timing made, where another kernel won.
                 if name != "blas_nn":
-                    owner.__dict__.pop("_kernel_transposed", None)  # the copy the timing made
+                    owner.__dict__.pop("_kernel_transposed", None)
+                if name != "mkl_packed":
+                    owner.__dict__.pop("_kernel_packed", None)
     return _linear_kernel(str(name), owner, x, weight, bias)
 
 
@@ -484,7 +537,8 @@ def use_cpu_kernels(model: ModuleT) -> ModuleT:
 def describe_kernels(model: nn.Module) -> list[dict[str, Any]]:
     """For every layer of `model` that runs through these kernels: its name, what it is, and the kernel each
     class of its calls ran, with the measured seconds of every candidate (empty if forced or read from disk), and
-    the bytes of the transposed weight "blas_nn" keeps beside it (`copy_bytes`)."""
+    the bytes of the weight copy kept beside it (`copy_bytes`: the transposed weight of "blas_nn", the packed one of
+    "mkl_packed")."""
     by_kind: dict[tuple[str, tuple[int, ...]], list[KernelChoice]] = {}
     for choice in kernel_choices():
         by_kind.setdefault((choice.kind, choice.shape), []).append(choice)
@@ -500,6 +554,8 @@ def describe_kernels(model: nn.Module) -> list[dict[str, Any]]:
             continue
         held = module.__dict__.get("_kernel_transposed")
         copy = 0 if held is None else held[1].numel() * held[1].element_size()
+        if module.__dict__.get("_kernel_packed") is not None:
+            copy += module.weight.numel() * module.weight.element_size()
         for cls in classes:
             table += [
                 {"layer": name, **asdict(choice), "key": choice.key, "copy_bytes": copy}

@@ -89,7 +89,8 @@ def test_measured_choices_are_kept_per_class_and_listed(tmp_path, monkeypatch):
             ("linear", (256, 512), 64, "measured"),
             ("linear", (512, 256), 64, "measured"),
         ]
-        assert all(set(c.seconds) == set(LINEAR_KERNELS) and c.kernel in LINEAR_KERNELS for c in choices)
+        measured = {n for n in LINEAR_KERNELS if kernels._available(n)}
+        assert all(set(c.seconds) == measured and c.kernel in LINEAR_KERNELS for c in choices)
         model(torch.randn(100, 256))
         assert [c.rows for c in kernel_choices()] == [64, 64, 128, 128]
     table = describe_kernels(model)
@@ -104,10 +105,50 @@ def test_measured_choices_are_kept_per_class_and_listed(tmp_path, monkeypatch):
 
 
 def test_forcing_names_the_valid_kernels():
-    with pytest.raises(ValueError, match=r"linear kernel must be one of \('blas', 'blas_nn', 'onednn'\)"):
+    with pytest.raises(ValueError, match=r"linear kernel must be one of \('blas', 'blas_nn', 'onednn', 'mkl_packed'\)"):
         force_kernels(linear="mkl").__enter__()
     with pytest.raises(ValueError, match=r"conv kernel must be one of \('direct', 'unfold'\)"):
         force_kernels(conv="fft").__enter__()
+
+
+@pytest.mark.skipif(kernels._mkl_packed_ops() is None, reason="this torch build has no MKL packed sgemm")
+def test_the_packed_weight_follows_the_weight_and_the_rows():
+    """MKL's packed copy is made for one weight and one row count: an in-place change of the weight, or a call of
+    other rows, gives torch's answer all the same (repacked, or unpacked)."""
+    torch.manual_seed(0)
+    layer = DenseLinear(256, 128)
+    x = torch.randn(64, 256)
+    with torch.no_grad(), force_kernels(linear="mkl_packed"):
+        torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias))
+        held = layer.__dict__["_kernel_packed"][1]
+        layer.weight.mul_(-2.0)
+        torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias))
+        assert layer.__dict__["_kernel_packed"][1] is not held
+        for rows in (1, 63, 200):
+            y = torch.randn(rows, 256)
+            torch.testing.assert_close(layer(y), F.linear(y, layer.weight, layer.bias))
+        z = torch.randn(2, 256, 64).transpose(1, 2)  # not contiguous
+        torch.testing.assert_close(layer(z), F.linear(z, layer.weight, layer.bias))
+
+
+def test_a_choice_stored_among_other_candidates_is_measured_again(tmp_path, monkeypatch):
+    """A disk cache written before a kernel was added holds a choice among fewer candidates: the class is measured
+    again, every candidate timed, and stored with the candidates it was chosen among."""
+    path = tmp_path / "kernels.json"
+    monkeypatch.setenv(kernels.CACHE_ENV, str(path))
+    layer = DenseLinear(256, 128)
+    key = kernels.KernelChoice("linear", (256, 128), 64, False, torch.get_num_threads(), "", {}, "").key
+    path.write_text(json.dumps({kernels.machine_key(): {key: {"kernel": "blas", "seconds": {}}}}))
+    with torch.no_grad():
+        layer(torch.randn(64, 256))
+    (choice,) = kernel_choices()
+    available = [n for n in LINEAR_KERNELS if kernels._available(n)]
+    assert choice.how == "measured" and list(choice.seconds) == available
+    assert json.loads(path.read_text())[kernels.machine_key()][key]["among"] == available
+    kernels.clear_kernel_choices()
+    with torch.no_grad():
+        layer(torch.randn(64, 256))
+    assert [c.how for c in kernel_choices()] == ["disk"]
 
 
 def test_autocast_runs_torchs_own_kernels():
