@@ -14,6 +14,9 @@ machine, not assumed from another:
     temporal convolutions (B, C_in, T) * (C_out, C_in, k):
       "direct"   torch's own `F.conv1d`
       "unfold"   the frames unfolded into (B * T, C_in * k) rows, one linear product (itself chosen as above)
+    transposed convolutions (the up-sampling ones), under the same two names:
+      "direct"   torch's own `F.conv_transpose1d`
+      "unfold"   every frame times the weight as stored in one product, the taps added in place by `F.fold`
 
 The first call of each product class (kernel kind, the weight's shape, the rows rounded up to a power of two,
 gradients or not, torch's thread count) times every candidate on the call's own input (one warm-up and
@@ -22,7 +25,8 @@ fastest wins, torch's own unless another is at least `MARGIN` faster. The choice
 disk (`_disk_path`: the user's cache folder, or the JSON file `MOTIONCLR_LENS_KERNEL_CACHE` names, "off" for
 none) under a key of the CPU model, torch's cpu capability and version, so that later processes on the machine
 run the same kernels and give the same numbers bit for bit; processes measure a class one at a time (a file
-lock), so they agree.
+lock), so they agree. `MOTIONCLR_LENS_WEIGHT_COPIES=off` leaves out the kernels that keep a copy of the weight
+("blas_nn", "mkl_packed"), for a machine short of memory.
 
 `kernel_choices()` and `describe_kernels(model)` say what was chosen and why (the times);
 `force_kernels(linear=..., conv=...)` forces a choice in a block, `pin_kernels(model, ...)` for one model (tests,
@@ -49,7 +53,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .model import FFN, AdaGNConvBlock, ConvBlock, CrossAttention, SelfAttention
+from .model import (
+    FFN,
+    AdaGNConvBlock,
+    ConvBlock,
+    CrossAttention,
+    Downsample1d,
+    ResidualTemporalBlock,
+    SelfAttention,
+    Upsample1d,
+)
 from .threads import others_busy_window
 
 __all__ = [
@@ -58,6 +71,7 @@ __all__ = [
     "DenseLinear",
     "KernelChoice",
     "TemporalConv1d",
+    "TransposedConv1d",
     "clear_kernel_choices",
     "dense",
     "describe_kernels",
@@ -77,6 +91,10 @@ MEASURE_SECONDS = 0.05  # of runs of each candidate, at least (within MAX_REPEAT
 MARGIN = 0.02  # another kernel replaces torch's own only when at least this much faster
 BUSY_CORES = 0.5  # other processes' use of the cores while a class was timed, above which the times are not kept
 CACHE_ENV = "MOTIONCLR_LENS_KERNEL_CACHE"
+# "off" leaves out the kernels that keep a copy of a layer's weight beside it ("blas_nn", "mkl_packed"): for the
+# release model they can double the weights' memory (docs/performance.md).
+COPIES_ENV = "MOTIONCLR_LENS_WEIGHT_COPIES"
+COPYING_KERNELS = ("blas_nn", "mkl_packed")
 
 
 def dense(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
@@ -127,6 +145,9 @@ def _mkl_packed_ops() -> tuple[Any, Any] | None:
 
 
 def _available(name: str) -> bool:
+    """Whether a linear kernel is a candidate here: in this build, and not a copying one where copies are off."""
+    if name in COPYING_KERNELS and os.environ.get(COPIES_ENV, "").strip().lower() in ("off", "0", "no", "false"):
+        return False
     return name != "mkl_packed" or _mkl_packed_ops() is not None
 
 
@@ -138,8 +159,8 @@ class KernelChoice:
     """One product class and the kernel chosen for it: the lower-quartile seconds of each candidate on the first input
     of the class (empty when forced or read from disk), and how the choice was made."""
 
-    kind: str  # "linear" or "conv"
-    shape: tuple[int, ...]  # linear: (in, out); conv: (c_in, c_out, k)
+    kind: str  # "linear", "conv" or "tconv" (a transposed convolution)
+    shape: tuple[int, ...]  # linear: (in, out); conv, tconv: (c_in, c_out, k), and the stride where not 1
     rows: int  # rows of the product, rounded up to a power of two
     grad: bool
     threads: int
@@ -187,7 +208,7 @@ def pin_kernels(model: ModuleT, linear: str | None = None, conv: str | None = No
     for module in model.modules():
         if isinstance(module, (DenseLinear, TemporalConv1d)):
             module.__dict__["pinned_linear"] = linear
-        if isinstance(module, TemporalConv1d):
+        if isinstance(module, (TemporalConv1d, TransposedConv1d)):
             module.__dict__["pinned_conv"] = conv
     return model
 
@@ -473,10 +494,9 @@ class TemporalConv1d(nn.Conv1d):
             return super().forward(x)
         name = _FORCED.get()[1] or self.__dict__.get("pinned_conv")
         if name is None:
-            c_out, c_in, k = self.weight.shape
-            rows = x.shape[0] * ((x.shape[-1] + 2 * int(self.padding[0]) - k) // self.stride[0] + 1)
+            rows = x.shape[0] * ((x.shape[-1] + 2 * int(self.padding[0]) - self.weight.shape[2]) // self.stride[0] + 1)
             grad = _needs_grad(x, self.weight, self.bias)
-            key, name = _chosen("conv", (c_in, c_out, k), rows, grad)
+            key, name = _chosen("conv", _conv_shape(self), rows, grad)
             if name is None:
                 name = _choose(key, {n: functools.partial(self._run, n, x, grad) for n in CONV_KERNELS})
         return super().forward(x) if name == "direct" else self._unfolded(x)
@@ -512,10 +532,73 @@ class TemporalConv1d(nn.Conv1d):
         return out.transpose(1, 2)
 
 
+def _conv_shape(layer: nn.Conv1d | nn.ConvTranspose1d) -> tuple[int, ...]:
+    """A convolution's class shape: (c_in, c_out, k), and the stride where it is not 1."""
+    c_in, c_out = layer.in_channels, layer.out_channels
+    k, stride = layer.kernel_size[0], layer.stride[0]
+    return (c_in, c_out, k) if stride == 1 else (c_in, c_out, k, stride)
+
+
+class TransposedConv1d(nn.ConvTranspose1d):
+    """A `nn.ConvTranspose1d` (same parameters and state-dict keys) that can run as one matrix product.
+
+    "unfold": every input frame times the (C_in, C_out * k) weight as stored, in one product (no copy of the
+    weight), then the k taps of each frame added at their places `stride` apart (`F.fold`): the sums of torch's
+    transposed convolution in another order. Whether that or torch's own runs is measured per class ("tconv").
+    """
+
+    def forward(self, x: Tensor, output_size: list[int] | None = None) -> Tensor:
+        if (
+            x.device.type != "cpu"
+            or _torchs_own()
+            or x.dim() != 3
+            or output_size is not None
+            or self.groups != 1
+            or self.dilation != (1,)
+            or self.output_padding != (0,)
+            or not isinstance(self.padding, tuple)
+            or self.padding_mode != "zeros"
+        ):
+            return super().forward(x, output_size)
+        name = _FORCED.get()[1] or self.__dict__.get("pinned_conv")
+        if name is None:
+            grad = _needs_grad(x, self.weight, self.bias)
+            key, name = _chosen("tconv", _conv_shape(self), x.shape[0] * x.shape[2], grad)
+            if name is None:
+                name = _choose(key, {n: functools.partial(self._run, n, x, grad) for n in CONV_KERNELS})
+        return super().forward(x) if name == "direct" else self._as_product(x, self.weight, self.bias)
+
+    def _run(self, name: str, x: Tensor, grad: bool) -> None:
+        w, b = self.weight, self.bias
+        if grad:
+            x = x.detach().requires_grad_(x.requires_grad)
+            w = w.detach().requires_grad_(w.requires_grad)
+            b = None if b is None else b.detach().requires_grad_(b.requires_grad)
+        if name == "unfold":
+            out = self._as_product(x, w, b)
+        else:
+            out = F.conv_transpose1d(
+                x, w, b, self.stride, self.padding, self.output_padding, self.groups, self.dilation
+            )
+        if grad and out.requires_grad:
+            out.sum().backward()
+
+    def _as_product(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        B, c_in, T = x.shape
+        _, c_out, k = weight.shape
+        stride, pad = self.stride[0], int(self.padding[0])
+        length = (T - 1) * stride - 2 * pad + k
+        taps = x.transpose(1, 2).reshape(B * T, c_in) @ weight.reshape(c_in, c_out * k)  # (B * T, C_out * k)
+        columns = taps.view(B, T, c_out * k).transpose(1, 2)  # (B, C_out * k, T): channel-major, then tap
+        out = F.fold(columns, (1, length), (1, k), padding=(0, pad), stride=(1, stride)).view(B, c_out, length)
+        return out if bias is None else out + bias.view(1, c_out, 1)
+
+
 def use_cpu_kernels(model: ModuleT) -> ModuleT:
     """Run `model`'s large products through the measured CPU kernels, in place: the attention projections and
-    feed-forward layers become `DenseLinear`, the temporal convolutions `TemporalConv1d` (subclasses that add
-    no parameter, so weights, state-dict keys and devices are untouched). Returns the model."""
+    feed-forward layers become `DenseLinear`, the temporal convolutions (the blocks', the residual 1 x 1 and the
+    down-sampling ones) `TemporalConv1d`, the up-sampling transposed convolutions `TransposedConv1d` (subclasses
+    that add no parameter, so weights, state-dict keys and devices are untouched). Returns the model."""
     for module in model.modules():
         layers: list[nn.Module]
         if isinstance(module, (SelfAttention, CrossAttention)):
@@ -524,6 +607,10 @@ def use_cpu_kernels(model: ModuleT) -> ModuleT:
             layers = [module.linear1, module.linear2]
         elif isinstance(module, (AdaGNConvBlock, ConvBlock)):
             layers = [module.block]
+        elif isinstance(module, ResidualTemporalBlock):
+            layers = [module.residual_conv]
+        elif isinstance(module, (Downsample1d, Upsample1d)):
+            layers = [module.conv]
         else:
             continue
         for layer in layers:
@@ -531,6 +618,8 @@ def use_cpu_kernels(model: ModuleT) -> ModuleT:
                 layer.__class__ = DenseLinear
             elif type(layer) is nn.Conv1d:
                 layer.__class__ = TemporalConv1d
+            elif type(layer) is nn.ConvTranspose1d:
+                layer.__class__ = TransposedConv1d
     return model
 
 
@@ -549,7 +638,9 @@ def describe_kernels(model: nn.Module) -> list[dict[str, Any]]:
             classes = [("linear", (module.in_features, module.out_features))]
         elif isinstance(module, TemporalConv1d):
             c_out, c_in, k = module.weight.shape
-            classes = [("conv", (c_in, c_out, k)), ("linear", (c_in * k, c_out))]  # and its unfolded product
+            classes = [("conv", _conv_shape(module)), ("linear", (c_in * k, c_out))]  # and its unfolded product
+        elif isinstance(module, TransposedConv1d):
+            classes = [("tconv", _conv_shape(module))]
         else:
             continue
         held = module.__dict__.get("_kernel_transposed")

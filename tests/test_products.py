@@ -18,6 +18,7 @@ from motionclr_lens.kernels import (
     LINEAR_KERNELS,
     DenseLinear,
     TemporalConv1d,
+    TransposedConv1d,
     describe_kernels,
     force_kernels,
     kernel_choices,
@@ -51,6 +52,64 @@ def test_every_convolution_kernel_equals_torchs(monkeypatch, linear, conv, chunk
     torch.testing.assert_close(again, theirs, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(F.conv1d(x, layer.weight, layer.bias, padding=2), theirs)  # values unchanged
     assert kernel_choices() == []  # forced: nothing measured
+
+
+@pytest.mark.parametrize("conv", CONV_KERNELS)
+@pytest.mark.parametrize(
+    ("c_in", "c_out", "k", "stride", "pad"), [(512, 256, 4, 2, 1), (64, 48, 5, 3, 2), (32, 16, 3, 1, 1)]
+)
+def test_every_transposed_convolution_kernel_equals_torchs(conv, c_in, c_out, k, stride, pad):
+    """The up path's transposed convolution (k 4, stride 2, padding 1) and others, as torch's own or as one product
+    whose taps are added in place, forward and gradients."""
+    torch.manual_seed(0)
+    layer = TransposedConv1d(c_in, c_out, k, stride, pad)
+    reference = torch.nn.ConvTranspose1d(c_in, c_out, k, stride, pad)
+    reference.load_state_dict(layer.state_dict())
+    x = torch.randn(3, c_in, 11)
+    with force_kernels(conv=conv):
+        with torch.no_grad():
+            torch.testing.assert_close(layer(x), reference(x), rtol=1e-4, atol=1e-4)
+        out = layer(x)
+    assert out.shape == reference(x).shape == (3, c_out, (11 - 1) * stride - 2 * pad + k)
+    out.square().sum().backward()
+    reference(x).square().sum().backward()
+    for ours, theirs in [(layer.weight, reference.weight), (layer.bias, reference.bias)]:
+        torch.testing.assert_close(ours.grad, theirs.grad, rtol=1e-4, atol=1e-3)
+    assert kernel_choices() == []
+
+
+def test_every_convolution_of_the_unet_runs_through_the_kernels():
+    """The blocks', the residual 1 x 1, the down-sampling and the up-sampling convolutions all become the kernels'
+    layers (measured, with a class each), and the U-Net computes what torch's layers compute."""
+    from dataclasses import replace
+
+    from conftest import TINY
+
+    from motionclr_lens import MotionCLR
+
+    torch.manual_seed(0)
+    # 16 channels a group: with TINY's 2, a per-frame GroupNorm turns float rounding into visible differences.
+    config = replace(TINY, channels=(64, 128), group_norm_groups=4)
+    model = MotionCLR(config).eval()
+    with torch.no_grad():  # the zero-initialised layers get weights too, so that every path counts
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    reference = MotionCLR(config).eval()
+    reference.load_state_dict(model.state_dict())
+    kernels.use_cpu_kernels(model)
+    convs = [m for m in model.unet.modules() if isinstance(m, (torch.nn.Conv1d, torch.nn.ConvTranspose1d))]
+    final = model.unet.final_conv
+    assert all(isinstance(m, (TemporalConv1d, TransposedConv1d)) for m in convs if m is not final)
+    assert any(isinstance(m, TransposedConv1d) for m in convs)
+    assert any(isinstance(m, TemporalConv1d) and m.stride == (2,) for m in convs)
+    x = torch.randn(2, 32, config.input_dim)
+    text = model.encode_text(torch.zeros(1, 77, dtype=torch.long))
+    with torch.no_grad():
+        ours = model(x, torch.tensor([10, 10]), text.expand(2, -1, -1), 1)
+        theirs = reference(x, torch.tensor([10, 10]), text.expand(2, -1, -1), 1)
+    torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4)
+    assert {c.kind for c in kernel_choices()} >= {"linear", "conv", "tconv"}
+    assert any(c.kind == "conv" and len(c.shape) == 4 for c in kernel_choices())  # the stride-2 class
 
 
 @pytest.mark.parametrize("linear", LINEAR_KERNELS)
@@ -149,6 +208,19 @@ def test_a_choice_stored_among_other_candidates_is_measured_again(tmp_path, monk
     with torch.no_grad():
         layer(torch.randn(64, 256))
     assert [c.how for c in kernel_choices()] == ["disk"]
+
+
+def test_weight_copies_can_be_turned_off(monkeypatch):
+    """With copies off, the kernels that keep a copy of the weight are not candidates, and nothing is kept."""
+    monkeypatch.setenv(kernels.CACHE_ENV, "off")
+    monkeypatch.setenv(kernels.COPIES_ENV, "off")
+    layer = DenseLinear(256, 128)
+    with torch.no_grad():
+        layer(torch.randn(64, 256))
+    (choice,) = kernel_choices()
+    assert set(choice.seconds) == {n for n in LINEAR_KERNELS if n not in kernels.COPYING_KERNELS}
+    assert "_kernel_transposed" not in layer.__dict__ and "_kernel_packed" not in layer.__dict__
+    assert all(row["copy_bytes"] == 0 for row in describe_kernels(layer))
 
 
 def test_autocast_runs_torchs_own_kernels():
