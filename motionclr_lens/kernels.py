@@ -577,9 +577,8 @@ class TransposedConv1d(nn.ConvTranspose1d):
         if name == "unfold":
             out = self._as_product(x, w, b)
         else:
-            out = F.conv_transpose1d(
-                x, w, b, self.stride, self.padding, self.output_padding, self.groups, self.dilation
-            )
+            pad = int(self.padding[0])  # a tuple here: forward runs this only then
+            out = F.conv_transpose1d(x, w, b, self.stride, pad, self.output_padding, self.groups, self.dilation)
         if grad and out.requires_grad:
             out.sum().backward()
 
