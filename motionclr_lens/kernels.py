@@ -380,15 +380,36 @@ def _torchs_own() -> bool:
 # -- the products ----------------------------------------------------------------------------------------------
 
 
+def _nothing() -> None:
+    return None
+
+
+class _WeightCopy:
+    """A copy of a layer's weight that a kernel keeps beside the layer, with the key of what it was made from.
+    It is derived data: a deep copy or a pickle of the layer leaves it out (None), and the next call makes it again
+    (MKL's packed copy could not be copied or saved at all)."""
+
+    __slots__ = ("key", "value")
+
+    def __init__(self, key: tuple[Any, ...], value: Tensor) -> None:
+        self.key, self.value = key, value
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> None:
+        return None
+
+    def __reduce__(self) -> tuple[Callable[[], None], tuple[()]]:
+        return (_nothing, ())
+
+
 def _transposed(owner: nn.Module, weight: Tensor) -> Tensor:
     """The (K, N) transposed copy of a (N, K) weight, kept beside `owner` (not in its state dict) until the weight
     changes: a second copy of that layer's weights, which `describe_kernels` counts."""
     key = (weight.data_ptr(), weight._version, weight.shape, weight.dtype, weight.device)
     held = owner.__dict__.get("_kernel_transposed")
-    if held is None or held[0] != key:
-        held = (key, weight.detach().t().contiguous())
+    if held is None or held.key != key:
+        held = _WeightCopy(key, weight.detach().t().contiguous())
         owner.__dict__["_kernel_transposed"] = held
-    return held[1]
+    return held.value
 
 
 def _packed(owner: nn.Module, weight: Tensor, rows: int) -> Tensor:
@@ -397,12 +418,12 @@ def _packed(owner: nn.Module, weight: Tensor, rows: int) -> Tensor:
     fills; the resident size is the weight's), which `describe_kernels` counts."""
     key = (weight.data_ptr(), weight._version, weight.shape, weight.dtype, weight.device, rows)
     held = owner.__dict__.get("_kernel_packed")
-    if held is None or held[0] != key:
+    if held is None or held.key != key:
         ops = _mkl_packed_ops()
         assert ops is not None
-        held = (key, ops[0](weight.detach(), rows))
+        held = _WeightCopy(key, ops[0](weight.detach(), rows))
         owner.__dict__["_kernel_packed"] = held
-    return held[1]
+    return held.value
 
 
 def _linear_kernel(name: str, owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
@@ -643,7 +664,7 @@ def describe_kernels(model: nn.Module) -> list[dict[str, Any]]:
         else:
             continue
         held = module.__dict__.get("_kernel_transposed")
-        copy = 0 if held is None else held[1].numel() * held[1].element_size()
+        copy = 0 if held is None else held.value.numel() * held.value.element_size()
         if module.__dict__.get("_kernel_packed") is not None:
             copy += module.weight.numel() * module.weight.element_size()
         for cls in classes:

@@ -179,15 +179,36 @@ def test_the_packed_weight_follows_the_weight_and_the_rows():
     x = torch.randn(64, 256)
     with torch.no_grad(), force_kernels(linear="mkl_packed"):
         torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias))
-        held = layer.__dict__["_kernel_packed"][1]
+        held = layer.__dict__["_kernel_packed"].value
         layer.weight.mul_(-2.0)
         torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias))
-        assert layer.__dict__["_kernel_packed"][1] is not held
+        assert layer.__dict__["_kernel_packed"].value is not held
         for rows in (1, 63, 200):
             y = torch.randn(rows, 256)
             torch.testing.assert_close(layer(y), F.linear(y, layer.weight, layer.bias))
         z = torch.randn(2, 256, 64).transpose(1, 2)  # not contiguous
         torch.testing.assert_close(layer(z), F.linear(z, layer.weight, layer.bias))
+
+
+@pytest.mark.parametrize("linear", ["blas_nn", "mkl_packed"])
+def test_a_layer_with_a_weight_copy_deep_copies_and_saves(linear, tmp_path):
+    """The copies kernels keep are derived data: a deep copy or a saved layer leaves them out (MKL's packed copy
+    cannot be copied at all), and the copy, or the layer loaded back, computes the same."""
+    import copy
+
+    if not kernels._available(linear):
+        pytest.skip(f"{linear} is not available in this build")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(DenseLinear(256, 128))
+    x = torch.randn(64, 256)
+    with torch.no_grad(), force_kernels(linear=linear):
+        expected = model(x)
+        twin = copy.deepcopy(model)
+        torch.save(model, tmp_path / "model.pt")
+        loaded = torch.load(tmp_path / "model.pt", weights_only=False)
+        for other in (twin, loaded):
+            assert all(other[0].__dict__.get(k) is None for k in ("_kernel_transposed", "_kernel_packed"))
+            torch.testing.assert_close(other(x), expected, rtol=0, atol=0)
 
 
 def test_a_choice_stored_among_other_candidates_is_measured_again(tmp_path, monkeypatch):
