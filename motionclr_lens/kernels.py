@@ -401,29 +401,37 @@ class _WeightCopy:
         return (_nothing, ())
 
 
-def _transposed(owner: nn.Module, weight: Tensor) -> Tensor:
-    """The (K, N) transposed copy of a (N, K) weight, kept beside `owner` (not in its state dict) until the weight
-    changes: a second copy of that layer's weights, which `describe_kernels` counts."""
-    key = (weight.data_ptr(), weight._version, weight.shape, weight.dtype, weight.device)
-    held = owner.__dict__.get("_kernel_transposed")
+def _kept(owner: nn.Module, slot: str, weight: Tensor, extra: tuple[Any, ...], make: Callable[[], Tensor]) -> Tensor:
+    """The copy of `weight` kept beside `owner` under `slot` (not in its state dict), made by `make` again when the
+    weight (or `extra`) has changed since."""
+    key = (weight.data_ptr(), weight._version, weight.shape, weight.dtype, weight.device, *extra)
+    held = owner.__dict__.get(slot)
     if held is None or held.key != key:
-        held = _WeightCopy(key, weight.detach().t().contiguous())
-        owner.__dict__["_kernel_transposed"] = held
+        held = _WeightCopy(key, make())
+        owner.__dict__[slot] = held
     return held.value
+
+
+def _transposed(owner: nn.Module, weight: Tensor) -> Tensor:
+    """The (K, N) transposed copy of a (N, K) weight: a second copy of that layer's weights, which
+    `describe_kernels` counts."""
+    return _kept(owner, "_kernel_transposed", weight, (), lambda: weight.detach().t().contiguous())
 
 
 def _packed(owner: nn.Module, weight: Tensor, rows: int) -> Tensor:
-    """MKL's packed copy of a (N, K) weight for products of `rows` rows, kept beside `owner` (not in its state dict)
-    until the weight or the rows change: about a second copy of that layer's weights (MKL allocates more than it
-    fills; the resident size is the weight's), which `describe_kernels` counts."""
-    key = (weight.data_ptr(), weight._version, weight.shape, weight.dtype, weight.device, rows)
-    held = owner.__dict__.get("_kernel_packed")
-    if held is None or held.key != key:
-        ops = _mkl_packed_ops()
-        assert ops is not None
-        held = _WeightCopy(key, ops[0](weight.detach(), rows))
-        owner.__dict__["_kernel_packed"] = held
-    return held.value
+    """MKL's packed copy of a (N, K) weight for products of `rows` rows: about a second copy of that layer's
+    weights (MKL allocates more than it fills; the resident size is the weight's), which `describe_kernels`
+    counts."""
+    ops = _mkl_packed_ops()
+    assert ops is not None
+    return _kept(owner, "_kernel_packed", weight, (rows,), lambda: ops[0](weight.detach(), rows))
+
+
+def _leaves(x: Tensor, weight: Tensor, bias: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Detached copies of a product's operands that require a gradient where the originals do (a timing's backward
+    leaves the layer's own gradients untouched)."""
+    b = None if bias is None else bias.detach().requires_grad_(bias.requires_grad)
+    return x.detach().requires_grad_(x.requires_grad), weight.detach().requires_grad_(weight.requires_grad), b
 
 
 def _linear_kernel(name: str, owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
@@ -471,9 +479,7 @@ def linear_product(owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | N
 
 def _timed_backward(name: str, owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | None) -> None:
     """One forward and backward of a kernel on detached copies (the layer's own gradients stay untouched)."""
-    x_ = x.detach().requires_grad_(x.requires_grad)
-    w_ = weight.detach().requires_grad_(weight.requires_grad)
-    b_ = None if bias is None else bias.detach().requires_grad_(bias.requires_grad)
+    x_, w_, b_ = _leaves(x, weight, bias)
     out = _linear_kernel(name, owner, x_, w_, b_)
     if out.requires_grad:
         out.sum().backward()
@@ -526,9 +532,7 @@ class TemporalConv1d(nn.Conv1d):
         if not grad:
             self._unfolded(x) if name == "unfold" else super().forward(x)
             return
-        x_ = x.detach().requires_grad_(x.requires_grad)
-        w_ = self.weight.detach().requires_grad_(self.weight.requires_grad)
-        b_ = None if self.bias is None else self.bias.detach().requires_grad_(self.bias.requires_grad)
+        x_, w_, b_ = _leaves(x, self.weight, self.bias)
         out = self._unfolded(x_, w_, b_) if name == "unfold" else self._conv_forward(x_, w_, b_)
         if out.requires_grad:
             out.sum().backward()
@@ -590,11 +594,7 @@ class TransposedConv1d(nn.ConvTranspose1d):
         return super().forward(x) if name == "direct" else self._as_product(x, self.weight, self.bias)
 
     def _run(self, name: str, x: Tensor, grad: bool) -> None:
-        w, b = self.weight, self.bias
-        if grad:
-            x = x.detach().requires_grad_(x.requires_grad)
-            w = w.detach().requires_grad_(w.requires_grad)
-            b = None if b is None else b.detach().requires_grad_(b.requires_grad)
+        x, w, b = _leaves(x, self.weight, self.bias) if grad else (x, self.weight, self.bias)
         if name == "unfold":
             out = self._as_product(x, w, b)
         else:
