@@ -368,14 +368,14 @@ def _time_candidates(candidates: Mapping[str, Callable[[], object]], cold: bool 
     release = _release_free_memory() if cold else None
     if release is None:
         return seconds
-    cold: dict[str, list[float]] = {name: [] for name in candidates}
+    fresh: dict[str, list[float]] = {name: [] for name in candidates}
     for _ in range(COLD_REPEATS):
         for name, fn in candidates.items():
             release()
             start = time.perf_counter()
             fn()
-            cold[name].append(time.perf_counter() - start)
-    return {name: max(seconds[name], statistics.median(cold[name])) for name in candidates}
+            fresh[name].append(time.perf_counter() - start)
+    return {name: max(seconds[name], statistics.median(fresh[name])) for name in candidates}
 
 
 def _chosen(kind: str, shape: tuple[int, ...], rows: int, grad: bool) -> tuple[tuple[Any, ...], str | None]:
