@@ -14,9 +14,6 @@ machine, not assumed from another:
     temporal convolutions (B, C_in, T) * (C_out, C_in, k):
       "direct"   torch's own `F.conv1d`
       "unfold"   the frames unfolded into (B * T, C_in * k) rows, one linear product (itself chosen as above)
-      "unfold_taps"  the same product with the columns tap-major, (k, C_in): each row is k consecutive frames of
-                 the (B, T, C_in) input, one contiguous stretch of memory, so that unfolding is a plain copy, not
-                 a gather; against a tap-major copy of the weight kept beside the layer (no-grad only)
     transposed convolutions (the up-sampling ones), under the same two names:
       "direct"   torch's own `F.conv_transpose1d`
       "unfold"   every frame times the weight as stored in one product, the taps added in place by `F.fold`
@@ -24,13 +21,13 @@ machine, not assumed from another:
 The first call of each product class (kernel kind, the weight's shape, the rows rounded up to a power of two,
 gradients or not, torch's thread count) times every candidate on the call's own input (one warm-up and
 at least `REPEATS` timed runs and `MEASURE_SECONDS` each, taking turns; the lower quartile counts; a
-convolution's, also from a heap given back to the system, the worse reading counting: `_time_candidates`); the
+convolution's also from a heap given back to the system, the worse reading counting: `_time_candidates`); the
 fastest wins, torch's own unless another is at least `MARGIN` faster. The choice is kept for the process and on
 disk (`_disk_path`: the user's cache folder, or the JSON file `MOTIONCLR_LENS_KERNEL_CACHE` names, "off" for
 none) under a key of the CPU model, torch's cpu capability and version, so that later processes on the machine
 run the same kernels and give the same numbers bit for bit; processes measure a class one at a time (a file
 lock), so they agree. `MOTIONCLR_LENS_WEIGHT_COPIES=off` leaves out the kernels that keep a copy of the weight
-("blas_nn", "mkl_packed", "unfold_taps"), for a machine short of memory.
+("blas_nn", "mkl_packed"), for a machine short of memory.
 
 `kernel_choices()` and `describe_kernels(model)` say what was chosen and why (the times);
 `force_kernels(linear=..., conv=...)` forces a choice in a block, `pin_kernels(model, ...)` for one model (tests,
@@ -91,11 +88,10 @@ __all__ = [
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
 LINEAR_KERNELS = ("blas", "blas_nn", "onednn", "mkl_packed")
-CONV_KERNELS = ("direct", "unfold", "unfold_taps")
-TCONV_KERNELS = ("direct", "unfold")  # a transposed convolution forced to "unfold_taps" runs "unfold"
+CONV_KERNELS = ("direct", "unfold")
 REPEATS = 5  # timed runs of each candidate, at least
 MAX_REPEATS = 40
-COLD_REPEATS = 3  # runs of each candidate from a heap given back to the system (`_time_candidates`)
+COLD_REPEATS = 3  # a convolution's runs of each candidate from a heap given back to the system
 MEASURE_SECONDS = 0.05  # of runs of each candidate, at least (within MAX_REPEATS)
 MARGIN = 0.02  # another kernel replaces torch's own only when at least this much faster
 BUSY_CORES = 0.5  # other processes' use of the cores while a class was timed, above which the times are not kept
@@ -103,7 +99,7 @@ CACHE_ENV = "MOTIONCLR_LENS_KERNEL_CACHE"
 # "off" leaves out the kernels that keep a copy of a layer's weight beside it ("blas_nn", "mkl_packed"): for the
 # release model they can double the weights' memory (docs/performance.md).
 COPIES_ENV = "MOTIONCLR_LENS_WEIGHT_COPIES"
-COPYING_KERNELS = ("blas_nn", "mkl_packed", "unfold_taps")
+COPYING_KERNELS = ("blas_nn", "mkl_packed")
 
 
 def dense(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
@@ -154,7 +150,7 @@ def _mkl_packed_ops() -> tuple[Any, Any] | None:
 
 
 def _available(name: str) -> bool:
-    """Whether a kernel is a candidate here: in this build, and not a copying one where copies are off."""
+    """Whether a linear kernel is a candidate here: in this build, and not a copying one where copies are off."""
     if name in COPYING_KERNELS and os.environ.get(COPIES_ENV, "").strip().lower() in ("off", "0", "no", "false"):
         return False
     return name != "mkl_packed" or _mkl_packed_ops() is not None
@@ -349,9 +345,10 @@ def _time_candidates(candidates: Mapping[str, Callable[[], object]], cold: bool 
     `cold` (the convolutions): the worse of that and the median of `COLD_REPEATS` runs each from a heap whose
     free pages were just given back to the system (glibc only). Torch's direct convolution reorders its weight
     into a fresh buffer at every call (42 MB for a 2048-channel layer, above the largest block glibc's allocator
-    keeps for reuse). In a long run that buffer is new pages at every call: 10,000 page faults, a third to two
-    thirds more time. Timed just after a step that left a large free block in the heap, it costs nothing. The
-    worse reading keeps such a kernel from winning on a lucky heap alone.
+    keeps for reuse). In a long run that buffer is new pages at every call: 10,000 page faults, which took a
+    2048-channel layer from 34 ms to 54-90 ms in the release model's run. Timed just after a step that left a
+    large free block in the heap, it costs nothing. The worse reading keeps such a kernel from winning on a lucky
+    heap alone.
     """
     for fn in candidates.values():
         fn()
@@ -454,25 +451,19 @@ def _kept(owner: nn.Module, slot: str, weight: Tensor, extra: tuple[Any, ...], m
     return held.value
 
 
-def _transposed(owner: nn.Module, weight: Tensor, tag: str = "") -> Tensor:
+def _transposed(owner: nn.Module, weight: Tensor) -> Tensor:
     """The (K, N) transposed copy of a (N, K) weight: a second copy of that layer's weights, which
-    `describe_kernels` counts. `tag` keeps the copies of two products of one layer apart."""
-    return _kept(owner, "_kernel_transposed" + tag, weight, (), lambda: weight.detach().t().contiguous())
+    `describe_kernels` counts."""
+    return _kept(owner, "_kernel_transposed", weight, (), lambda: weight.detach().t().contiguous())
 
 
-def _packed(owner: nn.Module, weight: Tensor, rows: int, tag: str = "") -> Tensor:
+def _packed(owner: nn.Module, weight: Tensor, rows: int) -> Tensor:
     """MKL's packed copy of a (N, K) weight for products of `rows` rows: about a second copy of that layer's
     weights (MKL allocates more than it fills; the resident size is the weight's), which `describe_kernels`
     counts."""
     ops = _mkl_packed_ops()
     assert ops is not None
-    return _kept(owner, "_kernel_packed" + tag, weight, (rows,), lambda: ops[0](weight.detach(), rows))
-
-
-def _tap_major(owner: nn.Module, weight: Tensor) -> Tensor:
-    """The (C_out, k * C_in) tap-major copy of a (C_out, C_in, k) convolution weight ("unfold_taps")."""
-    c_out, c_in, k = weight.shape
-    return _kept(owner, "_kernel_taps", weight, (), lambda: weight.detach().transpose(1, 2).reshape(c_out, k * c_in))
+    return _kept(owner, "_kernel_packed", weight, (rows,), lambda: ops[0](weight.detach(), rows))
 
 
 def _leaves(x: Tensor, weight: Tensor, bias: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None]:
@@ -482,25 +473,22 @@ def _leaves(x: Tensor, weight: Tensor, bias: Tensor | None) -> tuple[Tensor, Ten
     return x.detach().requires_grad_(x.requires_grad), weight.detach().requires_grad_(weight.requires_grad), b
 
 
-def _linear_kernel(
-    name: str, owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | None, tag: str = ""
-) -> Tensor:
+def _linear_kernel(name: str, owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     if name == "onednn":
         return dense(x, weight, bias)
     if name == "mkl_packed" and x.dtype == weight.dtype == torch.float32 and not _needs_grad(x, weight, bias):
         ops = _mkl_packed_ops()
         if ops is not None:
             rows = x.shape[0]
-            return ops[1](x, _packed(owner, weight, rows, tag), weight, bias, rows)
+            return ops[1](x, _packed(owner, weight, rows), weight, bias, rows)
     if name == "blas_nn" and not _needs_grad(x, weight, bias):
-        wt = _transposed(owner, weight, tag)
+        wt = _transposed(owner, weight)
         return torch.addmm(bias, x, wt) if bias is not None else x @ wt
     return F.linear(x, weight, bias)
 
 
-def linear_product(owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | None, tag: str = "") -> Tensor:
-    """(M, K) @ (N, K)^T + bias by the kernel chosen for this product class (`owner` keeps what a kernel keeps,
-    under slots ending in `tag`: a convolution's two unfolded layouts multiply by different matrices)."""
+def linear_product(owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """(M, K) @ (N, K)^T + bias by the kernel chosen for this product class (`owner` keeps what a kernel keeps)."""
     forced = _FORCED.get()[0] or owner.__dict__.get("pinned_linear")
     if x.device.type != "cpu" or _torchs_own():
         name: str | None = "blas"
@@ -515,17 +503,17 @@ def linear_product(owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | N
                 name = _choose(key, {n: functools.partial(_timed_backward, n, owner, x, weight, bias) for n in names})
             else:
                 candidates = {
-                    n: functools.partial(_linear_kernel, n, owner, x, weight, bias, tag)
+                    n: functools.partial(_linear_kernel, n, owner, x, weight, bias)
                     for n in LINEAR_KERNELS
                     if _available(n)
                 }
                 name = _choose(key, candidates)
                 # The copies the timing made, where another kernel won.
                 if name != "blas_nn":
-                    owner.__dict__.pop("_kernel_transposed" + tag, None)
+                    owner.__dict__.pop("_kernel_transposed", None)
                 if name != "mkl_packed":
-                    owner.__dict__.pop("_kernel_packed" + tag, None)
-    return _linear_kernel(str(name), owner, x, weight, bias, tag)
+                    owner.__dict__.pop("_kernel_packed", None)
+    return _linear_kernel(str(name), owner, x, weight, bias)
 
 
 def _timed_backward(name: str, owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | None) -> None:
@@ -553,11 +541,8 @@ class TemporalConv1d(nn.Conv1d):
 
     "unfold": the frames are unfolded into (B * T, C_in * k) rows and multiplied by the (C_out, C_in * k) weight
     with the linear kernel chosen for that product: the same sum in another order; the rows, k times the input's
-    size, are made for a few batch rows at a time (`CHUNK_BYTES`). "unfold_taps" (no-grad only): the same with
-    the columns tap-major, (k, C_in), against a tap-major copy of the weight kept beside the layer: a row is then
-    k consecutive frames of the input held as (B, T, C_in) (as the model holds it), copied whole, where the
-    channel-major rows gather k values at a time. Which of the three runs is measured per class
-    (docs/performance.md).
+    size, are made for a few batch rows at a time (`CHUNK_BYTES`). Whether that or torch's direct convolution
+    runs is measured per class (docs/performance.md).
     """
 
     CHUNK_BYTES = 32 * 2**20  # the most unfolded columns held at once (whole batch rows; at least one)
@@ -579,49 +564,34 @@ class TemporalConv1d(nn.Conv1d):
             grad = _needs_grad(x, self.weight, self.bias)
             key, name = _chosen("conv", _conv_shape(self), rows, grad)
             if name is None:
-                # Tap-major columns are the channel-major ones where k is 1.
-                taps = not grad and self.weight.shape[2] > 1
-                names = [n for n in CONV_KERNELS if _available(n) and (n != "unfold_taps" or taps)]
-                name = _choose(key, {n: functools.partial(self._run, n, x, grad) for n in names})
-                if taps and name != "unfold_taps":  # the timing's copies, where another kernel won
-                    for slot in ("_kernel_taps", "_kernel_transposed_taps", "_kernel_packed_taps"):
-                        self.__dict__.pop(slot, None)
-        if name == "direct":
-            return super().forward(x)
-        return self._unfolded(x, taps=name == "unfold_taps" and not _needs_grad(x, self.weight, self.bias))
+                name = _choose(key, {n: functools.partial(self._run, n, x, grad) for n in CONV_KERNELS})
+        return super().forward(x) if name == "direct" else self._unfolded(x)
 
     def _run(self, name: str, x: Tensor, grad: bool) -> None:
         if not grad:
-            self._unfolded(x, taps=name == "unfold_taps") if name != "direct" else super().forward(x)
+            self._unfolded(x) if name == "unfold" else super().forward(x)
             return
         x_, w_, b_ = _leaves(x, self.weight, self.bias)
-        out = self._unfolded(x_, w_, b_) if name != "direct" else self._conv_forward(x_, w_, b_)
+        out = self._unfolded(x_, w_, b_) if name == "unfold" else self._conv_forward(x_, w_, b_)
         if out.requires_grad:
             out.sum().backward()
 
-    def _unfolded(
-        self, x: Tensor, weight: Tensor | None = None, bias: Tensor | None = None, taps: bool = False
-    ) -> Tensor:
+    def _unfolded(self, x: Tensor, weight: Tensor | None = None, bias: Tensor | None = None) -> Tensor:
         weight = self.weight if weight is None else weight
         bias = self.bias if weight is self.weight else bias
         c_out, c_in, k = weight.shape
         B = x.shape[0]
-        pad, stride = int(self.padding[0]), self.stride[0]
-        if taps:  # (B, T_out, k, C_in) windows of the (B, T, C_in) frames: rows of contiguous memory
-            windows = F.pad(x.transpose(1, 2), (0, 0, pad, pad)).unfold(1, k, stride).transpose(2, 3)
-            matrix = _tap_major(self, weight)
-        else:  # (B, T_out, C_in, k) windows
-            windows = F.pad(x, (pad, pad)).unfold(2, k, stride).permute(0, 2, 1, 3)
-            matrix = weight.reshape(c_out, c_in * k)
-        t_out = windows.shape[1]
+        pad = int(self.padding[0])
+        windows = F.pad(x, (pad, pad)).unfold(2, k, self.stride[0])  # (B, C_in, T_out, k), a view
+        t_out = windows.shape[2]
+        matrix = weight.reshape(c_out, c_in * k)
         # The unfolded columns are k times the input: make them a few rows of the batch at a time.
         rows = max(1, self.CHUNK_BYTES // max(1, t_out * c_in * k * x.element_size()))
         parts = []
         for start in range(0, B, rows):
             part = windows[start : start + rows]
-            cols = part.reshape(part.shape[0] * t_out, c_in * k)
-            product = linear_product(self, cols, matrix, bias, "_taps" if taps else "")
-            parts.append(product.view(part.shape[0], t_out, c_out))
+            cols = part.permute(0, 2, 1, 3).reshape(part.shape[0] * t_out, c_in * k)
+            parts.append(linear_product(self, cols, matrix, bias).view(part.shape[0], t_out, c_out))
         out = parts[0] if len(parts) == 1 else torch.cat(parts)
         return out.transpose(1, 2)
 
@@ -659,12 +629,12 @@ class TransposedConv1d(nn.ConvTranspose1d):
             grad = _needs_grad(x, self.weight, self.bias)
             key, name = _chosen("tconv", _conv_shape(self), x.shape[0] * x.shape[2], grad)
             if name is None:
-                name = _choose(key, {n: functools.partial(self._run, n, x, grad) for n in TCONV_KERNELS})
+                name = _choose(key, {n: functools.partial(self._run, n, x, grad) for n in CONV_KERNELS})
         return super().forward(x) if name == "direct" else self._as_product(x, self.weight, self.bias)
 
     def _run(self, name: str, x: Tensor, grad: bool) -> None:
         x, w, b = _leaves(x, self.weight, self.bias) if grad else (x, self.weight, self.bias)
-        if name != "direct":
+        if name == "unfold":
             out = self._as_product(x, w, b)
         else:
             pad = int(self.padding[0])  # a tuple here: forward runs this only then
@@ -684,7 +654,7 @@ class TransposedConv1d(nn.ConvTranspose1d):
 
 
 def use_cpu_kernels(model: ModuleT) -> ModuleT:
-    """Run `model`'s large products through the measured CPU kernels, in place: the attention projections and
+    """Run `model`'s large products through the measured CPU kernels, in place: the attention projections and the
     feed-forward layers become `DenseLinear`, the temporal convolutions (the blocks', the residual 1 x 1 and the
     down-sampling ones) `TemporalConv1d`, the up-sampling transposed convolutions `TransposedConv1d` (subclasses
     that add no parameter, so weights, state-dict keys and devices are untouched). Returns the model."""
@@ -715,8 +685,8 @@ def use_cpu_kernels(model: ModuleT) -> ModuleT:
 def describe_kernels(model: nn.Module) -> list[dict[str, Any]]:
     """For every layer of `model` that runs through these kernels: its name, what it is, and the kernel each
     class of its calls ran, with the measured seconds of every candidate (empty if forced or read from disk), and
-    the bytes of the weight copies kept beside it (`copy_bytes`: the transposed weight of "blas_nn", the packed one of
-    "mkl_packed", the tap-major one of "unfold_taps" and its product's own)."""
+    the bytes of the weight copy kept beside it (`copy_bytes`: the transposed weight of "blas_nn", the packed one of
+    "mkl_packed")."""
     by_kind: dict[tuple[str, tuple[int, ...]], list[KernelChoice]] = {}
     for choice in kernel_choices():
         by_kind.setdefault((choice.kind, choice.shape), []).append(choice)
@@ -732,13 +702,10 @@ def describe_kernels(model: nn.Module) -> list[dict[str, Any]]:
             classes = [("tconv", _conv_shape(module))]
         else:
             continue
-        copy = 0
-        for slot in ("_kernel_transposed", "_kernel_taps", "_kernel_transposed_taps"):
-            held = module.__dict__.get(slot)
-            copy += 0 if held is None else held.value.numel() * held.value.element_size()
-        for slot in ("_kernel_packed", "_kernel_packed_taps"):  # MKL's packed copies: about the weight's size
-            if module.__dict__.get(slot) is not None:
-                copy += module.weight.numel() * module.weight.element_size()
+        held = module.__dict__.get("_kernel_transposed")
+        copy = 0 if held is None else held.value.numel() * held.value.element_size()
+        if module.__dict__.get("_kernel_packed") is not None:
+            copy += module.weight.numel() * module.weight.element_size()
         for cls in classes:
             table += [
                 {"layer": name, **asdict(choice), "key": choice.key, "copy_bytes": copy}
