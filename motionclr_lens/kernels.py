@@ -18,6 +18,11 @@ machine, not assumed from another:
       "direct"   torch's own `F.conv_transpose1d`
       "unfold"   every frame times the weight as stored in one product, the taps added in place by `F.fold`
 
+The convolution blocks' elementwise tail (GroupNorm's output, the timestep's scale and shift, Mish) runs in
+place where nothing needs a gradient, Mish as x n / (n + 2) with n = e^x (e^x + 2): one exponential where
+torch's takes an exponential, a logarithm and a tanh (`mish_`); a block whose convolution is forced or pinned
+to "direct" runs torch's own tail, as the original does.
+
 The first call of each product class (kernel kind, the weight's shape, the rows rounded up to a power of two,
 gradients or not, torch's thread count) times every candidate on the call's own input (one warm-up and
 at least `REPEATS` timed runs and `MEASURE_SECONDS` each, taking turns; the lower quartile counts; a
@@ -66,6 +71,7 @@ from .model import (
     ResidualTemporalBlock,
     SelfAttention,
     Upsample1d,
+    framewise_group_norm,
 )
 from .threads import others_busy_window
 
@@ -73,6 +79,8 @@ __all__ = [
     "CONV_KERNELS",
     "LINEAR_KERNELS",
     "DenseLinear",
+    "FusedAdaGNConvBlock",
+    "FusedConvBlock",
     "KernelChoice",
     "TemporalConv1d",
     "TransposedConv1d",
@@ -82,6 +90,7 @@ __all__ = [
     "force_kernels",
     "kernel_choices",
     "machine_key",
+    "mish_",
     "pin_kernels",
     "use_cpu_kernels",
 ]
@@ -653,12 +662,58 @@ class TransposedConv1d(nn.ConvTranspose1d):
         return out if bias is None else out + bias.view(1, c_out, 1)
 
 
+# -- the convolution blocks' elementwise tail -------------------------------------------------------------------
+
+
+MISH_CLAMP = 20.0  # above it n / (n + 2) is 1 in float32 (and e^2x would overflow)
+
+
+def mish_(x: Tensor) -> Tensor:
+    """Mish of `x` in place: x tanh(softplus(x)) = x n / (n + 2) with n = e^x (e^x + 2), the exponential taken
+    of x clamped at `MISH_CLAMP`. One exponential, where `F.mish` takes an exponential, a logarithm and a tanh;
+    within 3e-7 of float64 Mish relative to the value, as `F.mish` is (tests/test_products.py)."""
+    e = x.clamp(max=MISH_CLAMP).exp_()
+    n = (e + 2).mul_(e)
+    return x.mul_(n.div_(n + 2))
+
+
+def _own_tail(block: ConvBlock | AdaGNConvBlock, h: Tensor) -> bool:
+    """Whether a block's tail runs torch's own: off the CPU, with a gradient, under autocast or compilation, or
+    with the block's convolution forced or pinned to torch's own ("direct")."""
+    conv = _FORCED.get()[1] or block.block.__dict__.get("pinned_conv")
+    return h.device.type != "cpu" or _needs_grad(h) or _torchs_own() or conv == "direct"
+
+
+class FusedConvBlock(ConvBlock):
+    """A `ConvBlock` (same parameters and keys) whose GroupNorm output takes Mish in place (`mish_`)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = framewise_group_norm(self.block(x), self.norm)
+        return F.mish(h) if _own_tail(self, h) else mish_(h)
+
+
+class FusedAdaGNConvBlock(AdaGNConvBlock):
+    """An `AdaGNConvBlock` (same parameters and keys) whose GroupNorm output takes the timestep's scale and shift
+    and Mish in place (`mish_`): the same operations in the same order, without their temporaries."""
+
+    def forward(self, x: Tensor, scale: Tensor, shift: Tensor) -> Tensor:
+        h = framewise_group_norm(self.block(x), self.group_norm)
+        if _own_tail(self, h):
+            return F.mish(h * (1 + scale) + shift)
+        return mish_(h.mul_(1 + scale).add_(shift))
+
+
 def use_cpu_kernels(model: ModuleT) -> ModuleT:
     """Run `model`'s large products through the measured CPU kernels, in place: the attention projections and the
     feed-forward layers become `DenseLinear`, the temporal convolutions (the blocks', the residual 1 x 1 and the
-    down-sampling ones) `TemporalConv1d`, the up-sampling transposed convolutions `TransposedConv1d` (subclasses
-    that add no parameter, so weights, state-dict keys and devices are untouched). Returns the model."""
+    down-sampling ones) `TemporalConv1d`, the up-sampling transposed convolutions `TransposedConv1d`, and the
+    convolution blocks `FusedConvBlock` and `FusedAdaGNConvBlock` (subclasses that add no parameter, so weights,
+    state-dict keys and devices are untouched). Returns the model."""
     for module in model.modules():
+        if type(module) is ConvBlock:
+            module.__class__ = FusedConvBlock
+        elif type(module) is AdaGNConvBlock:
+            module.__class__ = FusedAdaGNConvBlock
         layers: list[nn.Module]
         if isinstance(module, (SelfAttention, CrossAttention)):
             layers = [module.query, module.key, module.value]

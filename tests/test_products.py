@@ -165,6 +165,49 @@ def test_measured_choices_are_kept_per_class_and_listed(tmp_path, monkeypatch):
     assert [c.kernel for c in kernel_choices()] == [c.kernel for c in choices]
 
 
+def test_in_place_mish_is_as_close_to_mish_as_torchs():
+    """`mish_` against float64 Mish over -100..100 (both tails, the clamp, zero): no NaN or Inf, and as close,
+    relative to the value, as `F.mish` is; the input is the output."""
+    x = torch.linspace(-100, 100, 2_000_001)
+    exact = F.mish(x.double())
+    torchs = (F.mish(x).double() - exact).abs() / exact.abs().clamp(min=1e-30)
+    ours_tensor = kernels.mish_(x.clone())
+    ours = (ours_tensor.double() - exact).abs() / exact.abs().clamp(min=1e-30)
+    assert torch.isfinite(ours_tensor).all()
+    assert ours.max() <= max(2 * torchs.max().item(), 5e-7)
+    y = torch.randn(4, 8)
+    assert kernels.mish_(y) is y
+
+
+@pytest.mark.parametrize("block", ["plain", "modulated"])
+def test_fused_convolution_blocks_equal_the_models(block):
+    """The blocks with an in-place tail against the model's own: close without a gradient, identical where torch's
+    own tail runs (with a gradient, the gradients too; with the convolution pinned to "direct")."""
+    import copy
+
+    from motionclr_lens.model import AdaGNConvBlock, ConvBlock
+
+    torch.manual_seed(0)
+    original = ConvBlock(64, 48, 5, 8) if block == "plain" else AdaGNConvBlock(64, 48, 5, 8)
+    for p in original.parameters():
+        torch.nn.init.normal_(p, 0.0, 0.3)
+    fused = kernels.use_cpu_kernels(copy.deepcopy(original))
+    assert type(fused).__name__ == ("FusedConvBlock" if block == "plain" else "FusedAdaGNConvBlock")
+    x = torch.randn(3, 30, 64).transpose(1, 2)
+    extra = () if block == "plain" else (torch.randn(3, 48, 1), torch.randn(3, 48, 1))
+    with torch.no_grad():
+        expected = original(x, *extra)
+        torch.testing.assert_close(fused(x, *extra), expected, rtol=1e-5, atol=1e-5)
+        kernels.pin_kernels(fused, conv="direct")
+        assert torch.equal(fused(x, *extra), expected)
+    kernels.pin_kernels(fused)
+    with force_kernels(conv="unfold"):
+        fused(x, *extra).square().sum().backward()
+    original(x, *extra).square().sum().backward()
+    for ours, theirs in zip(fused.parameters(), original.parameters(), strict=True):
+        torch.testing.assert_close(ours.grad, theirs.grad, rtol=1e-4, atol=1e-4)
+
+
 def test_forcing_names_the_valid_kernels():
     with pytest.raises(ValueError, match=r"linear kernel must be one of \('blas', 'blas_nn', 'onednn', 'mkl_packed'\)"):
         force_kernels(linear="mkl").__enter__()
