@@ -677,29 +677,35 @@ def mish_(x: Tensor) -> Tensor:
     return x.mul_(n.div_(n + 2))
 
 
-def _own_tail(block: ConvBlock | AdaGNConvBlock, h: Tensor) -> bool:
-    """Whether a block's tail runs torch's own: off the CPU, with a gradient, under autocast or compilation, or
-    with the block's convolution forced or pinned to torch's own ("direct")."""
+def _own_block(block: ConvBlock | AdaGNConvBlock, *inputs: Tensor) -> bool:
+    """Whether a block runs as the model's own: off the CPU, where any input or parameter needs a gradient (in
+    place would break the backward), under autocast or compilation, or with the block's convolution forced or
+    pinned to torch's own ("direct")."""
     conv = _FORCED.get()[1] or block.block.__dict__.get("pinned_conv")
-    return h.device.type != "cpu" or _needs_grad(h) or _torchs_own() or conv == "direct"
+    return (
+        inputs[0].device.type != "cpu" or _torchs_own() or conv == "direct" or _needs_grad(*inputs, *block.parameters())
+    )
 
 
 class FusedConvBlock(ConvBlock):
-    """A `ConvBlock` (same parameters and keys) whose GroupNorm output takes Mish in place (`mish_`)."""
+    """A `ConvBlock` (same parameters and keys) whose GroupNorm output takes Mish in place (`mish_`); the model's
+    own forward where `_own_block` says so."""
 
     def forward(self, x: Tensor) -> Tensor:
-        h = framewise_group_norm(self.block(x), self.norm)
-        return F.mish(h) if _own_tail(self, h) else mish_(h)
+        if _own_block(self, x):
+            return super().forward(x)
+        return mish_(framewise_group_norm(self.block(x), self.norm))
 
 
 class FusedAdaGNConvBlock(AdaGNConvBlock):
     """An `AdaGNConvBlock` (same parameters and keys) whose GroupNorm output takes the timestep's scale and shift
-    and Mish in place (`mish_`): the same operations in the same order, without their temporaries."""
+    and Mish in place (`mish_`): the same operations in the same order, without their temporaries; the model's own
+    forward where `_own_block` says so."""
 
     def forward(self, x: Tensor, scale: Tensor, shift: Tensor) -> Tensor:
+        if _own_block(self, x, scale, shift):
+            return super().forward(x, scale, shift)
         h = framewise_group_norm(self.block(x), self.group_norm)
-        if _own_tail(self, h):
-            return F.mish(h * (1 + scale) + shift)
         return mish_(h.mul_(1 + scale).add_(shift))
 
 

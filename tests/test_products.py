@@ -208,6 +208,27 @@ def test_fused_convolution_blocks_equal_the_models(block):
         torch.testing.assert_close(ours.grad, theirs.grad, rtol=1e-4, atol=1e-4)
 
 
+def test_a_fused_block_whose_scale_alone_needs_a_gradient_runs_the_models_own():
+    """A frozen block under a trained timestep embedding: only the scale needs a gradient, so the block runs as the
+    model's (in place would break the backward), and the scale's gradient equals the model's."""
+    import copy
+
+    from motionclr_lens.model import AdaGNConvBlock
+
+    torch.manual_seed(0)
+    original = AdaGNConvBlock(16, 8, 5, 4).requires_grad_(False)
+    fused = kernels.use_cpu_kernels(copy.deepcopy(original))
+    x, shift = torch.randn(2, 16, 12), torch.randn(2, 8, 1)
+    grads = []
+    for block in (fused, original):
+        scale = torch.linspace(-0.5, 0.5, 16).view(2, 8, 1).requires_grad_()
+        out = block(x, scale, shift)
+        out.square().sum().backward()
+        grads.append((out.detach(), scale.grad))
+    torch.testing.assert_close(grads[0][0], grads[1][0], rtol=1e-5, atol=1e-5)  # the convolution's kernel may differ
+    torch.testing.assert_close(grads[0][1], grads[1][1], rtol=1e-4, atol=1e-4)
+
+
 def test_forcing_names_the_valid_kernels():
     with pytest.raises(ValueError, match=r"linear kernel must be one of \('blas', 'blas_nn', 'onednn', 'mkl_packed'\)"):
         force_kernels(linear="mkl").__enter__()
