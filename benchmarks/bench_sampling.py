@@ -131,11 +131,11 @@ def main() -> None:
     text = model.encode_text(torch.zeros(1, 77, dtype=torch.long)).detach()
     x = torch.randn(1, args.frames, model.config.input_dim)
     t = torch.tensor([500])
-    text_kv: dict[int, object] = {}
+    counted_kv: dict[int, object] = {}
     gflop = []
     for _ in range(2):  # the first forward fills the run's cache of the text's keys and values, the second reuses it
         with torch.no_grad(), torch_products(), FlopCounterMode(display=False) as counter:
-            guided_prediction(model, x, t, text, text_kv=text_kv)
+            guided_prediction(model, x, t, text, text_kv=counted_kv)
         gflop.append(counter.get_total_flops() / 1e9)
     gflop_run = gflop[0] + (args.steps - 1) * gflop[1]
 
