@@ -11,6 +11,8 @@ machine, not assumed from another:
       "onednn"   oneDNN's inner product (`dense`; its 1 x 1 convolution where gradients are needed)
       "mkl_packed"  MKL's sgemm against a copy of the weight packed once for the call's rows (no-grad only;
                  where the build has MKL): the same kernel as "blas" without repacking the weight at every call
+      "blas_t"   the transposed product (N, K) @ (K, M) by torch's BLAS, the weight read as stored, then made
+                 (M, N) again: a few rows (the timestep's products) run without the weight being packed
     temporal convolutions (B, C_in, T) * (C_out, C_in, k):
       "direct"   torch's own `F.conv1d`
       "unfold"   the frames unfolded into (B * T, C_in * k) rows, one linear product (itself chosen as above)
@@ -70,6 +72,7 @@ from .model import (
     Downsample1d,
     ResidualTemporalBlock,
     SelfAttention,
+    UNet1D,
     Upsample1d,
     framewise_group_norm,
 )
@@ -96,7 +99,7 @@ __all__ = [
 ]
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
-LINEAR_KERNELS = ("blas", "blas_nn", "onednn", "mkl_packed")
+LINEAR_KERNELS = ("blas", "blas_nn", "onednn", "mkl_packed", "blas_t")
 CONV_KERNELS = ("direct", "unfold")
 REPEATS = 5  # timed runs of each candidate, at least
 MAX_REPEATS = 40
@@ -490,6 +493,9 @@ def _linear_kernel(name: str, owner: nn.Module, x: Tensor, weight: Tensor, bias:
         if ops is not None:
             rows = x.shape[0]
             return ops[1](x, _packed(owner, weight, rows), weight, bias, rows)
+    if name == "blas_t":
+        out = weight @ x.t() if bias is None else torch.addmm(bias.unsqueeze(1), weight, x.t())
+        return out.t().contiguous()
     if name == "blas_nn" and not _needs_grad(x, weight, bias):
         wt = _transposed(owner, weight)
         return torch.addmm(bias, x, wt) if bias is not None else x @ wt
@@ -589,20 +595,44 @@ class TemporalConv1d(nn.Conv1d):
         weight = self.weight if weight is None else weight
         bias = self.bias if weight is self.weight else bias
         c_out, c_in, k = weight.shape
-        B = x.shape[0]
-        pad = int(self.padding[0])
-        windows = F.pad(x, (pad, pad)).unfold(2, k, self.stride[0])  # (B, C_in, T_out, k), a view
-        t_out = windows.shape[2]
+        B, T = x.shape[0], x.shape[2]
+        pad, stride = int(self.padding[0]), self.stride[0]
+        t_out = (T + 2 * pad - k) // stride + 1
+        if t_out < 1:
+            return self._conv_forward(x, weight, bias)  # torch's own error names the sizes
         matrix = weight.reshape(c_out, c_in * k)
         # The unfolded columns are k times the input: make them a few rows of the batch at a time.
         rows = max(1, self.CHUNK_BYTES // max(1, t_out * c_in * k * x.element_size()))
         parts = []
         for start in range(0, B, rows):
-            part = windows[start : start + rows]
-            cols = part.permute(0, 2, 1, 3).reshape(part.shape[0] * t_out, c_in * k)
+            part = x[start : start + rows]
+            cols = _columns(part, k, pad, stride, t_out)
             parts.append(linear_product(self, cols, matrix, bias).view(part.shape[0], t_out, c_out))
         out = parts[0] if len(parts) == 1 else torch.cat(parts)
         return out.transpose(1, 2)
+
+
+def _columns(x: Tensor, k: int, pad: int, stride: int, t_out: int) -> Tensor:
+    """(B, C, T) -> (B * t_out, C * k) rows of a convolution's product: row b t_out + t, column c k + j holds
+    x[b, c, t stride + j - pad] (0 outside the frames), the order of the weight's (C_out, C * k) reshape.
+
+    Made frame-major: the frames, padded, as (B, T + 2 pad, C) rows (a plain copy where x is the model's (B, T, C)
+    frames seen as channels), then each tap's frames copied into its column of every channel, k copies whose
+    inner loop runs over the C channels (one copy of the (c, t, j) gather has an inner loop of k, five numbers).
+    """
+    B, C, T = x.shape
+    frames = x.transpose(1, 2)  # (B, T, C)
+    if k == 1 and pad == 0:
+        return frames[:, ::stride].reshape(B * t_out, C)
+    padded = x.new_empty(B, T + 2 * pad, C)
+    padded[:, :pad] = 0
+    padded[:, pad + T :] = 0
+    padded[:, pad : pad + T] = frames
+    cols = x.new_empty(B, t_out, C, k)
+    span = (t_out - 1) * stride + 1
+    for j in range(k):
+        cols[..., j] = padded[:, j : j + span : stride]
+    return cols.view(B * t_out, C * k)
 
 
 def _conv_shape(layer: nn.Conv1d | nn.ConvTranspose1d) -> tuple[int, ...]:
@@ -710,11 +740,11 @@ class FusedAdaGNConvBlock(AdaGNConvBlock):
 
 
 def use_cpu_kernels(model: ModuleT) -> ModuleT:
-    """Run `model`'s large products through the measured CPU kernels, in place: the attention projections and the
-    feed-forward layers become `DenseLinear`, the temporal convolutions (the blocks', the residual 1 x 1 and the
-    down-sampling ones) `TemporalConv1d`, the up-sampling transposed convolutions `TransposedConv1d`, and the
-    convolution blocks `FusedConvBlock` and `FusedAdaGNConvBlock` (subclasses that add no parameter, so weights,
-    state-dict keys and devices are untouched). Returns the model."""
+    """Run `model`'s large products through the measured CPU kernels, in place: the attention projections, the
+    feed-forward layers and the timestep's products become `DenseLinear`, the temporal convolutions (the blocks',
+    the residual 1 x 1 and the down-sampling ones) `TemporalConv1d`, the up-sampling transposed convolutions
+    `TransposedConv1d`, and the convolution blocks `FusedConvBlock` and `FusedAdaGNConvBlock` (subclasses that add
+    no parameter, so weights, state-dict keys and devices are untouched). Returns the model."""
     for module in model.modules():
         if type(module) is ConvBlock:
             module.__class__ = FusedConvBlock
@@ -728,7 +758,9 @@ def use_cpu_kernels(model: ModuleT) -> ModuleT:
         elif isinstance(module, (AdaGNConvBlock, ConvBlock)):
             layers = [module.block]
         elif isinstance(module, ResidualTemporalBlock):
-            layers = [module.residual_conv]
+            layers = [module.residual_conv, *module.time_mlp]  # the timestep's scale and shift: two-row products
+        elif isinstance(module, UNet1D):
+            layers = list(module.time_mlp)
         elif isinstance(module, (Downsample1d, Upsample1d)):
             layers = [module.conv]
         else:

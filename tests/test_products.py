@@ -99,6 +99,9 @@ def test_every_convolution_of_the_unet_runs_through_the_kernels():
     reference = MotionCLR(config).eval()
     reference.load_state_dict(model.state_dict())
     kernels.use_cpu_kernels(model)
+    blocks = model.unet.clr_blocks()
+    times = [*model.unet.time_mlp, *(m for b in blocks for m in b.conv1d.time_mlp)]
+    assert sum(isinstance(m, DenseLinear) for m in times) == 2 + len(blocks)  # the timestep's products
     convs = [m for m in model.unet.modules() if isinstance(m, (torch.nn.Conv1d, torch.nn.ConvTranspose1d))]
     final = model.unet.final_conv
     assert all(isinstance(m, (TemporalConv1d, TransposedConv1d)) for m in convs if m is not final)
@@ -230,28 +233,40 @@ def test_a_fused_block_whose_scale_alone_needs_a_gradient_runs_the_models_own():
 
 
 def test_forcing_names_the_valid_kernels():
-    with pytest.raises(ValueError, match=r"linear kernel must be one of \('blas', 'blas_nn', 'onednn', 'mkl_packed'\)"):
+    names = r"\('blas', 'blas_nn', 'onednn', 'mkl_packed', 'blas_t'\)"
+    with pytest.raises(ValueError, match=rf"linear kernel must be one of {names}"):
         force_kernels(linear="mkl").__enter__()
     with pytest.raises(ValueError, match=r"conv kernel must be one of \('direct', 'unfold'\)"):
         force_kernels(conv="fft").__enter__()
 
 
-@pytest.mark.parametrize(("k", "stride", "pad"), [(3, 2, 1), (4, 3, 0), (1, 1, 0)])
-def test_unfolded_convolutions_of_any_stride_and_their_gradients_equal_torchs(k, stride, pad):
-    """The down path's strided convolution (k 3, stride 2) and others, unfolded: forward, and gradients."""
+@pytest.mark.parametrize(("k", "stride", "pad"), [(3, 2, 1), (4, 3, 0), (1, 1, 0), (1, 2, 0), (5, 1, 2), (2, 2, 3)])
+@pytest.mark.parametrize("layout", ["channels", "frames"])
+def test_unfolded_convolutions_of_any_stride_and_their_gradients_equal_torchs(k, stride, pad, layout):
+    """The down path's strided convolution (k 3, stride 2) and others, unfolded, on (B, T, C) frames seen as
+    channels (the model's layout) or on (B, C, T): forward, and gradients."""
     torch.manual_seed(0)
     layer = TemporalConv1d(48, 32, k, stride, pad)
     reference = torch.nn.Conv1d(48, 32, k, stride, pad)
     reference.load_state_dict(layer.state_dict())
-    x = torch.randn(3, 25, 48).transpose(1, 2)
+    x = torch.randn(3, 25, 48).transpose(1, 2) if layout == "frames" else torch.randn(3, 48, 25)
+    x.requires_grad_()
+    x_ref = x.detach().clone().requires_grad_()
     with force_kernels(conv="unfold"):
         with torch.no_grad():
             torch.testing.assert_close(layer(x), reference(x), rtol=1e-5, atol=1e-5)
         out = layer(x)
     out.square().sum().backward()
-    reference(x).square().sum().backward()
+    reference(x_ref).square().sum().backward()
     torch.testing.assert_close(layer.weight.grad, reference.weight.grad, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(layer.bias.grad, reference.bias.grad, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(x.grad, x_ref.grad, rtol=1e-4, atol=1e-4)
+
+
+def test_an_unfolded_convolution_of_an_input_shorter_than_its_kernel_raises_torchs_error():
+    layer = TemporalConv1d(8, 4, 5)
+    with force_kernels(conv="unfold"), pytest.raises(RuntimeError, match="Kernel size can't be greater"):
+        layer(torch.randn(2, 8, 3))
 
 
 def test_a_convolution_is_also_timed_from_a_heap_given_back_to_the_system(monkeypatch):
