@@ -1,0 +1,114 @@
+"""One change to how the library runs against the way before it, in the release model's guided forward,
+alternated forward by forward in one process.
+
+The release configuration with random weights, T = 160 frames, batch 1 (two rows with guidance 2.5), float32, the
+text's keys and values reused as a run does, the products on the kernels measured on this machine in both ways.
+Each round runs one forward with the change and one without. Printed: the median ratio of the two over the rounds,
+with its quartiles, and each way's median time. The changes:
+
+  tail      the convolution blocks' in-place tail (GroupNorm's output, scale and shift, Mish with one exponential:
+            `FusedConvBlock`, `FusedAdaGNConvBlock`) against the model's own blocks
+  timestep  the timestep's two-row products through the measured kernels (`DenseLinear`) against torch's
+            `nn.Linear`
+  unfold    the convolutions' rows unfolded frame-major (`kernels._columns`: k copies, the channels innermost)
+            against one gather of the padded (B, C, T) input in (channel, tap) order, the way before
+
+    python benchmarks/bench_changes.py [--change tail] [--rounds 30] [--frames 160]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from bench_sampling import machine_line, random_release_model
+from torch import Tensor, nn
+
+from motionclr_lens import kernels
+from motionclr_lens.kernels import DenseLinear, FusedAdaGNConvBlock, FusedConvBlock
+from motionclr_lens.model import AdaGNConvBlock, ConvBlock, MotionCLR, ResidualTemporalBlock, UNet1D
+from motionclr_lens.sampling import guided_prediction
+
+
+def gathered_columns(x: Tensor, k: int, pad: int, stride: int, t_out: int) -> Tensor:
+    """The unfolded rows as made before: the (B, C, T) input padded, then one gather in (channel, tap) order."""
+    B, C, _ = x.shape
+    windows = F.pad(x, (pad, pad)).unfold(2, k, stride)  # (B, C, t_out, k), a view
+    return windows.permute(0, 2, 1, 3).reshape(B * t_out, C * k)
+
+
+def switches(model: MotionCLR, change: str) -> Callable[[bool], None]:
+    """A function that turns `change` on (True) or off (False) in `model`."""
+    if change == "tail":
+        blocks = [m for m in model.modules() if isinstance(m, (ConvBlock, AdaGNConvBlock))]
+        assert all(isinstance(m, (FusedConvBlock, FusedAdaGNConvBlock)) for m in blocks)
+        fused = [type(m) for m in blocks]
+        plain = [ConvBlock if isinstance(m, FusedConvBlock) else AdaGNConvBlock for m in blocks]
+
+        def tail(on: bool) -> None:
+            for block, kind in zip(blocks, fused if on else plain, strict=True):
+                block.__class__ = kind
+
+        return tail
+    if change == "timestep":
+        owners = [m for m in model.modules() if isinstance(m, (ResidualTemporalBlock, UNet1D))]
+        layers = [layer for m in owners for layer in m.time_mlp if isinstance(layer, nn.Linear)]
+        assert layers and all(isinstance(layer, DenseLinear) for layer in layers)
+
+        def timestep(on: bool) -> None:
+            for layer in layers:
+                layer.__class__ = DenseLinear if on else nn.Linear
+
+        return timestep
+    library_columns = kernels._columns
+
+    def unfold(on: bool) -> None:
+        kernels._columns = library_columns if on else gathered_columns  # type: ignore[assignment]
+
+    return unfold
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--change", choices=("tail", "timestep", "unfold"), default="tail")
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--frames", type=int, default=160)
+    args = parser.parse_args()
+
+    model = random_release_model()
+    text = model.encode_text(torch.zeros(1, 77, dtype=torch.long)).detach()
+    x = torch.randn(1, args.frames, model.config.input_dim)
+    t = torch.tensor([500])
+    text_kv: dict[int, object] = {}
+    switch = switches(model, args.change)
+    times: dict[bool, list[float]] = {True: [], False: []}
+    outputs = {}
+    try:
+        for round_ in range(args.rounds + 2):  # two warm-up rounds (the first measures the kernels)
+            for on in (True, False):
+                switch(on)
+                with torch.no_grad():
+                    start = time.perf_counter()
+                    outputs[on] = guided_prediction(model, x, t, text, 2.5, text_kv=text_kv)
+                    seconds = time.perf_counter() - start
+                if round_ >= 2:
+                    times[on].append(seconds)
+    finally:
+        switch(True)
+    ratios = sorted(a / b for a, b in zip(times[True], times[False], strict=True))
+    n = len(ratios)
+    print(machine_line())
+    print(
+        f"{args.change}: with / without per guided forward at T={args.frames}: median {statistics.median(ratios):.3f} "
+        f"[quartiles {ratios[n // 4]:.3f}, {ratios[(3 * n) // 4]:.3f}] over {n} rounds; median forward "
+        f"{statistics.median(times[True]) * 1e3:.0f} ms with, {statistics.median(times[False]) * 1e3:.0f} ms "
+        f"without; outputs differ by at most {(outputs[True] - outputs[False]).abs().max().item():.2e}"
+    )
+
+
+if __name__ == "__main__":
+    main()
