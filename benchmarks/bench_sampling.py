@@ -12,9 +12,11 @@ float32 on the CPU, DPM-Solver++ (SDE, Karras sigmas) with guidance 2.5. Ways, a
 The library's ways, like its pipeline, compute the text's keys and values in every cross-attention once per run
 (the reference, at every step). The floor is the arithmetic the library's run does (counted by torch's
 FlopCounterMode: the first guided forward in full, the other steps reusing the text's keys and values) over the
-best float32 matmul rate measured in the same run (a reading before each round of ways and one at the end). The
-ratio to the reference is taken round by round (the ways of a round run one after the other): its median and
-range. The machine line names the CPU model and torch's cpu capability.
+best float32 matmul rate measured in the same run (a 1 s reading just before each run, and one of 3 s at the end);
+each run is also set against the floor of the reading just before it, the ratios' median and range printed, which
+on a host whose speed moves compares like with like. The ratio to the reference is taken round by round (the ways
+of a round run one after the other): its median and range. The machine line names the CPU model and torch's cpu
+capability.
 
     python benchmarks/bench_sampling.py [--frames 160] [--steps 10] [--repeats 3] [--threads N]
                                         [--ways reference torch library]
@@ -163,11 +165,15 @@ def main() -> None:
 
     first = {way: run(way) for way in args.ways}  # warm-up; the library's first run measures its kernels
     times: dict[str, list[float]] = {way: [] for way in args.ways}
-    rates = []  # the matmul rate between rounds: a shared host's speed moves, and the floor takes its best
+    # The matmul rate, read for 1 s just before each run: a shared host's speed moves. The floor of the table takes
+    # the best reading; each run is also set against the floor of the reading just before it.
+    local: dict[str, list[float]] = {way: [] for way in args.ways}
+    rates = []
     for _ in range(args.repeats):
-        rates.append(matmul_rate(seconds=1.0))
         for way in args.ways:
+            rates.append(matmul_rate(seconds=1.0))
             times[way].append(run(way))
+            local[way].append(times[way][-1] / (gflop_run / rates[-1]))
     rates.append(matmul_rate())
     rate = max(rates)
     floor = gflop_run / rate
@@ -177,14 +183,17 @@ def main() -> None:
         f"and values; {args.steps} steps: {gflop_run:.1f} GFLOP"
     )
     print(
-        f"float32 matmul rate: {rate:.1f} GFLOP/s, the best of {len(rates)} readings between rounds "
+        f"float32 matmul rate: {rate:.1f} GFLOP/s, the best of {len(rates)} readings, one before each run "
         f"({min(rates):.1f}-{rate:.1f}); arithmetic floor for {args.steps} steps: {floor:.2f} s"
     )
     copies = {row["layer"]: row["copy_bytes"] for row in kernels.describe_kernels(model)}
     print(f"kernels chosen: {kernel_summary()}; weight copies kept: {sum(copies.values()) / 2**20:.0f} MiB")
     print()
-    print(f"| way | first run s | best s | median s of {args.repeats} | median / floor | reference / way |")
-    print("|---|---|---|---|---|---|")
+    print(
+        f"| way | first run s | best s | median s of {args.repeats} | median / floor | by runs, / the floor read "
+        "before | reference / way, by rounds |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for way in args.ways:
         median = statistics.median(times[way])
         ratio = "-"
@@ -192,7 +201,11 @@ def main() -> None:
             # Within each round the ways ran one after the other: the ratio of a round, then their median and range.
             rounds = sorted(r / w for r, w in zip(times["reference"], times[way], strict=True))
             ratio = f"{statistics.median(rounds):.2f} ({rounds[0]:.2f}-{rounds[-1]:.2f})"
-        print(f"| {way} | {first[way]:.2f} | {min(times[way]):.2f} | {median:.2f} | {median / floor:.2f} | {ratio} |")
+        near = sorted(local[way])
+        print(
+            f"| {way} | {first[way]:.2f} | {min(times[way]):.2f} | {median:.2f} | {median / floor:.2f} | "
+            f"{statistics.median(near):.2f} ({near[0]:.2f}-{near[-1]:.2f}) | {ratio} |"
+        )
 
 
 if __name__ == "__main__":
