@@ -1,9 +1,9 @@
 """CPU kernels for the model's large matrix products, chosen by measurement on the machine that runs.
 
 `use_cpu_kernels(model)` turns the products that dominate a MotionCLR's time (the attention projections, the
-feed-forward layers and the temporal convolutions) into layers of the same parameters and state-dict keys
-whose products on the CPU run through the fastest of several kernels, where "fastest" is measured on this
-machine, not assumed from another:
+feed-forward layers and the temporal convolutions), and the timestep's two-row products, into layers of the same
+parameters and state-dict keys whose products on the CPU run through the fastest of several kernels, where
+"fastest" is measured on this machine, not assumed from another:
 
     linear products (M, K) @ (N, K)^T + bias:
       "blas"     torch's own `F.linear` (the BLAS sgemm behind it, weight read transposed)
