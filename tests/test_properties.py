@@ -52,6 +52,9 @@ def world_joints():
     return recover_from_ric(torch.as_tensor(sample.features)).numpy().astype(np.float64)
 
 
+HALF_TURN = 0.01  # radians
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     yaw=st.floats(-np.pi, np.pi),
@@ -59,11 +62,19 @@ def world_joints():
 )
 def test_features_do_not_depend_on_where_or_which_way(world_joints, yaw, shift):
     """HumanML3D features put the motion on the floor at the origin facing +z: moving and turning the
-    joints first changes nothing (the first frame's root rotation is the reference)."""
+    joints first changes nothing (the first frame's root rotation is the reference).
+
+    Up to float32, in which the rotations are computed, as HumanML3D computes them: within HALF_TURN of a half
+    turn the rotation between the facing and +z is one between nearly opposite vectors, ill-conditioned, and the
+    joints' 6D rotations move by up to 4e-3 (at 3.1413 rad; 2e-5 at 0.5 rad, 4e-5 at 3.13 rad)."""
     moved = world_joints @ rot_y(np.array(yaw)).T + np.array(shift)
     a = joints_to_features(world_joints)
     b = joints_to_features(moved)
-    np.testing.assert_allclose(b, a, atol=2e-4)
+    near_half_turn = np.pi - abs(yaw) < HALF_TURN
+    rotations = np.s_[67:193]  # the 21 joints' 6D rotations
+    np.testing.assert_allclose(b[:, rotations], a[:, rotations], atol=1e-2 if near_half_turn else 2e-4)
+    rest = np.r_[0:67, 193:263]
+    np.testing.assert_allclose(b[:, rest], a[:, rest], atol=5e-4 if near_half_turn else 2e-4)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
