@@ -423,6 +423,11 @@ def _choose(key: tuple[Any, ...], candidates: Mapping[str, Callable[[], object]]
     return choice.kernel
 
 
+def _forced_conv(layer: nn.Module) -> str | None:
+    """The convolution kernel forced in this block (`force_kernels`) or pinned on `layer` (`pin_kernels`), if any."""
+    return _FORCED.get()[1] or layer.__dict__.get("pinned_conv")
+
+
 def _torchs_own() -> bool:
     """Autocast and compilation get torch's own kernels: the ones they know how to lower."""
     return torch.is_autocast_enabled("cpu") or torch.compiler.is_compiling()
@@ -573,7 +578,7 @@ class TemporalConv1d(nn.Conv1d):
             or self.padding_mode != "zeros"
         ):
             return super().forward(x)
-        name = _FORCED.get()[1] or self.__dict__.get("pinned_conv")
+        name = _forced_conv(self)
         if name is None:
             rows = x.shape[0] * ((x.shape[-1] + 2 * int(self.padding[0]) - self.weight.shape[2]) // self.stride[0] + 1)
             grad = _needs_grad(x, self.weight, self.bias)
@@ -663,7 +668,7 @@ class TransposedConv1d(nn.ConvTranspose1d):
             or self.padding_mode != "zeros"
         ):
             return super().forward(x, output_size)
-        name = _FORCED.get()[1] or self.__dict__.get("pinned_conv")
+        name = _forced_conv(self)
         if name is None:
             grad = _needs_grad(x, self.weight, self.bias)
             key, name = _chosen("tconv", _conv_shape(self), x.shape[0] * x.shape[2], grad)
@@ -711,10 +716,10 @@ def _own_block(block: ConvBlock | AdaGNConvBlock, *inputs: Tensor) -> bool:
     """Whether a block runs as the model's own: off the CPU, where any input or parameter needs a gradient (in
     place would break the backward), under autocast or compilation, or with the block's convolution forced or
     pinned to torch's own ("direct")."""
-    conv = _FORCED.get()[1] or block.block.__dict__.get("pinned_conv")
-    return (
-        inputs[0].device.type != "cpu" or _torchs_own() or conv == "direct" or _needs_grad(*inputs, *block.parameters())
-    )
+    if inputs[0].device.type != "cpu" or _torchs_own() or _forced_conv(block.block) == "direct":
+        return True
+    # The parameters are listed only where gradients are on: the no-grad forward (sampling) skips the walk.
+    return torch.is_grad_enabled() and _needs_grad(*inputs, *block.parameters())
 
 
 class FusedConvBlock(ConvBlock):
