@@ -744,10 +744,15 @@ def _inspect_kernels(pipe: MotionCLRPipeline, seconds: float) -> None:
     frames = pipe.lengths_in_frames(1, None, seconds)
     pipe.generate(["a person walks forward"], lengths=frames, steps=2, generator=torch.Generator().manual_seed(0))
     print(f"\nkernels on {kernels.machine_key()}, {torch.get_num_threads()} threads ({frames[0]} frames, guided):")
-    print("  class                                         kernel     how       seconds of each candidate")
+    weights, cache = kernels.kernel_weight_bytes(pipe.model), kernels.last_level_cache_bytes()
+    print(
+        f"  weights of these products {weights / 2**20:.0f} MiB, the largest cache {cache / 2**20:.0f} MiB: timed "
+        + ("with each weight read from memory, as in a step (classes marked streamed)" if weights > cache else "warm")
+    )
+    print("  class                                                  kernel     how       seconds of each candidate")
     for choice in kernels.kernel_choices():
         times = ", ".join(f"{name} {1e3 * t:.2f} ms" for name, t in choice.seconds.items()) or "-"
-        print(f"  {choice.key:45s} {choice.kernel:10s} {choice.how:9s} {times}")
+        print(f"  {choice.key:54s} {choice.kernel:10s} {choice.how:9s} {times}")
     layers = kernels.describe_kernels(pipe.model)
     copies = {row["layer"]: row["copy_bytes"] for row in layers}
     print(

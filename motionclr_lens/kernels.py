@@ -26,15 +26,17 @@ torch's takes an exponential, a logarithm and a tanh (`mish_`); a block whose co
 to "direct" runs torch's own tail, as the original does.
 
 The first call of each product class (kernel kind, the weight's shape, the rows rounded up to a power of two,
-gradients or not, torch's thread count) times every candidate on the call's own input (one warm-up and
-at least `REPEATS` timed runs and `MEASURE_SECONDS` each, taking turns; the lower quartile counts; a
-convolution's also from a heap given back to the system, the worse reading counting: `_time_candidates`); the
-fastest wins, torch's own unless another is at least `MARGIN` faster. The choice is kept for the process and on
-disk (`_disk_path`: the user's cache folder, or the JSON file `MOTIONCLR_LENS_KERNEL_CACHE` names, "off" for
-none) under a key of the CPU model, torch's cpu capability and version, so that later processes on the machine
-run the same kernels and give the same numbers bit for bit; processes measure a class one at a time (a file
-lock), so they agree. `MOTIONCLR_LENS_WEIGHT_COPIES=off` leaves out the kernels that keep a copy of the weight
-("blas_nn", "mkl_packed"), for a machine short of memory.
+gradients or not, torch's thread count, the weight streamed or not) times every candidate on the call's own input
+(one warm-up and at least `REPEATS` timed runs and `MEASURE_SECONDS` each, taking turns; the lower quartile
+counts; a convolution's also from a heap given back to the system, the worse reading counting:
+`_time_candidates`); the fastest wins, torch's own unless another is at least `MARGIN` faster. A model whose
+weights exceed the CPU's largest cache reads each weight from memory in a run, and its linear products are timed
+so, over copies of the weight (`_streamed_candidates`): timed on one weight, the kernels rank otherwise. The
+choice is kept for the process and on disk (`_disk_path`: the user's cache folder, or the JSON file
+`MOTIONCLR_LENS_KERNEL_CACHE` names, "off" for none) under a key of the CPU model, torch's cpu capability and
+version, so that later processes on the machine run the same kernels and give the same numbers bit for bit;
+processes measure a class one at a time (a file lock), so they agree. `MOTIONCLR_LENS_WEIGHT_COPIES=off` leaves out the
+kernels that keep a copy of the weight ("blas_nn", "mkl_packed"), for a machine short of memory.
 
 `kernel_choices()` and `describe_kernels(model)` say what was chosen and why (the times);
 `force_kernels(linear=..., conv=...)` forces a choice in a block, `pin_kernels(model, ...)` for one model (tests,
@@ -49,6 +51,7 @@ import contextvars
 import ctypes
 import ctypes.util
 import functools
+import itertools
 import json
 import os
 import platform
@@ -92,6 +95,8 @@ __all__ = [
     "describe_kernels",
     "force_kernels",
     "kernel_choices",
+    "kernel_weight_bytes",
+    "last_level_cache_bytes",
     "machine_key",
     "mish_",
     "pin_kernels",
@@ -112,6 +117,9 @@ CACHE_ENV = "MOTIONCLR_LENS_KERNEL_CACHE"
 # release model they can double the weights' memory (docs/performance.md).
 COPIES_ENV = "MOTIONCLR_LENS_WEIGHT_COPIES"
 COPYING_KERNELS = ("blas_nn", "mkl_packed")
+STREAMED_FLAG = "weights_streamed"  # set on a layer whose model's weights exceed the largest cache (use_cpu_kernels)
+FALLBACK_CACHE_BYTES = 32 * 2**20  # the largest cache's size where the system does not say
+STREAM_SPAN_MAX = 128 * 2**20  # the most bytes of weight copies a streamed timing cycles through
 
 
 def dense(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
@@ -184,15 +192,17 @@ class KernelChoice:
     kernel: str
     seconds: dict[str, float]
     how: str  # "measured", "measured while busy" (kept for this process only), "disk" or "forced"
+    streamed: bool = False  # timed with the weight coming from memory, as in a model larger than the cache
 
     @property
     def key(self) -> str:
         shape = "x".join(map(str, self.shape))
-        return f"{self.kind}:{shape}:rows{self.rows}:{'grad' if self.grad else 'nograd'}:threads{self.threads}"
+        key = f"{self.kind}:{shape}:rows{self.rows}:{'grad' if self.grad else 'nograd'}:threads{self.threads}"
+        return f"{key}:streamed" if self.streamed else key
 
 
 _CHOICES: dict[str, KernelChoice] = {}
-_CHOSEN: dict[tuple[str, tuple[int, ...], int, bool, int], str] = {}  # the hot path's lookup of _CHOICES
+_CHOSEN: dict[tuple[str, tuple[int, ...], int, bool, int, bool], str] = {}  # the hot path's lookup of _CHOICES
 _LOCK = threading.Lock()
 _FORCED: contextvars.ContextVar[tuple[str | None, str | None]] = contextvars.ContextVar(
     "motionclr_lens_forced_kernels", default=(None, None)
@@ -387,17 +397,19 @@ def _time_candidates(candidates: Mapping[str, Callable[[], object]], cold: bool 
     return {name: max(seconds[name], statistics.median(fresh[name])) for name in candidates}
 
 
-def _chosen(kind: str, shape: tuple[int, ...], rows: int, grad: bool) -> tuple[tuple[Any, ...], str | None]:
+def _chosen(
+    kind: str, shape: tuple[int, ...], rows: int, grad: bool, streamed: bool = False
+) -> tuple[tuple[Any, ...], str | None]:
     """The class of a call and its kernel if already chosen."""
-    key = (kind, shape, _rows_class(rows), grad, torch.get_num_threads())
+    key = (kind, shape, _rows_class(rows), grad, torch.get_num_threads(), streamed)
     return key, _CHOSEN.get(key)
 
 
 def _choose(key: tuple[Any, ...], candidates: Mapping[str, Callable[[], object]]) -> str:
     """Choose a kernel for a class met for the first time: from disk where stored, else by timing the candidates
     (torch's own first)."""
-    kind, shape, rows, grad, threads = key
-    probe = KernelChoice(kind, shape, rows, grad, threads, "", {}, "")
+    kind, shape, rows, grad, threads, streamed = key
+    probe = KernelChoice(kind, shape, rows, grad, threads, "", {}, "", streamed)
     with _disk_lock():  # processes on one machine measure a class one at a time and agree on its kernel
         stored = _read_disk().get(probe.key)
         # A stored choice holds only among the same candidates: a kernel added since is measured against it.
@@ -516,17 +528,19 @@ def linear_product(owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | N
         name = forced
     else:
         grad = _needs_grad(x, weight, bias)
-        key, name = _chosen("linear", (weight.shape[1], weight.shape[0]), x.shape[0], grad)
+        streamed = not grad and bool(owner.__dict__.get(STREAMED_FLAG))
+        key, name = _chosen("linear", (weight.shape[1], weight.shape[0]), x.shape[0], grad, streamed)
         if name is None:
+            names: tuple[str, ...]
             if grad:
                 names = ("blas", "onednn")
                 name = _choose(key, {n: functools.partial(_timed_backward, n, owner, x, weight, bias) for n in names})
             else:
-                candidates = {
-                    n: functools.partial(_linear_kernel, n, owner, x, weight, bias)
-                    for n in LINEAR_KERNELS
-                    if _available(n)
-                }
+                names = tuple(n for n in LINEAR_KERNELS if _available(n))
+                if streamed:
+                    candidates = _streamed_candidates(names, x, weight, bias)
+                else:
+                    candidates = {n: functools.partial(_linear_kernel, n, owner, x, weight, bias) for n in names}
                 name = _choose(key, candidates)
                 # The copies the timing made, where another kernel won.
                 if name != "blas_nn":
@@ -534,6 +548,50 @@ def linear_product(owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | N
                 if name != "mkl_packed":
                     owner.__dict__.pop("_kernel_packed", None)
     return _linear_kernel(str(name), owner, x, weight, bias)
+
+
+@functools.cache
+def last_level_cache_bytes(caches: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> int:
+    """The size of the CPU's largest cache, from Linux's description of the first CPU's caches (`caches`);
+    `FALLBACK_CACHE_BYTES` where there is none."""
+    sizes = []
+    for path in caches.glob("index*/size"):
+        try:
+            text = path.read_text().strip().upper()
+            scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
+            sizes.append(int(text.rstrip("KMG")) * scale)
+        except (OSError, ValueError):
+            continue
+    return max(sizes, default=FALLBACK_CACHE_BYTES)
+
+
+def _streamed_candidates(
+    names: tuple[str, ...], x: Tensor, weight: Tensor, bias: Tensor | None
+) -> dict[str, Callable[[], object]]:
+    """The candidates of a product whose weight, in the run, comes from memory: each call takes the next of copies
+    of the weight that span twice the largest cache (at most `STREAM_SPAN_MAX`), so that no call finds its weight
+    cached by the one before.
+    Timed on one weight, MKL's sgemm and oneDNN come out even where in the release model's run MKL's takes 1.1-1.8x
+    oneDNN's time (docs/performance.md). A kernel that keeps a copy of the weight makes one for every copy first,
+    as it would once for a layer; all are dropped with the candidates."""
+    size = weight.numel() * weight.element_size()
+    count = max(2, -(-min(2 * last_level_cache_bytes(), STREAM_SPAN_MAX) // max(size, 1)))
+    weights = [weight.detach()] + [weight.detach().clone() for _ in range(count - 1)]
+    owners = [nn.Module() for _ in weights]  # where a copying kernel keeps each weight's copy
+
+    def turns(name: str) -> Callable[[], object]:
+        turn = itertools.count()
+
+        def run() -> object:
+            i = next(turn) % count
+            return _linear_kernel(name, owners[i], x, weights[i], bias)
+
+        if name in COPYING_KERNELS:
+            for _ in range(count):
+                run()
+        return run
+
+    return {name: turns(name) for name in names}
 
 
 def _timed_backward(name: str, owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | None) -> None:
@@ -749,7 +807,9 @@ def use_cpu_kernels(model: ModuleT) -> ModuleT:
     feed-forward layers and the timestep's products become `DenseLinear`, the temporal convolutions (the blocks',
     the residual 1 x 1 and the down-sampling ones) `TemporalConv1d`, the up-sampling transposed convolutions
     `TransposedConv1d`, and the convolution blocks `FusedConvBlock` and `FusedAdaGNConvBlock` (subclasses that add
-    no parameter, so weights, state-dict keys and devices are untouched). Returns the model."""
+    no parameter, so weights, state-dict keys and devices are untouched). Where the weights of these layers, read
+    at every step, exceed the CPU's largest cache, so that a step reads each from memory, their products are timed
+    that way (`_streamed_candidates`). Returns the model."""
     for module in model.modules():
         if type(module) is ConvBlock:
             module.__class__ = FusedConvBlock
@@ -777,7 +837,20 @@ def use_cpu_kernels(model: ModuleT) -> ModuleT:
                 layer.__class__ = TemporalConv1d
             elif type(layer) is nn.ConvTranspose1d:
                 layer.__class__ = TransposedConv1d
+    streamed = kernel_weight_bytes(model) > last_level_cache_bytes()
+    for layer in _kernel_layers(model):
+        layer.__dict__[STREAMED_FLAG] = streamed
     return model
+
+
+def _kernel_layers(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if isinstance(m, (DenseLinear, TemporalConv1d, TransposedConv1d))]
+
+
+def kernel_weight_bytes(model: nn.Module) -> int:
+    """The bytes of the parameters of `model`'s layers that run through these kernels: what a step reads."""
+    params = {id(p): p for layer in _kernel_layers(model) for p in layer.parameters()}
+    return sum(p.numel() * p.element_size() for p in params.values())
 
 
 def describe_kernels(model: nn.Module) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ import pytest
 
 from motionclr_lens.cli import main
 from motionclr_lens.export import read_bvh
+from motionclr_lens.loading import load_model
 from motionclr_lens.pipeline import UnknownWordWarning
 
 
@@ -84,6 +85,8 @@ def test_inspect_says_which_kernel_each_product_runs_and_why(capsys, monkeypatch
     assert rows and len(rows) == len(kernels.kernel_choices())
     assert all(row[1] in kernels.LINEAR_KERNELS + kernels.CONV_KERNELS and row[2] == "measured" for row in rows)
     assert "layers run through these kernels" in text
+    weights, cache = kernels.kernel_weight_bytes(load_model().model), kernels.last_level_cache_bytes()
+    assert ("(classes marked streamed)" in text) is (weights > cache)
 
 
 def test_generate_replays_a_record_bit_for_bit(tmp_path):

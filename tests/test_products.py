@@ -408,3 +408,60 @@ def test_a_choice_timed_on_a_busy_machine_is_not_kept_for_later_processes(tmp_pa
         layer(torch.randn(16, 64))
     assert [c.how for c in kernel_choices()] == ["measured"]
     assert kernel_choices()[0].key in json.loads(path.read_text())[kernels.machine_key()]
+
+
+def test_the_largest_cache_is_read_from_the_systems_description(tmp_path):
+    """The largest of the first CPU's caches, in the units the system writes; a size it cannot read is passed
+    over, and without any the fallback holds."""
+    for index, size in [("index0", "48K"), ("index1", "n/a"), ("index2", "1024K"), ("index3", "32768K")]:
+        (tmp_path / index).mkdir()
+        (tmp_path / index / "size").write_text(size + "\n")
+    assert kernels.last_level_cache_bytes(tmp_path) == 32 * 2**20
+    assert kernels.last_level_cache_bytes(tmp_path / "none") == kernels.FALLBACK_CACHE_BYTES
+
+
+@pytest.mark.parametrize("cache_bytes", [2**30, 2**16])
+def test_a_model_larger_than_the_cache_times_its_products_with_each_weight_from_memory(monkeypatch, cache_bytes):
+    """Where the weights a step reads (the kernels' layers') exceed the largest cache, those layers are marked, and a
+    marked product class is timed over copies of the weight spanning twice the cache, one copy a call, each copying
+    kernel's copy made beforehand for each; the choice is its own class ("streamed"), the layer keeps no copy of a
+    kernel it does not run, and its output is torch's. A model within the cache is timed as before."""
+    from dataclasses import replace
+
+    from conftest import TINY
+
+    from motionclr_lens import MotionCLR
+
+    monkeypatch.setenv(kernels.CACHE_ENV, "off")
+    monkeypatch.setattr(kernels, "last_level_cache_bytes", lambda: cache_bytes)
+    model = kernels.use_cpu_kernels(MotionCLR(replace(TINY, channels=(64, 128), group_norm_groups=4)).eval())
+    size = kernels.kernel_weight_bytes(model)
+    assert 0 < size < sum(p.numel() * p.element_size() for p in model.parameters())  # the text's towers not counted
+    marked = [m for m in model.modules() if kernels.STREAMED_FLAG in m.__dict__]
+    assert marked and all(isinstance(m, (DenseLinear, TemporalConv1d, TransposedConv1d)) for m in marked)
+    assert {m.__dict__[kernels.STREAMED_FLAG] for m in marked} == {size > cache_bytes}
+    layer = next(m for m in marked if isinstance(m, DenseLinear) and m.in_features == 128)
+    seen: dict[str, list[int]] = {}
+    run = kernels._linear_kernel
+
+    def spy(name, owner, x, weight, bias):
+        seen.setdefault(name, []).append(weight.data_ptr())
+        return run(name, owner, x, weight, bias)
+
+    monkeypatch.setattr(kernels, "_linear_kernel", spy)
+    x = torch.randn(40, 128)
+    with torch.no_grad():
+        out = layer(x)
+    torch.testing.assert_close(out, F.linear(x, layer.weight, layer.bias), rtol=1e-5, atol=1e-5)
+    (choice,) = kernel_choices()
+    streamed = size > cache_bytes
+    assert choice.streamed is streamed and choice.key.endswith(":streamed") is streamed
+    assert set(choice.seconds) == {n for n in LINEAR_KERNELS if kernels._available(n)}
+    span = min(2 * cache_bytes, kernels.STREAM_SPAN_MAX)
+    copies = max(2, -(-span // (layer.weight.numel() * 4))) if streamed else 1
+    timed = {name: ptrs[:-1] for name, ptrs in seen.items()}  # the last call is the layer's own
+    assert timed[choice.kernel] and all(len(set(ptrs)) == copies for ptrs in timed.values())
+    for name in set(kernels.COPYING_KERNELS) & set(timed):
+        assert len(timed[name]) >= kernels.REPEATS + 1 + (copies if streamed else 0)
+    kept = {"blas_nn": "_kernel_transposed", "mkl_packed": "_kernel_packed"}
+    assert all(slot not in layer.__dict__ for name, slot in kept.items() if name != choice.kernel)
