@@ -12,6 +12,9 @@ with its quartiles, and each way's median time. The changes:
             `nn.Linear`
   unfold    the convolutions' rows unfolded frame-major (`kernels._columns`: k copies, the channels innermost)
             against one gather of the padded (B, C, T) input in (channel, tap) order, the way before
+  streamed  the linear products' kernels timed with each call's weight from memory (`_streamed_candidates`, as
+            the release model's run reads them) against the kernels timed on one weight, warm, the way before:
+            both sets of choices are classes of their own, measured in the warm-up rounds
 
     python benchmarks/bench_changes.py [--change tail] [--rounds 30] [--frames 160]
 """
@@ -19,6 +22,7 @@ with its quartiles, and each way's median time. The changes:
 from __future__ import annotations
 
 import argparse
+import collections
 import statistics
 import time
 from collections.abc import Callable
@@ -64,6 +68,15 @@ def switches(model: MotionCLR, change: str) -> Callable[[bool], None]:
                 layer.__class__ = DenseLinear if on else nn.Linear
 
         return timestep
+    if change == "streamed":
+        marked = [m for m in model.modules() if kernels.STREAMED_FLAG in m.__dict__]
+        assert marked and all(m.__dict__[kernels.STREAMED_FLAG] for m in marked)
+
+        def streamed(on: bool) -> None:
+            for layer in marked:
+                layer.__dict__[kernels.STREAMED_FLAG] = on
+
+        return streamed
     library_columns = kernels._columns
 
     def unfold(on: bool) -> None:
@@ -74,7 +87,7 @@ def switches(model: MotionCLR, change: str) -> Callable[[bool], None]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--change", choices=("tail", "timestep", "unfold"), default="tail")
+    parser.add_argument("--change", choices=("tail", "timestep", "unfold", "streamed"), default="tail")
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--frames", type=int, default=160)
     args = parser.parse_args()
@@ -108,6 +121,13 @@ def main() -> None:
         f"{statistics.median(times[True]) * 1e3:.0f} ms with, {statistics.median(times[False]) * 1e3:.0f} ms "
         f"without; outputs differ by at most {(outputs[True] - outputs[False]).abs().max().item():.2e}"
     )
+    if args.change == "streamed":
+        for streamed in (True, False):
+            counts = collections.Counter(
+                c.kernel for c in kernels.kernel_choices() if c.kind == "linear" and c.streamed is streamed
+            )
+            way = "streamed" if streamed else "warm"
+            print(f"linear classes timed {way}: " + ", ".join(f"{k} {n}" for k, n in sorted(counts.items())))
 
 
 if __name__ == "__main__":

@@ -542,6 +542,10 @@ def linear_product(owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | N
                 else:
                     candidates = {n: functools.partial(_linear_kernel, n, owner, x, weight, bias) for n in names}
                 name = _choose(key, candidates)
+                del candidates
+                release = _release_free_memory() if streamed else None
+                if release is not None:
+                    release()  # the copies' pages go back to the system, not kept by the heap for the process
                 # The copies the timing made, where another kernel won.
                 if name != "blas_nn":
                     owner.__dict__.pop("_kernel_transposed", None)
