@@ -12,6 +12,8 @@ with its quartiles, and each way's median time. The changes:
             `nn.Linear`
   unfold    the convolutions' rows unfolded frame-major (`kernels._columns`: k copies, the channels innermost)
             against one gather of the padded (B, C, T) input in (channel, tap) order, the way before
+  products  the linear products (each call of `kernels._linear_kernel`) against none, each replaced by a zero
+            result of its shape: "without" is what the rest of a forward costs
   streamed  the linear products' kernels timed with each call's weight from memory (`_streamed_candidates`, as
             the release model's run reads them) against the kernels timed on one weight, warm, the way before:
             both sets of choices are classes of their own, measured in the warm-up rounds
@@ -68,6 +70,16 @@ def switches(model: MotionCLR, change: str) -> Callable[[bool], None]:
                 layer.__class__ = DenseLinear if on else nn.Linear
 
         return timestep
+    if change == "products":
+        products = kernels._linear_kernel
+
+        def zero(name: str, owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+            return x.new_zeros(x.shape[0], weight.shape[0])
+
+        def linear_products(on: bool) -> None:
+            kernels._linear_kernel = products if on else zero  # type: ignore[assignment]
+
+        return linear_products
     if change == "streamed":
         marked = [m for m in model.modules() if kernels.STREAMED_FLAG in m.__dict__]
         assert marked and all(m.__dict__[kernels.STREAMED_FLAG] for m in marked)
@@ -87,7 +99,7 @@ def switches(model: MotionCLR, change: str) -> Callable[[bool], None]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--change", choices=("tail", "timestep", "unfold", "streamed"), default="tail")
+    parser.add_argument("--change", choices=("tail", "timestep", "unfold", "products", "streamed"), default="tail")
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--frames", type=int, default=160)
     args = parser.parse_args()
