@@ -579,7 +579,8 @@ def _streamed_candidates(
     oneDNN's time (docs/performance.md). A kernel that keeps a copy of the weight makes one for every copy first,
     as it would once for a layer; all are dropped with the candidates."""
     size = weight.numel() * weight.element_size()
-    count = max(2, -(-min(2 * last_level_cache_bytes(), STREAM_SPAN_MAX) // max(size, 1)))
+    # A weight that alone spans twice the cache leaves it between two calls: it is its own only copy.
+    count = max(1, -(-min(2 * last_level_cache_bytes(), STREAM_SPAN_MAX) // max(size, 1)))
     weights = [weight.detach()] + [weight.detach().clone() for _ in range(count - 1)]
     owners = [nn.Module() for _ in weights]  # where a copying kernel keeps each weight's copy
 

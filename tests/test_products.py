@@ -420,7 +420,7 @@ def test_the_largest_cache_is_read_from_the_systems_description(tmp_path):
     assert kernels.last_level_cache_bytes(tmp_path / "none") == kernels.FALLBACK_CACHE_BYTES
 
 
-@pytest.mark.parametrize("cache_bytes", [2**30, 2**16])
+@pytest.mark.parametrize("cache_bytes", [2**30, 2**16, 2**8])
 def test_a_model_larger_than_the_cache_times_its_products_with_each_weight_from_memory(monkeypatch, cache_bytes):
     """Where the weights a step reads (the kernels' layers') exceed the largest cache, those layers are marked, and a
     marked product class is timed over copies of the weight spanning twice the cache, one copy a call, each copying
@@ -458,7 +458,7 @@ def test_a_model_larger_than_the_cache_times_its_products_with_each_weight_from_
     assert choice.streamed is streamed and choice.key.endswith(":streamed") is streamed
     assert set(choice.seconds) == {n for n in LINEAR_KERNELS if kernels._available(n)}
     span = min(2 * cache_bytes, kernels.STREAM_SPAN_MAX)
-    copies = max(2, -(-span // (layer.weight.numel() * 4))) if streamed else 1
+    copies = -(-span // (layer.weight.numel() * 4)) if streamed else 1  # one where the weight alone spans it
     timed = {name: ptrs[:-1] for name, ptrs in seen.items()}  # the last call is the layer's own
     assert timed[choice.kernel] and all(len(set(ptrs)) == copies for ptrs in timed.values())
     for name in set(kernels.COPYING_KERNELS) & set(timed):
