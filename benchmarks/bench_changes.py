@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from bench_sampling import machine_line, random_release_model
+from bench_sampling import machine_line, release_inputs
 from torch import Tensor, nn
 
 from motionclr_lens import kernels
@@ -104,10 +104,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=160)
     args = parser.parse_args()
 
-    model = random_release_model()
-    text = model.encode_text(torch.zeros(1, 77, dtype=torch.long)).detach()
-    x = torch.randn(1, args.frames, model.config.input_dim)
-    t = torch.tensor([500])
+    model, text, x, t = release_inputs(args.frames)
     text_kv: dict[int, object] = {}
     switch = switches(model, args.change)
     times: dict[bool, list[float]] = {True: [], False: []}

@@ -21,7 +21,7 @@ import statistics
 import time
 
 import torch
-from bench_sampling import machine_line, random_release_model
+from bench_sampling import machine_line, release_inputs
 from torch import Tensor, nn
 
 from motionclr_lens import kernels
@@ -36,10 +36,7 @@ def main() -> None:
     parser.add_argument("--kernels", nargs="+", choices=available, default=available)
     args = parser.parse_args()
 
-    model = random_release_model()
-    text = model.encode_text(torch.zeros(1, 77, dtype=torch.long)).detach()
-    x = torch.randn(1, args.frames, model.config.input_dim)
-    t = torch.tensor([500])
+    model, text, x, t = release_inputs(args.frames)
     text_kv: dict[int, object] = {}
     run = kernels._linear_kernel
     calls: dict[tuple[int, int, int], list[float]] = collections.defaultdict(list)

@@ -120,6 +120,14 @@ def random_release_model() -> MotionCLR:
     return kernels.use_cpu_kernels(model)
 
 
+def release_inputs(frames: int) -> tuple[MotionCLR, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The random release model, the empty prompt's text features, a noisy motion of `frames` frames and the
+    timestep 500: one guided forward's inputs."""
+    model = random_release_model()
+    text = model.encode_text(torch.zeros(1, 77, dtype=torch.long)).detach()
+    return model, text, torch.randn(1, frames, model.config.input_dim), torch.tensor([500])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=160)
@@ -131,10 +139,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    model = random_release_model()
-    text = model.encode_text(torch.zeros(1, 77, dtype=torch.long)).detach()
-    x = torch.randn(1, args.frames, model.config.input_dim)
-    t = torch.tensor([500])
+    model, text, x, t = release_inputs(args.frames)
     counted_kv: dict[int, object] = {}
     gflop = []
     for _ in range(2):  # the first forward fills the run's cache of the text's keys and values, the second reuses it
