@@ -117,7 +117,7 @@ CACHE_ENV = "MOTIONCLR_LENS_KERNEL_CACHE"
 # release model they can double the weights' memory (docs/performance.md).
 COPIES_ENV = "MOTIONCLR_LENS_WEIGHT_COPIES"
 COPYING_KERNELS = ("blas_nn", "mkl_packed")
-STREAMED_FLAG = "weights_streamed"  # set on a layer whose model's weights exceed the largest cache (use_cpu_kernels)
+STREAMED_FLAG = "weights_streamed"  # on each kernel layer: do the model's kernel layers outweigh the largest cache
 FALLBACK_CACHE_BYTES = 32 * 2**20  # the largest cache's size where the system does not say
 STREAM_SPAN_MAX = 128 * 2**20  # the most bytes of weight copies a streamed timing cycles through
 
@@ -574,10 +574,9 @@ def _streamed_candidates(
 ) -> dict[str, Callable[[], object]]:
     """The candidates of a product whose weight, in the run, comes from memory: each call takes the next of copies
     of the weight that span twice the largest cache (at most `STREAM_SPAN_MAX`), so that no call finds its weight
-    cached by the one before.
-    Timed on one weight, MKL's sgemm and oneDNN come out even where in the release model's run MKL's takes 1.1-1.8x
-    oneDNN's time (docs/performance.md). A kernel that keeps a copy of the weight makes one for every copy first,
-    as it would once for a layer; all are dropped with the candidates."""
+    cached by the one before. Timed on one weight, MKL's sgemm and oneDNN come out even where in the release
+    model's run MKL's takes 1.1-1.9x oneDNN's time (docs/performance.md). A kernel that keeps a copy of the weight
+    makes one for every copy first, as it would once for a layer; all are dropped with the candidates."""
     size = weight.numel() * weight.element_size()
     # A weight that alone spans twice the cache leaves it between two calls: it is its own only copy.
     count = max(1, -(-min(2 * last_level_cache_bytes(), STREAM_SPAN_MAX) // max(size, 1)))
