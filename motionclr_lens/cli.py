@@ -747,7 +747,11 @@ def _inspect_kernels(pipe: MotionCLRPipeline, seconds: float) -> None:
     weights, cache = kernels.kernel_weight_bytes(pipe.model), kernels.last_level_cache_bytes()
     print(
         f"  weights of these products {weights / 2**20:.0f} MiB, the largest cache {cache / 2**20:.0f} MiB: timed "
-        + ("with each weight read from memory, as in a step (classes marked streamed)" if weights > cache else "warm")
+        + (
+            "with each weight read from memory, as in a step (classes marked streamed)"
+            if kernels.streams_weights(pipe.model)
+            else "warm"
+        )
     )
     print("  class                                                  kernel     how       seconds of each candidate")
     for choice in kernels.kernel_choices():

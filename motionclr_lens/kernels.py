@@ -100,6 +100,7 @@ __all__ = [
     "machine_key",
     "mish_",
     "pin_kernels",
+    "streams_weights",
     "use_cpu_kernels",
 ]
 
@@ -841,7 +842,7 @@ def use_cpu_kernels(model: ModuleT) -> ModuleT:
                 layer.__class__ = TemporalConv1d
             elif type(layer) is nn.ConvTranspose1d:
                 layer.__class__ = TransposedConv1d
-    streamed = kernel_weight_bytes(model) > last_level_cache_bytes()
+    streamed = streams_weights(model)
     for layer in _kernel_layers(model):
         layer.__dict__[STREAMED_FLAG] = streamed
     return model
@@ -855,6 +856,12 @@ def kernel_weight_bytes(model: nn.Module) -> int:
     """The bytes of the parameters of `model`'s layers that run through these kernels: what a step reads."""
     params = {id(p): p for layer in _kernel_layers(model) for p in layer.parameters()}
     return sum(p.numel() * p.element_size() for p in params.values())
+
+
+def streams_weights(model: nn.Module) -> bool:
+    """Whether a step of `model` reads its kernels' weights from memory: they exceed the CPU's largest cache, and
+    their products are timed so (`_streamed_candidates`)."""
+    return kernel_weight_bytes(model) > last_level_cache_bytes()
 
 
 def describe_kernels(model: nn.Module) -> list[dict[str, Any]]:
