@@ -17,6 +17,8 @@ with its quartiles, and each way's median time. The changes:
   streamed  the linear products' kernels timed with each call's weight from memory (`_streamed_candidates`, as
             the release model's run reads them) against the kernels timed on one weight, warm, the way before:
             both sets of choices are classes of their own, measured in the warm-up rounds
+  twins     the guided pair's halves computed once in the first block, up to its cross-attention
+            (`MotionCLR.share_twin_halves`), against every row computed, the way before
 
     python benchmarks/bench_changes.py [--change tail] [--rounds 30] [--frames 160]
 """
@@ -89,6 +91,12 @@ def switches(model: MotionCLR, change: str) -> Callable[[bool], None]:
                 layer.__dict__[kernels.STREAMED_FLAG] = on
 
         return streamed
+    if change == "twins":
+
+        def twins(on: bool) -> None:
+            model.share_twin_halves = on
+
+        return twins
     library_columns = kernels._columns
 
     def unfold(on: bool) -> None:
@@ -99,7 +107,7 @@ def switches(model: MotionCLR, change: str) -> Callable[[bool], None]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--change", choices=("tail", "timestep", "unfold", "products", "streamed"), default="tail")
+    parser.add_argument("--change", choices=("tail", "timestep", "unfold", "products", "streamed", "twins"), default="tail")
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--frames", type=int, default=160)
     args = parser.parse_args()

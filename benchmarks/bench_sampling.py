@@ -76,9 +76,10 @@ def torch_products() -> Iterator[None]:
 @contextmanager
 def reference_attention(host_maps: list[np.ndarray]) -> Iterator[None]:
     """Swap every attention layer's computation for the original's: einsum over (B, T, H, D), softmax over
-    the keys at dim 2, and row 0's head mean copied to the host as float64 at every call; and run every
-    convolution and linear layer through torch's Conv1d and Linear."""
-    library_attend = _Attention.attend
+    the keys at dim 2, and row 0's head mean copied to the host as float64 at every call; run every
+    convolution and linear layer through torch's Conv1d and Linear; and compute both halves of a guided batch in
+    full (`MotionCLR.share_twin_halves` off), as the original does."""
+    library_attend, library_twins = _Attention.attend, MotionCLR._twins
 
     def attend(self: _Attention, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, call: object, n_rows: int):
         B, T, C = q.shape
@@ -90,11 +91,13 @@ def reference_attention(host_maps: list[np.ndarray]) -> Iterator[None]:
         return torch.einsum("bnmh,bmhd->bnhd", weight, value).reshape(B, T, C)
 
     _Attention.attend = attend  # type: ignore[method-assign]
+    MotionCLR._twins = lambda self, x, timesteps, n_cond: 0  # type: ignore[method-assign]
     try:
         with torch_products():
             yield
     finally:
         _Attention.attend = library_attend  # type: ignore[method-assign]
+        MotionCLR._twins = library_twins  # type: ignore[method-assign]
 
 
 def machine_line() -> str:

@@ -49,7 +49,12 @@ def _split_heads(x: Tensor, heads: int) -> Tensor:
 @dataclass(frozen=True)
 class AttentionCall:
     """Per-forward facts every attention layer needs: conditional rows, step, row layout, hooks in scope, and
-    whether the explicit attention path is forced (`hooks.explicit_attention`), read once per forward."""
+    whether the explicit attention path is forced (`hooks.explicit_attention`), read once per forward.
+
+    twins: where non-zero, rows [twins, 2 twins) of the batch are rows [0, twins) again (the guided pair's halves:
+    the same motion at the same timestep), so that they stay equal up to the first cross-attention, which adds the
+    text to the conditional rows only: the first CLR block computes its convolutions and self-attention's
+    projections once for both (`CLRBlock.forward`)."""
 
     n_cond: int
     step: int | None
@@ -59,6 +64,7 @@ class AttentionCall:
     hooks: tuple[Hook, ...]
     explicit: bool = False
     text_kv: dict[int, tuple[tuple[Any, ...], Tensor, Tensor]] | None = None  # see CrossAttention.text_keys_values
+    twins: int = 0
 
 
 class _Attention(nn.Module):
@@ -76,14 +82,18 @@ class _Attention(nn.Module):
         self.dropout = dropout
         self.layer, self.name, self.level = -1, "", 0  # set by the U-Net
 
+    def hooks_here(self, call: AttentionCall) -> tuple[Hook, ...]:
+        """The hooks in scope that apply to this layer at this step."""
+        if not call.hooks:
+            return ()
+        site = f"{self.name}.{self.kind}"  # what a hook's `names` select, with the point
+        return tuple(h for h in call.hooks if h.applies(self.layer, self.kind, call.step, site))
+
     def attend(self, q: Tensor, k: Tensor, v: Tensor, call: AttentionCall, n_rows: int) -> Tensor:
         """q: (B, T, C); k, v: (B, S, C) -> (B, T, C)."""
         B, T, C = q.shape
         p = self.dropout if self.training else 0.0
-        hooks: tuple[Hook, ...] = ()
-        if call.hooks:
-            site = f"{self.name}.{self.kind}"  # what a hook's `names` select, with the point
-            hooks = tuple(h for h in call.hooks if h.applies(self.layer, self.kind, call.step, site))
+        hooks = self.hooks_here(call)
         qh, kh, vh = _split_heads(q, self.heads), _split_heads(k, self.heads), _split_heads(v, self.heads)
         if not hooks and not call.explicit:
             out = F.scaled_dot_product_attention(qh, kh, vh, dropout_p=p)
@@ -129,9 +139,18 @@ class SelfAttention(_Attention):
         self.key = nn.Linear(channels, channels)
         self.value = nn.Linear(channels, channels)
 
-    def forward(self, x: Tensor, call: AttentionCall) -> Tensor:
+    def forward(self, x: Tensor, call: AttentionCall, twins: int = 0) -> Tensor:
+        """x: (B, T, C) -> (B, T, C); with `twins`, x holds only the first `twins` rows of a batch whose next
+        `twins` rows are the same (`AttentionCall.twins`), and the result is the whole batch's, (2 twins, T, C)."""
         h = self.norm(x)
-        return self.attend(self.query(h), self.key(h), self.value(h), call, x.shape[0])
+        q, k, v = self.query(h), self.key(h), self.value(h)
+        if not twins:
+            return self.attend(q, k, v, call, x.shape[0])
+        if self.hooks_here(call):  # the hooks see every row, and may change one half and not the other
+            q, k, v = torch.cat([q, q]), torch.cat([k, k]), torch.cat([v, v])
+            return self.attend(q, k, v, call, 2 * twins)
+        out = self.attend(q, k, v, call, twins)
+        return torch.cat([out, out])
 
 
 class CrossAttention(_Attention):
@@ -189,12 +208,14 @@ class CLRAttention(nn.Module):
         self.self_attention = SelfAttention(channels, config.attention_heads, config.dropout)
         self.cross_attention = CrossAttention(channels, config.text_latent_dim, config.attention_heads, config.dropout)
 
-    def forward(self, x: Tensor, text: Tensor, call: AttentionCall) -> Tensor:
-        """x: (B, T, C); text: (>= n_cond, N, D)."""
+    def forward(self, x: Tensor, text: Tensor, call: AttentionCall, twins: int = 0) -> Tensor:
+        """x: (B, T, C); text: (>= n_cond, N, D). With `twins`, x holds the first `twins` rows of a batch of twice
+        as many whose halves are the same (`AttentionCall.twins`); the result has all its rows."""
         n_cond = call.n_cond
         if n_cond == 0:
             return x  # the original returns early when no row is conditional, skipping self-attention too
-        x = x + self.self_attention(x, call)
+        attended = self.self_attention(x, call, twins)
+        x = (torch.cat([x, x]) if twins else x) + attended
         cross = self.cross_attention(x[:n_cond], text[:n_cond], call)
         if n_cond == x.shape[0]:
             return x + cross
@@ -265,8 +286,13 @@ class CLRBlock(nn.Module):
 
     def forward(self, x: Tensor, temb: Tensor, text: Tensor, call: AttentionCall) -> Tensor:
         """x: (B, C_in, T) -> (B, C_out, T)."""
+        # The first block of a batch of twin halves (`AttentionCall.twins`): its convolutions and self-attention's
+        # projections see one half, whose rows are the other's until the cross-attention.
+        twins = call.twins if self.layer_index == 0 and call.n_cond > 0 else 0
+        if twins:
+            x, temb = x[:twins], temb[:twins]
         h = self.conv1d(x, temb).transpose(1, 2)  # (B, T, C)
-        h = self.clr_attn(h, text, call)
+        h = self.clr_attn(h, text, call, twins)
         return self.ffn(h).transpose(1, 2)
 
 
@@ -400,6 +426,10 @@ class MotionCLR(nn.Module):
         self.text_ln = nn.LayerNorm(config.text_latent_dim)
         self.unet = UNet1D(config)
         self.compiled_unet: Callable[..., Tensor] | None = None  # compile_fast_path's, for runs without hooks
+        # Whether a batch whose two halves are the same motion at the same timestep (classifier-free guidance's
+        # pair) runs the first block's convolutions and self-attention's projections once for both halves
+        # (`AttentionCall.twins`); off, every row is computed, as the original does.
+        self.share_twin_halves = True
 
     def encode_text(self, token_ids: Tensor) -> Tensor:
         """(B, 77) CLIP ids -> (B, 77, text_latent_dim) text features; every position is a key (no padding mask)."""
@@ -438,6 +468,7 @@ class MotionCLR(nn.Module):
         if len(prompts) != B:
             raise ValueError(f"row_prompts has {len(prompts)} entries for a batch of {B} rows")
         info = info or DenoiseInfo()
+        twins = self._twins(x, timesteps, n_cond)
         call = AttentionCall(
             n_cond=n_cond,
             step=info.step,
@@ -447,15 +478,28 @@ class MotionCLR(nn.Module):
             hooks=active_hooks(),
             explicit=explicit_attention_forced(),
             text_kv=text_kv,
+            twins=twins,
         )
         pad = (-T) % self.config.downsampling
         h = F.pad(x.transpose(1, 2), (0, pad))  # (B, C, T_padded)
         if self.compiled_unet is not None and not call.hooks and not self.training and not call.explicit:
             # Nothing looks inside: the compiled U-Net, told only what changes its arithmetic.
-            h = self.compiled_unet(h, timesteps, text, AttentionCall(n_cond, None, None, (), (), ()))
+            h = self.compiled_unet(h, timesteps, text, AttentionCall(n_cond, None, None, (), (), (), twins=twins))
         else:
             h = self.unet(h, timesteps, text, call)
         return h[:, :, :T].transpose(1, 2)
+
+    def _twins(self, x: Tensor, timesteps: Tensor, n_cond: int) -> int:
+        """`AttentionCall.twins` of a forward: n_cond where the batch is two halves of n_cond rows each, the same
+        motion at the same timesteps (the guided pair), in eval mode and with no gradient asked of the input (whose
+        second half would get none); else 0."""
+        B = x.shape[0]
+        if not self.share_twin_halves or self.training or n_cond == 0 or 2 * n_cond != B:
+            return 0
+        if torch.is_grad_enabled() and x.requires_grad:
+            return 0
+        same = torch.equal(x[:n_cond], x[n_cond:]) and torch.equal(timesteps[:n_cond], timesteps[n_cond:])
+        return n_cond if same else 0
 
     def compile_fast_path(self, **options: Any) -> MotionCLR:
         """Compile the U-Net with `torch.compile(**options)` for the runs where no hook is in scope (no

@@ -125,3 +125,73 @@ def test_compiled_fast_path_matches_and_steps_aside_for_hooks(model, forward_inp
     assert sorted(set(seen)) == list(range(18))
     assert "_compiled_unet" not in model.__dict__
     assert not any("_compiled" in k for k in model.state_dict())
+
+
+def _first_block_rows(model, run):
+    """The rows the first CLR block's convolution saw in `run()`, and its result."""
+    seen: list[int] = []
+    first = model.unet.clr_blocks()[0].conv1d
+    handle = first.register_forward_pre_hook(lambda module, args: seen.append(args[0].shape[0]))
+    try:
+        out = run()
+    finally:
+        handle.remove()
+    return seen, out
+
+
+def test_the_guided_halves_run_once_until_the_first_cross_attention(model, forward_inputs):
+    """A guided forward's two halves are the same motion at the same timestep until the first cross-attention
+    adds the text to the conditional rows: the first block computes them once, with the result of computing both
+    (and the original's); halves that differ, an input asking for its gradient, or the switch off, run every row."""
+    fw, text = forward_inputs
+    x, t = fw["x"], fw["timesteps"]
+    B = x.shape[0]
+    with torch.no_grad():
+        rows, shared = _first_block_rows(model, lambda: guided_prediction(model, x, t, text, 2.5))
+        model.share_twin_halves = False
+        try:
+            rows_off, every = _first_block_rows(model, lambda: guided_prediction(model, x, t, text, 2.5))
+        finally:
+            model.share_twin_halves = True
+        other = x.clone()
+        other[:, :, 0] += 1.0  # the unconditional half a different motion
+        rows_differ, _ = _first_block_rows(model, lambda: model(torch.cat([x, other]), torch.cat([t, t]), text, B))
+        rows_steps, _ = _first_block_rows(model, lambda: model(torch.cat([x, x]), torch.cat([t, t + 1]), text, B))
+    assert (rows, rows_off, rows_differ, rows_steps) == ([B], [2 * B], [2 * B], [2 * B])
+    torch.testing.assert_close(shared, every, atol=5e-5, rtol=0)
+    torch.testing.assert_close(shared, fw["cfg_2.5"], atol=5e-5, rtol=0)
+    xg = x.clone().requires_grad_(True)
+    rows_grad, out = _first_block_rows(model, lambda: model(torch.cat([xg, xg]), torch.cat([t, t]), text, B))
+    assert rows_grad == [2 * B]
+    out.sum().backward()
+    assert xg.grad is not None and xg.grad.abs().sum() > 0
+
+
+def test_a_hook_on_the_first_self_attention_sees_and_changes_each_half_of_twins(model, forward_inputs):
+    """Where a hook applies to the first self-attention, it sees the rows of both halves and may change one: an
+    edit of the conditional rows' weights alone gives what it gives with every row computed."""
+    from motionclr_lens.hooks import Hook, use_hooks
+
+    fw, text = forward_inputs
+    seen: list[tuple[int, tuple[str, ...]]] = []
+
+    def sharpen_cond(weights, ctx):
+        seen.append((weights.shape[0], ctx.branches))
+        cond = torch.tensor([b == "cond" for b in ctx.branches]).view(-1, 1, 1, 1)
+        return torch.where(cond, torch.softmax(weights * 50.0, dim=-1), weights)
+
+    hook = Hook(sharpen_cond, kinds=("self",), layers=(0,))
+    outs = []
+    with torch.no_grad():
+        for share in (True, False):
+            model.share_twin_halves = share
+            try:
+                with use_hooks(hook):
+                    outs.append(guided_prediction(model, fw["x"], fw["timesteps"], text, 2.5))
+            finally:
+                model.share_twin_halves = True
+        plain = guided_prediction(model, fw["x"], fw["timesteps"], text, 2.5)
+    B = fw["x"].shape[0]
+    assert seen == [(2 * B, ("cond",) * B + ("uncond",) * B)] * 2
+    torch.testing.assert_close(outs[0], outs[1], atol=5e-5, rtol=0)
+    assert (outs[0] - plain).abs().max() > 1e-3  # the edit changed the result
