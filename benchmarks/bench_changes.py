@@ -107,7 +107,8 @@ def switches(model: MotionCLR, change: str) -> Callable[[bool], None]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--change", choices=("tail", "timestep", "unfold", "products", "streamed", "twins"), default="tail")
+    changes = ("tail", "timestep", "unfold", "products", "streamed", "twins")
+    parser.add_argument("--change", choices=changes, default="tail")
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--frames", type=int, default=160)
     args = parser.parse_args()
