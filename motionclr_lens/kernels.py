@@ -29,8 +29,7 @@ The first call of each product class (kernel kind, the weight's shape, the rows 
 gradients or not, torch's thread count, the weight streamed or not) times every candidate on the call's own input
 (one warm-up and at least `REPEATS` timed runs and `MEASURE_SECONDS` each, taking turns; the lower quartile
 counts; a convolution's also from a heap given back to the system, the worse reading counting:
-`_time_candidates`); the candidates within `CLOSE` of the fastest are timed again, longer (a close call); the
-fastest wins, torch's own unless another is at least `MARGIN` faster. A model whose
+`_time_candidates`); the fastest wins, torch's own unless another is at least `MARGIN` faster. A model whose
 weights exceed the CPU's largest cache reads each weight from memory in a run, and its linear products are timed
 so, over copies of the weight (`_streamed_candidates`): timed on one weight, the kernels rank otherwise. The
 choice is kept for the process and on disk (`_disk_path`: the user's cache folder, or the JSON file
@@ -113,11 +112,6 @@ MAX_REPEATS = 40
 COLD_REPEATS = 3  # a convolution's runs of each candidate from a heap given back to the system
 MEASURE_SECONDS = 0.05  # of runs of each candidate, at least (within MAX_REPEATS)
 MARGIN = 0.02  # another kernel replaces torch's own only when at least this much faster
-CLOSE = 0.05  # candidates within this much of the fastest are timed again, longer (a close call)
-CLOSE_REPEATS = 15  # a close call's further runs of each contender, at least
-CLOSE_SECONDS = 0.15  # of a close call's further runs of each contender, at least (within CLOSE_MAX_REPEATS)
-CLOSE_MAX_REPEATS = 60
-TIMING = 2  # the way of timing: a choice stored on disk by another way is measured again
 BUSY_CORES = 0.5  # other processes' use of the cores while a class was timed, above which the times are not kept
 CACHE_ENV = "MOTIONCLR_LENS_KERNEL_CACHE"
 # "off" leaves out the kernels that keep a copy of a layer's weight beside it ("blas_nn", "mkl_packed"): for the
@@ -308,7 +302,6 @@ def _write_disk(choice: KernelChoice) -> None:
         "kernel": choice.kernel,
         "seconds": choice.seconds,
         "among": list(choice.seconds),
-        "timing": TIMING,
     }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -366,16 +359,10 @@ def _release_free_memory() -> Callable[[], object] | None:
     return lambda: trim(0)
 
 
-def _time_candidates(
-    candidates: Mapping[str, Callable[[], object]],
-    cold: bool = False,
-    repeats: int = REPEATS,
-    least_seconds: float = MEASURE_SECONDS,
-    most_repeats: int = MAX_REPEATS,
-) -> dict[str, float]:
+def _time_candidates(candidates: Mapping[str, Callable[[], object]], cold: bool = False) -> dict[str, float]:
     """Each candidate's seconds, the candidates taking turns (so that a burst of other work on the machine hits
     them alike), after one warm-up each (first calls build oneDNN primitives and grow allocator pools): the lower
-    quartile over at least `repeats` timed runs and at least `least_seconds` of runs (at most `most_repeats`),
+    quartile over at least `REPEATS` timed runs and at least `MEASURE_SECONDS` of runs (at most `MAX_REPEATS`),
     from the heap as it is.
 
     `cold` (the convolutions): the worse of that and the median of `COLD_REPEATS` runs each from a heap whose
@@ -395,7 +382,7 @@ def _time_candidates(
             fn()
             runs[name].append(time.perf_counter() - start)
         done = len(runs[next(iter(runs))])
-        if done >= most_repeats or (done >= repeats and min(map(sum, runs.values())) >= least_seconds):
+        if done >= MAX_REPEATS or (done >= REPEATS and min(map(sum, runs.values())) >= MEASURE_SECONDS):
             break
     seconds = {name: sorted(times)[len(times) // 4] for name, times in runs.items()}
     release = _release_free_memory() if cold else None
@@ -426,25 +413,12 @@ def _choose(key: tuple[Any, ...], candidates: Mapping[str, Callable[[], object]]
     probe = KernelChoice(kind, shape, rows, grad, threads, "", {}, "", streamed)
     with _disk_lock():  # processes on one machine measure a class one at a time and agree on its kernel
         stored = _read_disk().get(probe.key)
-        # A stored choice holds only among the same candidates, timed the same way: a kernel added since, or a
-        # change in the timing, has it measured again.
-        if (
-            isinstance(stored, dict)
-            and stored.get("kernel") in candidates
-            and stored.get("among") == list(candidates)
-            and stored.get("timing") == TIMING
-        ):
+        # A stored choice holds only among the same candidates: a kernel added since is measured against it.
+        if isinstance(stored, dict) and stored.get("kernel") in candidates and stored.get("among") == list(candidates):
             choice = KernelChoice(**{**asdict(probe), "kernel": stored["kernel"], "seconds": {}, "how": "disk"})
         else:
             window = others_busy_window()
             seconds = _time_candidates(candidates, cold=kind != "linear")
-            # A close call is timed again, longer, among the candidates in it: on a host whose speed moves, a few
-            # runs of a large product can put the slower of two kernels ahead.
-            fastest = min(seconds.values())
-            close = {n: fn for n, fn in candidates.items() if seconds[n] <= (1 + CLOSE) * fastest}
-            if len(close) > 1:
-                again = _time_candidates(close, kind != "linear", CLOSE_REPEATS, CLOSE_SECONDS, CLOSE_MAX_REPEATS)
-                seconds.update(again)
             others = window()
             own = next(iter(candidates))  # torch's own comes first
             best = min(seconds, key=seconds.__getitem__)
@@ -609,20 +583,20 @@ def _streamed_candidates(
     count = max(1, -(-min(2 * last_level_cache_bytes(), STREAM_SPAN_MAX) // max(size, 1)))
     weights = [weight.detach()] + [weight.detach().clone() for _ in range(count - 1)]
     owners = [nn.Module() for _ in weights]  # where a copying kernel keeps each weight's copy
-    # One turn for all the candidates, which take turns: each call takes the copy after the last call's, whichever
-    # candidate made it, so that no candidate finds in the cache the copy the one before it just read.
-    turn = itertools.count()
 
-    def candidate(name: str) -> Callable[[], object]:
-        def on(i: int) -> object:
+    def turns(name: str) -> Callable[[], object]:
+        turn = itertools.count()
+
+        def run() -> object:
+            i = next(turn) % count
             return _linear_kernel(name, owners[i], x, weights[i], bias)
 
         if name in COPYING_KERNELS:
-            for i in range(count):
-                on(i)
-        return lambda: on(next(turn) % count)
+            for _ in range(count):
+                run()
+        return run
 
-    return {name: candidate(name) for name in names}
+    return {name: turns(name) for name in names}
 
 
 def _timed_backward(name: str, owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | None) -> None:

@@ -326,26 +326,20 @@ def test_a_layer_with_a_weight_copy_deep_copies_and_saves(linear, tmp_path):
             torch.testing.assert_close(other(x), expected, rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("stored", ["fewer candidates", "timed another way"])
-def test_a_choice_stored_among_other_candidates_or_timed_another_way_is_measured_again(tmp_path, monkeypatch, stored):
-    """A disk cache written before a kernel was added holds a choice among fewer candidates, one written before the
-    timing changed a choice timed another way: the class is measured again, every candidate timed, and stored with
-    the candidates it was chosen among and the way it was timed."""
+def test_a_choice_stored_among_other_candidates_is_measured_again(tmp_path, monkeypatch):
+    """A disk cache written before a kernel was added holds a choice among fewer candidates: the class is measured
+    again, every candidate timed, and stored with the candidates it was chosen among."""
     path = tmp_path / "kernels.json"
     monkeypatch.setenv(kernels.CACHE_ENV, str(path))
     layer = DenseLinear(256, 128)
     key = kernels.KernelChoice("linear", (256, 128), 64, False, torch.get_num_threads(), "", {}, "").key
-    available = [n for n in LINEAR_KERNELS if kernels._available(n)]
-    entry = {"kernel": "blas", "seconds": {}}
-    if stored == "timed another way":
-        entry.update(among=available, timing=kernels.TIMING - 1)
-    path.write_text(json.dumps({kernels.machine_key(): {key: entry}}))
+    path.write_text(json.dumps({kernels.machine_key(): {key: {"kernel": "blas", "seconds": {}}}}))
     with torch.no_grad():
         layer(torch.randn(64, 256))
     (choice,) = kernel_choices()
+    available = [n for n in LINEAR_KERNELS if kernels._available(n)]
     assert choice.how == "measured" and list(choice.seconds) == available
-    written = json.loads(path.read_text())[kernels.machine_key()][key]
-    assert written["among"] == available and written["timing"] == kernels.TIMING
+    assert json.loads(path.read_text())[kernels.machine_key()][key]["among"] == available
     kernels.clear_kernel_choices()
     with torch.no_grad():
         layer(torch.randn(64, 256))
@@ -450,11 +444,8 @@ def test_a_model_larger_than_the_cache_times_its_products_with_each_weight_from_
     seen: dict[str, list[int]] = {}
     run = kernels._linear_kernel
 
-    calls: list[tuple[str, int]] = []
-
     def spy(name, owner, x, weight, bias):
         seen.setdefault(name, []).append(weight.data_ptr())
-        calls.append((name, weight.data_ptr()))
         return run(name, owner, x, weight, bias)
 
     monkeypatch.setattr(kernels, "_linear_kernel", spy)
@@ -468,39 +459,9 @@ def test_a_model_larger_than_the_cache_times_its_products_with_each_weight_from_
     assert set(choice.seconds) == {n for n in LINEAR_KERNELS if kernels._available(n)}
     span = min(2 * cache_bytes, kernels.STREAM_SPAN_MAX)
     copies = -(-span // (layer.weight.numel() * 4)) if streamed else 1  # one where the weight alone spans it
-    calls = calls[:-1]  # then the layer's own
-    timed = {name: [ptr for n, ptr in calls if n == name] for name in seen}
+    timed = {name: ptrs[:-1] if name == choice.kernel else ptrs for name, ptrs in seen.items()}  # then the layer's
+    assert timed[choice.kernel] and all(len(set(ptrs)) == copies for ptrs in timed.values())
     for name in set(kernels.COPYING_KERNELS) & set(timed):
         assert len(timed[name]) >= kernels.REPEATS + 1 + (copies if streamed else 0)
-    # Each copying kernel first makes its copy of every weight, in order; then the candidates take turns, each call
-    # on the copy after the last call's, whichever candidate made it.
-    prepared = copies * len(set(kernels.COPYING_KERNELS) & set(timed)) if streamed else 0
-    order = {ptr: i for i, ptr in enumerate(dict.fromkeys(ptr for _, ptr in calls))}
-    turns = [order[ptr] for _, ptr in calls[prepared:]]
-    assert len(order) == copies and turns == [i % copies for i in range(len(turns))]
     kept = {"blas_nn": "_kernel_transposed", "mkl_packed": "_kernel_packed"}
     assert all(slot not in layer.__dict__ for name, slot in kept.items() if name != choice.kernel)
-
-
-def test_a_close_call_is_timed_again_longer_among_the_candidates_in_it(monkeypatch):
-    """Candidates within `CLOSE` of the fastest are timed again, with at least `CLOSE_REPEATS` more runs each
-    (after a warm-up), taking turns; one further off is not; the choice is among the close ones."""
-    import collections
-    import time
-
-    monkeypatch.setenv(kernels.CACHE_ENV, "off")
-    calls: collections.Counter[str] = collections.Counter()
-
-    def sleeper(name: str, seconds: float):
-        def run() -> None:
-            calls[name] += 1
-            time.sleep(seconds)
-
-        return run
-
-    candidates = {"own": sleeper("own", 0.005), "a": sleeper("a", 0.001), "b": sleeper("b", 0.001)}
-    key = ("linear", (7, 7), 8, False, torch.get_num_threads(), False)
-    assert kernels._choose(key, candidates) in ("a", "b")
-    assert calls["a"] == calls["b"] >= calls["own"] + 1 + kernels.CLOSE_REPEATS
-    (choice,) = kernel_choices()
-    assert set(choice.seconds) == {"own", "a", "b"} and choice.how == "measured"
