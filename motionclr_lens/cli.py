@@ -748,15 +748,16 @@ def _inspect_kernels(pipe: MotionCLRPipeline, seconds: float) -> None:
     print(
         f"  weights of these products {weights / 2**20:.0f} MiB, the largest cache {cache / 2**20:.0f} MiB: timed "
         + (
-            "with each weight read from memory, as in a step (classes marked streamed)"
+            "with each weight read from memory, as in a step (classes marked streamed; their linear kernels "
+            "timed in whole forwards, 'in the run')"
             if kernels.streams_weights(pipe.model)
             else "warm"
         )
     )
-    print("  class                                                  kernel     how       seconds of each candidate")
+    print("  class                                                  kernel     how        seconds of each candidate")
     for choice in kernels.kernel_choices():
         times = ", ".join(f"{name} {1e3 * t:.2f} ms" for name, t in choice.seconds.items()) or "-"
-        print(f"  {choice.key:54s} {choice.kernel:10s} {choice.how:9s} {times}")
+        print(f"  {choice.key:54s} {choice.kernel:10s} {choice.how:10s} {times}")
     layers = kernels.describe_kernels(pipe.model)
     copies = {row["layer"]: row["copy_bytes"] for row in layers}
     print(

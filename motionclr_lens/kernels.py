@@ -31,7 +31,9 @@ gradients or not, torch's thread count, the weight streamed or not) times every 
 counts; a convolution's also from a heap given back to the system, the worse reading counting:
 `_time_candidates`); the fastest wins, torch's own unless another is at least `MARGIN` faster. A model whose
 weights exceed the CPU's largest cache reads each weight from memory in a run, and its linear products are timed
-so, over copies of the weight (`_streamed_candidates`): timed on one weight, the kernels rank otherwise. The
+so, over copies of the weight (`_streamed_candidates`): timed on one weight, the kernels rank otherwise. Before
+the first forward of each kind, the U-Net of such a model chooses its linear classes in the run instead, from
+whole forwards each with every such class on one kernel, timed call by call (`choose_in_the_run`). The
 choice is kept for the process and on disk (`_disk_path`: the user's cache folder, or the JSON file
 `MOTIONCLR_LENS_KERNEL_CACHE` names, "off" for none) under a key of the CPU model, torch's cpu capability and
 version, so that later processes on the machine run the same kernels and give the same numbers bit for bit;
@@ -50,6 +52,7 @@ import contextlib
 import contextvars
 import ctypes
 import ctypes.util
+import dataclasses
 import functools
 import itertools
 import json
@@ -90,6 +93,7 @@ __all__ = [
     "KernelChoice",
     "TemporalConv1d",
     "TransposedConv1d",
+    "choose_in_the_run",
     "clear_kernel_choices",
     "dense",
     "describe_kernels",
@@ -192,7 +196,7 @@ class KernelChoice:
     threads: int
     kernel: str
     seconds: dict[str, float]
-    how: str  # "measured", "measured while busy" (kept for this process only), "disk" or "forced"
+    how: str  # "measured", "in the run" (`choose_in_the_run`), either "... while busy" (this process only), "disk"
     streamed: bool = False  # timed with the weight coming from memory, as in a model larger than the cache
 
     @property
@@ -205,6 +209,7 @@ class KernelChoice:
 _CHOICES: dict[str, KernelChoice] = {}
 _CHOSEN: dict[tuple[str, tuple[int, ...], int, bool, int, bool], str] = {}  # the hot path's lookup of _CHOICES
 _LOCK = threading.Lock()
+_GENERATION = [0]  # how many times the choices were forgotten: a model's forwards seen before then are new again
 _FORCED: contextvars.ContextVar[tuple[str | None, str | None]] = contextvars.ContextVar(
     "motionclr_lens_forced_kernels", default=(None, None)
 )
@@ -252,6 +257,7 @@ def clear_kernel_choices() -> None:
     with _LOCK:
         _CHOICES.clear()
         _CHOSEN.clear()
+        _GENERATION[0] += 1
 
 
 @functools.cache
@@ -406,34 +412,54 @@ def _chosen(
     return key, _CHOSEN.get(key)
 
 
+def _probe(key: tuple[Any, ...]) -> KernelChoice:
+    kind, shape, rows, grad, threads, streamed = key
+    return KernelChoice(kind, shape, rows, grad, threads, "", {}, "", streamed)
+
+
+def _stored(key: tuple[Any, ...], names: list[str]) -> KernelChoice | None:
+    """The choice of a class kept on disk, if it was made among the same candidates (a kernel added since is
+    measured against it). Read under the disk's lock."""
+    probe = _probe(key)
+    stored = _read_disk().get(probe.key)
+    if isinstance(stored, dict) and stored.get("kernel") in names and stored.get("among") == names:
+        return KernelChoice(**{**asdict(probe), "kernel": stored["kernel"], "seconds": {}, "how": "disk"})
+    return None
+
+
+def _decide(key: tuple[Any, ...], seconds: dict[str, float], busy: bool, how: str) -> KernelChoice:
+    """The choice from each candidate's seconds (torch's own first): the fastest, torch's own unless another is at
+    least `MARGIN` faster; written to disk unless timed while other processes held the cores (the times then say
+    more about them than about the kernels: the choice serves this process only)."""
+    own = next(iter(seconds))
+    best = min(seconds, key=seconds.__getitem__)
+    kernel = best if seconds[best] < (1 - MARGIN) * seconds[own] else own
+    choice = KernelChoice(**{**asdict(_probe(key)), "kernel": kernel, "seconds": seconds, "how": how})
+    if busy:
+        choice = KernelChoice(**{**asdict(choice), "how": f"{how} while busy"})
+    else:
+        _write_disk(choice)
+    return choice
+
+
+def _keep(key: tuple[Any, ...], choice: KernelChoice) -> str:
+    with _LOCK:
+        choice = _CHOICES.setdefault(choice.key, choice)
+        _CHOSEN[key] = choice.kernel
+    return choice.kernel
+
+
 def _choose(key: tuple[Any, ...], candidates: Mapping[str, Callable[[], object]]) -> str:
     """Choose a kernel for a class met for the first time: from disk where stored, else by timing the candidates
     (torch's own first)."""
-    kind, shape, rows, grad, threads, streamed = key
-    probe = KernelChoice(kind, shape, rows, grad, threads, "", {}, "", streamed)
     with _disk_lock():  # processes on one machine measure a class one at a time and agree on its kernel
-        stored = _read_disk().get(probe.key)
-        # A stored choice holds only among the same candidates: a kernel added since is measured against it.
-        if isinstance(stored, dict) and stored.get("kernel") in candidates and stored.get("among") == list(candidates):
-            choice = KernelChoice(**{**asdict(probe), "kernel": stored["kernel"], "seconds": {}, "how": "disk"})
-        else:
+        choice = _stored(key, list(candidates))
+        if choice is None:
             window = others_busy_window()
-            seconds = _time_candidates(candidates, cold=kind != "linear")
+            seconds = _time_candidates(candidates, cold=key[0] != "linear")
             others = window()
-            own = next(iter(candidates))  # torch's own comes first
-            best = min(seconds, key=seconds.__getitem__)
-            kernel = best if seconds[best] < (1 - MARGIN) * seconds[own] else own
-            # Timed while other processes held the cores, the times say more about them than about the kernels:
-            # the choice serves this process but is not written for later ones.
-            busy = others is not None and others >= BUSY_CORES
-            how = "measured while busy" if busy else "measured"
-            choice = KernelChoice(**{**asdict(probe), "kernel": kernel, "seconds": seconds, "how": how})
-            if not busy:
-                _write_disk(choice)
-    with _LOCK:
-        choice = _CHOICES.setdefault(probe.key, choice)
-        _CHOSEN[key] = choice.kernel
-    return choice.kernel
+            choice = _decide(key, seconds, others is not None and others >= BUSY_CORES, "measured")
+    return _keep(key, choice)
 
 
 def _forced_conv(layer: nn.Module) -> str | None:
@@ -520,6 +546,77 @@ def _linear_kernel(name: str, owner: nn.Module, x: Tensor, weight: Tensor, bias:
     return F.linear(x, weight, bias)
 
 
+IN_RUN_KERNELS = ("blas", "onednn", "blas_t")  # timed in whole forwards: the kernels that keep no weight copy
+IN_RUN_ROUNDS = 3  # whole forwards on each of them, taking turns
+
+
+class _Trial:
+    """One forward of a trial (`choose_in_the_run`): the streamed linear classes without a choice run `kernel`
+    (torch's own where None: the forward that finds them), each call timed and summed per class."""
+
+    def __init__(self, kernel: str | None) -> None:
+        self.kernel = kernel
+        self.seconds: dict[tuple[Any, ...], float] = {}
+
+    def run(self, key: tuple[Any, ...], product: Callable[..., Tensor]) -> Tensor:
+        start = time.perf_counter()
+        out = product(self.kernel or "blas")
+        self.seconds[key] = self.seconds.get(key, 0.0) + time.perf_counter() - start
+        return out
+
+
+_TRIAL: contextvars.ContextVar[_Trial | None] = contextvars.ContextVar("motionclr_lens_kernel_trial", default=None)
+
+
+def choose_in_the_run(forward: Callable[[], object]) -> list[KernelChoice]:
+    """Choose the kernels of the streamed linear classes a forward meets, timed in whole forwards.
+
+    `forward()` runs the forward (with nothing looking: no hook, no run cache). Timed one class at a time, apart from
+    the run, the kernels of a model that reads its weights from memory at every step differ by less than a busy
+    host's noise and rank otherwise than in the run (docs/performance.md). Here one forward finds the classes that
+    have no choice yet (read from disk where kept); then `IN_RUN_ROUNDS` rounds of forwards, each with every such
+    class on one of `IN_RUN_KERNELS` (taking turns), time every call; each class's kernel is the fastest by its
+    median time a forward, torch's own unless another is at least `MARGIN` faster. Kernels that keep a copy of the
+    weight are not candidates: a forward on one would hold a copy of every weight. Returns the choices made."""
+    names = [n for n in IN_RUN_KERNELS if _available(n)]
+    finder = _Trial(None)
+    token = _TRIAL.set(finder)
+    try:
+        forward()
+    finally:
+        _TRIAL.reset(token)
+    with _disk_lock():
+        wanted = []
+        for key in finder.seconds:
+            stored = _stored(key, names)
+            if stored is None:
+                wanted.append(key)
+            else:
+                _keep(key, stored)
+        if not wanted:
+            return []
+        window = others_busy_window()
+        times: dict[str, list[dict[tuple[Any, ...], float]]] = {n: [] for n in names}
+        for _ in range(IN_RUN_ROUNDS):
+            for name in names:
+                trial = _Trial(name)
+                token = _TRIAL.set(trial)
+                try:
+                    forward()
+                finally:
+                    _TRIAL.reset(token)
+                times[name].append(trial.seconds)
+        others = window()
+        busy = others is not None and others >= BUSY_CORES
+        made = []
+        for key in wanted:
+            seconds = {n: statistics.median(run.get(key, 0.0) for run in times[n]) for n in names}
+            choice = _decide(key, seconds, busy, "in the run")
+            _keep(key, choice)
+            made.append(choice)
+    return made
+
+
 def linear_product(owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     """(M, K) @ (N, K)^T + bias by the kernel chosen for this product class (`owner` keeps what a kernel keeps)."""
     forced = _FORCED.get()[0] or owner.__dict__.get("pinned_linear")
@@ -531,6 +628,9 @@ def linear_product(owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | N
         grad = _needs_grad(x, weight, bias)
         streamed = not grad and bool(owner.__dict__.get(STREAMED_FLAG))
         key, name = _chosen("linear", (weight.shape[1], weight.shape[0]), x.shape[0], grad, streamed)
+        trial = _TRIAL.get() if name is None and streamed else None
+        if trial is not None:
+            return trial.run(key, functools.partial(_linear_kernel, owner=owner, x=x, weight=weight, bias=bias))
         if name is None:
             names: tuple[str, ...]
             if grad:
@@ -845,7 +945,37 @@ def use_cpu_kernels(model: ModuleT) -> ModuleT:
     streamed = streams_weights(model)
     for layer in _kernel_layers(model):
         layer.__dict__[STREAMED_FLAG] = streamed
+    for unet in (m for m in model.modules() if isinstance(m, UNet1D)):
+        unet.__dict__[STREAMED_FLAG] = streamed  # its forwards choose their streamed classes in the run
+        if not unet.__dict__.get("_chooses_in_the_run"):
+            unet.register_forward_pre_hook(_choose_before_forward)
+            unet.__dict__["_chooses_in_the_run"] = True
     return model
+
+
+def _choose_before_forward(unet: nn.Module, args: tuple[Any, ...]) -> None:
+    """The U-Net's forward pre-hook (`use_cpu_kernels`) where the model streams its weights: before the first
+    forward of each kind (the input's and the text's shapes, the conditional and twin rows, the threads), the
+    streamed linear classes without a kernel are chosen in the run (`choose_in_the_run`), on the same inputs with
+    nothing looking (no hook, no run cache). Not while gradients are on, in training, off the CPU, or where the
+    linear kernels are forced or pinned."""
+    if not unet.__dict__.get(STREAMED_FLAG) or len(args) != 4 or _TRIAL.get() is not None:
+        return
+    x, timesteps, text, call = args
+    if torch.is_grad_enabled() or unet.training or x.device.type != "cpu" or _torchs_own() or _FORCED.get()[0]:
+        return
+    with _LOCK:
+        generation = _GENERATION[0]
+    kind = (tuple(x.shape), tuple(text.shape), call.n_cond, call.twins, torch.get_num_threads(), generation)
+    seen = unet.__dict__.setdefault("_kernel_forwards_seen", set())
+    if kind in seen:
+        return
+    seen.add(kind)
+    linears = [m for m in unet.modules() if isinstance(m, (DenseLinear, TemporalConv1d))]
+    if all(m.__dict__.get("pinned_linear") for m in linears):
+        return
+    quiet = dataclasses.replace(call, hooks=(), explicit=False, text_kv=None)
+    choose_in_the_run(lambda: unet.forward(x, timesteps, text, quiet))
 
 
 def _kernel_layers(model: nn.Module) -> list[nn.Module]:

@@ -431,6 +431,7 @@ def test_a_model_larger_than_the_cache_times_its_products_with_each_weight_from_
     from conftest import TINY
 
     from motionclr_lens import MotionCLR
+    from motionclr_lens.model import UNet1D
 
     monkeypatch.setenv(kernels.CACHE_ENV, "off")
     monkeypatch.setattr(kernels, "last_level_cache_bytes", lambda: cache_bytes)
@@ -438,7 +439,8 @@ def test_a_model_larger_than_the_cache_times_its_products_with_each_weight_from_
     size = kernels.kernel_weight_bytes(model)
     assert 0 < size < sum(p.numel() * p.element_size() for p in model.parameters())  # the text's towers not counted
     marked = [m for m in model.modules() if kernels.STREAMED_FLAG in m.__dict__]
-    assert marked and all(isinstance(m, (DenseLinear, TemporalConv1d, TransposedConv1d)) for m in marked)
+    kinds = (DenseLinear, TemporalConv1d, TransposedConv1d, UNet1D)  # the U-Net chooses in the run where marked
+    assert marked and all(isinstance(m, kinds) for m in marked)
     assert {m.__dict__[kernels.STREAMED_FLAG] for m in marked} == {size > cache_bytes}
     layer = next(m for m in marked if isinstance(m, DenseLinear) and m.in_features == 128)
     seen: dict[str, list[int]] = {}
@@ -465,3 +467,55 @@ def test_a_model_larger_than_the_cache_times_its_products_with_each_weight_from_
         assert len(timed[name]) >= kernels.REPEATS + 1 + (copies if streamed else 0)
     kept = {"blas_nn": "_kernel_transposed", "mkl_packed": "_kernel_packed"}
     assert all(slot not in layer.__dict__ for name, slot in kept.items() if name != choice.kernel)
+
+
+def test_a_model_that_streams_its_weights_chooses_its_linear_kernels_in_the_run(monkeypatch):
+    """Where a model's kernel weights exceed the largest cache, its U-Net chooses the streamed linear classes before
+    the first forward of each kind: one forward finds them, then rounds of forwards, each with every such class on
+    one kernel that keeps no copy, time them; no hook sees those forwards, the run's cache of the text's keys and
+    values is filled by the real forward only, and the result is torch's. Forwards of a kind seen run at once; with
+    gradients on, nothing is chosen so."""
+    from dataclasses import replace
+
+    from conftest import TINY
+
+    from motionclr_lens import MotionCLR
+    from motionclr_lens.hooks import Hook, use_hooks
+    from motionclr_lens.sampling import guided_prediction
+
+    monkeypatch.setenv(kernels.CACHE_ENV, "off")
+    monkeypatch.setattr(kernels, "last_level_cache_bytes", lambda: 2**8)
+    torch.manual_seed(0)
+    model = kernels.use_cpu_kernels(MotionCLR(replace(TINY, channels=(64, 128), group_norm_groups=4)).eval())
+    for p in model.parameters():
+        if p.dim() > 1:
+            torch.nn.init.normal_(p, std=0.05)
+    kernels.use_cpu_kernels(model)  # a second call adds no second hook
+    assert len(model.unet._forward_pre_hooks) == 1
+    forwards = []
+    unet_forward = model.unet.forward
+    monkeypatch.setattr(model.unet, "forward", lambda *a: forwards.append(a[3].hooks) or unet_forward(*a))
+    x, t = torch.randn(1, 24, TINY.input_dim), torch.tensor([500])
+    text = model.encode_text(torch.zeros(1, 77, dtype=torch.long)).detach()
+    seen: list[int] = []
+    text_kv: dict[int, object] = {}
+    names = [n for n in kernels.IN_RUN_KERNELS if kernels._available(n)]
+    with torch.no_grad(), use_hooks(Hook(lambda w, ctx: seen.append(ctx.layer), kinds=("self",))):
+        out = guided_prediction(model, x, t, text, 2.5, text_kv=text_kv)
+    layers = len(model.attention_layers())
+    assert len(forwards) == 2 + kernels.IN_RUN_ROUNDS * len(names)
+    assert all(h == () for h in forwards[:-1]) and forwards[-1] != ()  # only the real forward has the hook
+    assert sorted(seen) == list(range(layers)) and len(text_kv) == layers
+    linear = [c for c in kernel_choices() if c.kind == "linear"]
+    assert linear and all(c.streamed and c.how == "in the run" and list(c.seconds) == names for c in linear)
+    assert all(c.kernel in names for c in linear)
+    with torch.no_grad(), force_kernels(linear="blas", conv="direct"):
+        expected = guided_prediction(model, x, t, text, 2.5)
+    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-4)
+    count = len(forwards)
+    with torch.no_grad(), use_hooks(Hook(lambda w, ctx: None, kinds=("self",))):
+        again = guided_prediction(model, x, t, text, 2.5, text_kv={})
+    assert len(forwards) == count + 1 and torch.equal(again, out)  # the first forward ran the kernels chosen
+    guided_prediction(model, x, t, text, 2.5)  # gradients on: nothing chosen in the run
+    assert len(forwards) == count + 2
+    assert all(k not in layer.__dict__ for layer in model.modules() for k in ("_kernel_transposed", "_kernel_packed"))
