@@ -568,6 +568,17 @@ class _Trial:
 _TRIAL: contextvars.ContextVar[_Trial | None] = contextvars.ContextVar("motionclr_lens_kernel_trial", default=None)
 
 
+def _trial_forward(forward: Callable[[], object], kernel: str | None) -> dict[tuple[Any, ...], float]:
+    """Run `forward()` as a trial on `kernel` (`_Trial`): the seconds a forward of each class without a choice."""
+    trial = _Trial(kernel)
+    token = _TRIAL.set(trial)
+    try:
+        forward()
+    finally:
+        _TRIAL.reset(token)
+    return trial.seconds
+
+
 def choose_in_the_run(forward: Callable[[], object]) -> list[KernelChoice]:
     """Choose the kernels of the streamed linear classes a forward meets, timed in whole forwards.
 
@@ -579,15 +590,10 @@ def choose_in_the_run(forward: Callable[[], object]) -> list[KernelChoice]:
     median time a forward, torch's own unless another is at least `MARGIN` faster. Kernels that keep a copy of the
     weight are not candidates: a forward on one would hold a copy of every weight. Returns the choices made."""
     names = [n for n in IN_RUN_KERNELS if _available(n)]
-    finder = _Trial(None)
-    token = _TRIAL.set(finder)
-    try:
-        forward()
-    finally:
-        _TRIAL.reset(token)
+    found = _trial_forward(forward, None)
     with _disk_lock():
         wanted = []
-        for key in finder.seconds:
+        for key in found:
             stored = _stored(key, names)
             if stored is None:
                 wanted.append(key)
@@ -599,13 +605,7 @@ def choose_in_the_run(forward: Callable[[], object]) -> list[KernelChoice]:
         times: dict[str, list[dict[tuple[Any, ...], float]]] = {n: [] for n in names}
         for _ in range(IN_RUN_ROUNDS):
             for name in names:
-                trial = _Trial(name)
-                token = _TRIAL.set(trial)
-                try:
-                    forward()
-                finally:
-                    _TRIAL.reset(token)
-                times[name].append(trial.seconds)
+                times[name].append(_trial_forward(forward, name))
         others = window()
         busy = others is not None and others >= BUSY_CORES
         made = []
