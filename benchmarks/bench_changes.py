@@ -19,6 +19,10 @@ with its quartiles, and each way's median time. The changes:
             both sets of choices are classes of their own, measured in the warm-up rounds
   twins     the guided pair's halves computed once in the first block, up to its cross-attention
             (`MotionCLR.share_twin_halves`), against every row computed, the way before
+  inrun     the streamed linear classes' kernels chosen in the run (`kernels.choose_in_the_run`: whole forwards,
+            each with every class on one kernel) against each class timed apart from the run over copies of its
+            weight (`_streamed_candidates`), the way before: both sets measured in the warm-up rounds, in this
+            process only (nothing read from or written to the disk cache)
 
     python benchmarks/bench_changes.py [--change tail] [--rounds 30] [--frames 160]
 """
@@ -91,6 +95,26 @@ def switches(model: MotionCLR, change: str) -> Callable[[bool], None]:
                 layer.__dict__[kernels.STREAMED_FLAG] = on
 
         return streamed
+    if change == "inrun":
+        kernels._disk_path = lambda: None  # type: ignore[assignment]  # both sets measured here
+        unet = model.unet
+        sets: dict[bool, dict] = {}
+        last: list[bool] = []
+
+        def inrun(on: bool) -> None:
+            if last and last[-1] not in sets:
+                sets[last[-1]] = dict(kernels._CHOSEN)  # what the forward just run chose
+            last.append(on)
+            if on in sets:
+                kernels._CHOSEN.clear()
+                kernels._CHOSEN.update(sets[on])
+                return
+            for key in [k for k in kernels._CHOSEN if k[0] == "linear" and k[5]]:  # streamed linear classes
+                del kernels._CHOSEN[key]
+                kernels._CHOICES.pop(kernels._probe(key).key, None)
+            unet.__dict__[kernels.STREAMED_FLAG] = on
+
+        return inrun
     if change == "twins":
 
         def twins(on: bool) -> None:
@@ -107,7 +131,7 @@ def switches(model: MotionCLR, change: str) -> Callable[[bool], None]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    changes = ("tail", "timestep", "unfold", "products", "streamed", "twins")
+    changes = ("tail", "timestep", "unfold", "products", "streamed", "twins", "inrun")
     parser.add_argument("--change", choices=changes, default="tail")
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--frames", type=int, default=160)
