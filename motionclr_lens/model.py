@@ -494,7 +494,8 @@ class MotionCLR(nn.Module):
         motion at the same timesteps (the guided pair), in eval mode and with no gradient asked of the input (whose
         second half would get none); else 0."""
         B = x.shape[0]
-        if not self.share_twin_halves or self.training or n_cond == 0 or 2 * n_cond != B:
+        # (a model pickled before the switch existed has it on)
+        if not getattr(self, "share_twin_halves", True) or self.training or n_cond == 0 or 2 * n_cond != B:
             return 0
         if torch.is_grad_enabled() and x.requires_grad:
             return 0
