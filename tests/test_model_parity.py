@@ -160,6 +160,13 @@ def test_the_guided_halves_run_once_until_the_first_cross_attention(model, forwa
     assert (rows, rows_off, rows_differ, rows_steps) == ([B], [2 * B], [2 * B], [2 * B])
     torch.testing.assert_close(shared, every, atol=5e-5, rtol=0)
     torch.testing.assert_close(shared, fw["cfg_2.5"], atol=5e-5, rtol=0)
+    del model.share_twin_halves  # a model pickled before the switch existed
+    try:
+        with torch.no_grad():
+            rows_old, _ = _first_block_rows(model, lambda: guided_prediction(model, x, t, text, 2.5))
+    finally:
+        model.share_twin_halves = True
+    assert rows_old == [B]
     xg = x.clone().requires_grad_(True)
     rows_grad, out = _first_block_rows(model, lambda: model(torch.cat([xg, xg]), torch.cat([t, t]), text, B))
     assert rows_grad == [2 * B]
