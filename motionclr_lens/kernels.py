@@ -434,10 +434,9 @@ def _decide(key: tuple[Any, ...], seconds: dict[str, float], busy: bool, how: st
     own = next(iter(seconds))
     best = min(seconds, key=seconds.__getitem__)
     kernel = best if seconds[best] < (1 - MARGIN) * seconds[own] else own
+    how = f"{how} while busy" if busy else how
     choice = KernelChoice(**{**asdict(_probe(key)), "kernel": kernel, "seconds": seconds, "how": how})
-    if busy:
-        choice = KernelChoice(**{**asdict(choice), "how": f"{how} while busy"})
-    else:
+    if not busy:
         _write_disk(choice)
     return choice
 
@@ -964,9 +963,7 @@ def _choose_before_forward(unet: nn.Module, args: tuple[Any, ...]) -> None:
     x, timesteps, text, call = args
     if torch.is_grad_enabled() or unet.training or x.device.type != "cpu" or _torchs_own() or _FORCED.get()[0]:
         return
-    with _LOCK:
-        generation = _GENERATION[0]
-    kind = (tuple(x.shape), tuple(text.shape), call.n_cond, call.twins, torch.get_num_threads(), generation)
+    kind = (tuple(x.shape), tuple(text.shape), call.n_cond, call.twins, torch.get_num_threads(), _GENERATION[0])
     seen = unet.__dict__.setdefault("_kernel_forwards_seen", set())
     if kind in seen:
         return
