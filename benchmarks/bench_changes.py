@@ -23,6 +23,11 @@ with its quartiles, and each way's median time. The changes:
             each with every class on one kernel) against each class timed apart from the run over copies of its
             weight (`_streamed_candidates`), the way before: both sets measured in the warm-up rounds, in this
             process only (nothing read from or written to the disk cache)
+  taps      the transposed convolutions' products ("taps" classes) on the kernels measured for them against
+            torch's matmul of the frames by the weight as stored, the way before
+  convrun   the convolutions' kernels (direct or unfolded) chosen in the run, their products chosen first, against
+            each class timed apart from the run (`_time_candidates`, from a warm and from a trimmed heap), the way
+            before: both sets measured in the warm-up rounds, in this process only
 
     python benchmarks/bench_changes.py [--change tail] [--rounds 30] [--frames 160]
 """
@@ -95,13 +100,28 @@ def switches(model: MotionCLR, change: str) -> Callable[[bool], None]:
                 layer.__dict__[kernels.STREAMED_FLAG] = on
 
         return streamed
-    if change == "inrun":
+    if change == "taps":
+        chosen = {}
+
+        def taps(on: bool) -> None:
+            for key in [k for k in kernels._CHOSEN if k[0] == "taps"]:
+                chosen.setdefault(key, kernels._CHOSEN[key])
+                kernels._CHOSEN[key] = chosen[key] if on else "blas"
+
+        return taps
+    if change in ("inrun", "convrun"):
+        kinds = ("linear", "taps") if change == "inrun" else ("conv", "tconv")
         kernels._disk_path = lambda: None  # type: ignore[assignment]  # both sets measured here
         unet = model.unet
         sets: dict[bool, dict] = {}
         last: list[bool] = []
 
-        def inrun(on: bool) -> None:
+        def inrun(on: bool | None) -> None:
+            if on is None:  # after the rounds: the classes whose kernels differ between the two ways
+                for key in sorted(k for k in sets.get(True, {}) if k[0] in kinds and k[5]):
+                    if sets[True][key] != sets.get(False, {}).get(key):
+                        print(f"  {kernels._probe(key).key}: {sets[False].get(key)} -> {sets[True][key]}")
+                return
             if last and last[-1] not in sets:
                 sets[last[-1]] = dict(kernels._CHOSEN)  # what the forward just run chose
             last.append(on)
@@ -109,7 +129,7 @@ def switches(model: MotionCLR, change: str) -> Callable[[bool], None]:
                 kernels._CHOSEN.clear()
                 kernels._CHOSEN.update(sets[on])
                 return
-            for key in [k for k in kernels._CHOSEN if k[0] == "linear" and k[5]]:  # streamed linear classes
+            for key in [k for k in kernels._CHOSEN if k[0] in kinds and k[5]]:  # streamed classes of those kinds
                 del kernels._CHOSEN[key]
                 kernels._CHOICES.pop(kernels._probe(key).key, None)
             unet.__dict__[kernels.STREAMED_FLAG] = on
@@ -131,7 +151,7 @@ def switches(model: MotionCLR, change: str) -> Callable[[bool], None]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    changes = ("tail", "timestep", "unfold", "products", "streamed", "twins", "inrun")
+    changes = ("tail", "timestep", "unfold", "products", "streamed", "twins", "inrun", "taps", "convrun")
     parser.add_argument("--change", choices=changes, default="tail")
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--frames", type=int, default=160)
@@ -163,6 +183,9 @@ def main() -> None:
         f"{statistics.median(times[True]) * 1e3:.0f} ms with, {statistics.median(times[False]) * 1e3:.0f} ms "
         f"without; outputs differ by at most {(outputs[True] - outputs[False]).abs().max().item():.2e}"
     )
+    if args.change in ("inrun", "convrun"):
+        print("classes whose kernel differs (the way before -> chosen in the run):")
+        switch(None)  # type: ignore[arg-type]
     if args.change == "streamed":
         for streamed in (True, False):
             counts = collections.Counter(

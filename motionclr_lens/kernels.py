@@ -18,7 +18,8 @@ parameters and state-dict keys whose products on the CPU run through the fastest
       "unfold"   the frames unfolded into (B * T, C_in * k) rows, one linear product (itself chosen as above)
     transposed convolutions (the up-sampling ones), under the same two names:
       "direct"   torch's own `F.conv_transpose1d`
-      "unfold"   every frame times the weight as stored in one product, the taps added in place by `F.fold`
+      "unfold"   every frame times the weight as stored in one product (a linear product of its own classes,
+                 "taps", chosen as above among the kernels that keep no copy), the taps added in place by `F.fold`
 
 The convolution blocks' elementwise tail (GroupNorm's output, the timestep's scale and shift, Mish) runs in
 place where nothing needs a gradient, Mish as x n / (n + 2) with n = e^x (e^x + 2): one exponential where
@@ -32,8 +33,9 @@ counts; a convolution's also from a heap given back to the system, the worse rea
 `_time_candidates`); the fastest wins, torch's own unless another is at least `MARGIN` faster. A model whose
 weights exceed the CPU's largest cache reads each weight from memory in a run, and its linear products are timed
 so, over copies of the weight (`_streamed_candidates`): timed on one weight, the kernels rank otherwise. Before
-the first forward of each kind, the U-Net of such a model chooses its linear classes in the run instead, from
-whole forwards each with every such class on one kernel, timed call by call (`choose_in_the_run`). The
+the first forward of each kind, the U-Net of such a model chooses its classes in the run instead, from whole
+forwards each with every such linear class on one kernel, timed call by call, then its convolutions so, their
+products chosen (`choose_in_the_run`). The
 choice is kept for the process and on disk (`_disk_path`: the user's cache folder, or the JSON file
 `MOTIONCLR_LENS_KERNEL_CACHE` names, "off" for none) under a key of the CPU model, torch's cpu capability and
 version, so that later processes on the machine run the same kernels and give the same numbers bit for bit;
@@ -189,8 +191,8 @@ class KernelChoice:
     """One product class and the kernel chosen for it: the lower-quartile seconds of each candidate on the first input
     of the class (empty when forced or read from disk), and how the choice was made."""
 
-    kind: str  # "linear", "conv" or "tconv" (a transposed convolution)
-    shape: tuple[int, ...]  # linear: (in, out); conv, tconv: (c_in, c_out, k), and the stride where not 1
+    kind: str  # "linear", "conv", "tconv" (a transposed convolution) or "taps" (a transposed convolution's product)
+    shape: tuple[int, ...]  # linear, taps: (in, out); conv, tconv: (c_in, c_out, k), and the stride where not 1
     rows: int  # rows of the product, rounded up to a power of two
     grad: bool
     threads: int
@@ -239,7 +241,7 @@ def pin_kernels(model: ModuleT, linear: str | None = None, conv: str | None = No
     computes as torch's own layers do, the way the original's code runs. `force_kernels` overrides a pin."""
     _check_names(linear, conv)
     for module in model.modules():
-        if isinstance(module, (DenseLinear, TemporalConv1d)):
+        if isinstance(module, (DenseLinear, TemporalConv1d, TransposedConv1d)):
             module.__dict__["pinned_linear"] = linear
         if isinstance(module, (TemporalConv1d, TransposedConv1d)):
             module.__dict__["pinned_conv"] = conv
@@ -455,7 +457,7 @@ def _choose(key: tuple[Any, ...], candidates: Mapping[str, Callable[[], object]]
         choice = _stored(key, list(candidates))
         if choice is None:
             window = others_busy_window()
-            seconds = _time_candidates(candidates, cold=key[0] != "linear")
+            seconds = _time_candidates(candidates, cold=key[0] in CONV_KINDS)
             others = window()
             choice = _decide(key, seconds, others is not None and others >= BUSY_CORES, "measured")
     return _keep(key, choice)
@@ -529,6 +531,8 @@ def _leaves(x: Tensor, weight: Tensor, bias: Tensor | None) -> tuple[Tensor, Ten
 
 
 def _linear_kernel(name: str, owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    if name in COPYING_KERNELS and not weight.is_contiguous():
+        name = "blas"  # a weight seen through a view (a transposed convolution's): no copy of it is kept
     if name == "onednn":
         return dense(x, weight, bias)
     if name == "mkl_packed" and x.dtype == weight.dtype == torch.float32 and not _needs_grad(x, weight, bias):
@@ -547,19 +551,22 @@ def _linear_kernel(name: str, owner: nn.Module, x: Tensor, weight: Tensor, bias:
 
 IN_RUN_KERNELS = ("blas", "onednn", "blas_t")  # timed in whole forwards: the kernels that keep no weight copy
 IN_RUN_ROUNDS = 3  # whole forwards on each of them, taking turns
+CONV_KINDS = ("conv", "tconv")
 
 
 class _Trial:
-    """One forward of a trial (`choose_in_the_run`): the streamed linear classes without a choice run `kernel`
-    (torch's own where None: the forward that finds them), each call timed and summed per class."""
+    """One forward of a trial (`choose_in_the_run`): the streamed classes without a choice run `linear` (the linear
+    classes) or `conv` (the convolutions, both kinds), torch's own linear kernel and the unfolded convolution where
+    None, each call timed and summed per class (a convolution's time holds its product's)."""
 
-    def __init__(self, kernel: str | None) -> None:
-        self.kernel = kernel
+    def __init__(self, linear: str | None, conv: str | None = None) -> None:
+        self.linear, self.conv = linear, conv
         self.seconds: dict[tuple[Any, ...], float] = {}
 
-    def run(self, key: tuple[Any, ...], product: Callable[..., Tensor]) -> Tensor:
+    def run(self, key: tuple[Any, ...], product: Callable[[str], Tensor]) -> Tensor:
+        name = (self.conv or "unfold") if key[0] in CONV_KINDS else (self.linear or "blas")
         start = time.perf_counter()
-        out = product(self.kernel or "blas")
+        out = product(name)
         self.seconds[key] = self.seconds.get(key, 0.0) + time.perf_counter() - start
         return out
 
@@ -567,9 +574,8 @@ class _Trial:
 _TRIAL: contextvars.ContextVar[_Trial | None] = contextvars.ContextVar("motionclr_lens_kernel_trial", default=None)
 
 
-def _trial_forward(forward: Callable[[], object], kernel: str | None) -> dict[tuple[Any, ...], float]:
-    """Run `forward()` as a trial on `kernel` (`_Trial`): the seconds a forward of each class without a choice."""
-    trial = _Trial(kernel)
+def _trial_forward(forward: Callable[[], object], trial: _Trial) -> dict[tuple[Any, ...], float]:
+    """Run `forward()` as `trial`: the seconds a forward of each class without a choice."""
     token = _TRIAL.set(trial)
     try:
         forward()
@@ -578,46 +584,62 @@ def _trial_forward(forward: Callable[[], object], kernel: str | None) -> dict[tu
     return trial.seconds
 
 
+def _in_run(
+    forward: Callable[[], object], keys: list[tuple[Any, ...]], trials: dict[str, Callable[[], _Trial]]
+) -> list[KernelChoice]:
+    """Choose the kernels of `keys` (classes of one sort) among `trials`' names: `IN_RUN_ROUNDS` rounds of forwards,
+    one on each name in turn; each class's kernel the fastest by its median seconds a forward (`_decide`)."""
+    window = others_busy_window()
+    times: dict[str, list[dict[tuple[Any, ...], float]]] = {n: [] for n in trials}
+    for _ in range(IN_RUN_ROUNDS):
+        for name, trial in trials.items():
+            times[name].append(_trial_forward(forward, trial()))
+    others = window()
+    busy = others is not None and others >= BUSY_CORES
+    made = []
+    for key in keys:
+        seconds = {n: statistics.median(run.get(key, 0.0) for run in times[n]) for n in trials}
+        choice = _decide(key, seconds, busy, "in the run")
+        _keep(key, choice)
+        made.append(choice)
+    return made
+
+
 def choose_in_the_run(forward: Callable[[], object]) -> list[KernelChoice]:
-    """Choose the kernels of the streamed linear classes a forward meets, timed in whole forwards.
+    """Choose the kernels of the streamed classes a forward meets, timed in whole forwards.
 
     `forward()` runs the forward (with nothing looking: no hook, no run cache). Timed one class at a time, apart from
     the run, the kernels of a model that reads its weights from memory at every step differ by less than a busy
     host's noise and rank otherwise than in the run (docs/performance.md). Here one forward finds the classes that
-    have no choice yet (read from disk where kept); then `IN_RUN_ROUNDS` rounds of forwards, each with every such
-    class on one of `IN_RUN_KERNELS` (taking turns), time every call; each class's kernel is the fastest by its
-    median time a forward, torch's own unless another is at least `MARGIN` faster. Kernels that keep a copy of the
-    weight are not candidates: a forward on one would hold a copy of every weight. Returns the choices made."""
-    names = [n for n in IN_RUN_KERNELS if _available(n)]
-    found = _trial_forward(forward, None)
+    have no choice yet (read from disk where kept), every convolution unfolded so that its product's class is met;
+    then `IN_RUN_ROUNDS` rounds of forwards, each with every such linear class on one of `IN_RUN_KERNELS` (taking
+    turns), time every call; each class's kernel is the fastest by its median time a forward, torch's own unless
+    another is at least `MARGIN` faster. Kernels that keep a copy of the weight are not candidates: a forward on one
+    would hold a copy of every weight. Then, the products chosen, rounds of forwards with every such convolution
+    direct or unfolded choose the convolutions the same way. Returns the choices made."""
+    linear = [n for n in IN_RUN_KERNELS if _available(n)]
+    found = _trial_forward(forward, _Trial(None))
     with _disk_lock():
-        wanted = []
+        wanted: dict[bool, list[tuple[Any, ...]]] = {False: [], True: []}  # by whether a convolution's
         for key in found:
-            stored = _stored(key, names)
+            conv = key[0] in CONV_KINDS
+            stored = _stored(key, list(CONV_KERNELS) if conv else linear)
             if stored is None:
-                wanted.append(key)
+                wanted[conv].append(key)
             else:
                 _keep(key, stored)
-        if not wanted:
-            return []
-        window = others_busy_window()
-        times: dict[str, list[dict[tuple[Any, ...], float]]] = {n: [] for n in names}
-        for _ in range(IN_RUN_ROUNDS):
-            for name in names:
-                times[name].append(_trial_forward(forward, name))
-        others = window()
-        busy = others is not None and others >= BUSY_CORES
         made = []
-        for key in wanted:
-            seconds = {n: statistics.median(run.get(key, 0.0) for run in times[n]) for n in names}
-            choice = _decide(key, seconds, busy, "in the run")
-            _keep(key, choice)
-            made.append(choice)
+        if wanted[False]:
+            made += _in_run(forward, wanted[False], {n: functools.partial(_Trial, n) for n in linear})
+        if wanted[True]:
+            made += _in_run(forward, wanted[True], {n: functools.partial(_Trial, None, n) for n in CONV_KERNELS})
     return made
 
 
-def linear_product(owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-    """(M, K) @ (N, K)^T + bias by the kernel chosen for this product class (`owner` keeps what a kernel keeps)."""
+def linear_product(owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | None, kind: str = "linear") -> Tensor:
+    """(M, K) @ (N, K)^T + bias by the kernel chosen for this product class (`owner` keeps what a kernel keeps).
+    `kind` names the classes: "taps" for a transposed convolution's, whose weight is a transposed view (the
+    kernels rank otherwise on it, and those that keep a copy of the weight are not candidates)."""
     forced = _FORCED.get()[0] or owner.__dict__.get("pinned_linear")
     if x.device.type != "cpu" or _torchs_own():
         name: str | None = "blas"
@@ -626,7 +648,7 @@ def linear_product(owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | N
     else:
         grad = _needs_grad(x, weight, bias)
         streamed = not grad and bool(owner.__dict__.get(STREAMED_FLAG))
-        key, name = _chosen("linear", (weight.shape[1], weight.shape[0]), x.shape[0], grad, streamed)
+        key, name = _chosen(kind, (weight.shape[1], weight.shape[0]), x.shape[0], grad, streamed)
         trial = _TRIAL.get() if name is None and streamed else None
         if trial is not None:
             return trial.run(key, functools.partial(_linear_kernel, owner=owner, x=x, weight=weight, bias=bias))
@@ -636,7 +658,9 @@ def linear_product(owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | N
                 names = ("blas", "onednn")
                 name = _choose(key, {n: functools.partial(_timed_backward, n, owner, x, weight, bias) for n in names})
             else:
-                names = tuple(n for n in LINEAR_KERNELS if _available(n))
+                names = tuple(
+                    n for n in LINEAR_KERNELS if _available(n) and (weight.is_contiguous() or n not in COPYING_KERNELS)
+                )
                 if streamed:
                     candidates = _streamed_candidates(names, x, weight, bias)
                 else:
@@ -744,9 +768,16 @@ class TemporalConv1d(nn.Conv1d):
         if name is None:
             rows = x.shape[0] * ((x.shape[-1] + 2 * int(self.padding[0]) - self.weight.shape[2]) // self.stride[0] + 1)
             grad = _needs_grad(x, self.weight, self.bias)
-            key, name = _chosen("conv", _conv_shape(self), rows, grad)
+            streamed = not grad and bool(self.__dict__.get(STREAMED_FLAG))
+            key, name = _chosen("conv", _conv_shape(self), rows, grad, streamed)
+            trial = _TRIAL.get() if name is None and streamed else None
+            if trial is not None:
+                return trial.run(key, functools.partial(self._by, x=x))
             if name is None:
                 name = _choose(key, {n: functools.partial(self._run, n, x, grad) for n in CONV_KERNELS})
+        return self._by(str(name), x)
+
+    def _by(self, name: str, x: Tensor) -> Tensor:
         return super().forward(x) if name == "direct" else self._unfolded(x)
 
     def _run(self, name: str, x: Tensor, grad: bool) -> None:
@@ -814,7 +845,9 @@ class TransposedConv1d(nn.ConvTranspose1d):
 
     "unfold": every input frame times the (C_in, C_out * k) weight as stored, in one product (no copy of the
     weight), then the k taps of each frame added at their places `stride` apart (`F.fold`): the sums of torch's
-    transposed convolution in another order. Whether that or torch's own runs is measured per class ("tconv").
+    transposed convolution in another order. Whether that or torch's own runs is measured per class ("tconv");
+    the product runs the linear kernel measured for its own classes ("taps": the weight is passed as the
+    transposed view of a (C_out * k, C_in) matrix, a layout no linear layer of that shape has).
     """
 
     def forward(self, x: Tensor, output_size: list[int] | None = None) -> Tensor:
@@ -833,9 +866,16 @@ class TransposedConv1d(nn.ConvTranspose1d):
         name = _forced_conv(self)
         if name is None:
             grad = _needs_grad(x, self.weight, self.bias)
-            key, name = _chosen("tconv", _conv_shape(self), x.shape[0] * x.shape[2], grad)
+            streamed = not grad and bool(self.__dict__.get(STREAMED_FLAG))
+            key, name = _chosen("tconv", _conv_shape(self), x.shape[0] * x.shape[2], grad, streamed)
+            trial = _TRIAL.get() if name is None and streamed else None
+            if trial is not None:
+                return trial.run(key, functools.partial(self._by, x=x))
             if name is None:
                 name = _choose(key, {n: functools.partial(self._run, n, x, grad) for n in CONV_KERNELS})
+        return self._by(str(name), x)
+
+    def _by(self, name: str, x: Tensor) -> Tensor:
         return super().forward(x) if name == "direct" else self._as_product(x, self.weight, self.bias)
 
     def _run(self, name: str, x: Tensor, grad: bool) -> None:
@@ -853,7 +893,8 @@ class TransposedConv1d(nn.ConvTranspose1d):
         _, c_out, k = weight.shape
         stride, pad = self.stride[0], int(self.padding[0])
         length = (T - 1) * stride - 2 * pad + k
-        taps = x.transpose(1, 2).reshape(B * T, c_in) @ weight.reshape(c_in, c_out * k)  # (B * T, C_out * k)
+        matrix = weight.reshape(c_in, c_out * k).t()  # (C_out * k, C_in): a view
+        taps = linear_product(self, x.transpose(1, 2).reshape(B * T, c_in), matrix, None, "taps")
         columns = taps.view(B, T, c_out * k).transpose(1, 2)  # (B, C_out * k, T): channel-major, then tap
         out = F.fold(columns, (1, length), (1, k), padding=(0, pad), stride=(1, stride)).view(B, c_out, length)
         return out if bias is None else out + bias.view(1, c_out, 1)
@@ -955,21 +996,22 @@ def use_cpu_kernels(model: ModuleT) -> ModuleT:
 def _choose_before_forward(unet: nn.Module, args: tuple[Any, ...]) -> None:
     """The U-Net's forward pre-hook (`use_cpu_kernels`) where the model streams its weights: before the first
     forward of each kind (the input's and the text's shapes, the conditional and twin rows, the threads), the
-    streamed linear classes without a kernel are chosen in the run (`choose_in_the_run`), on the same inputs with
-    nothing looking (no hook, no run cache). Not while gradients are on, in training, off the CPU, or where the
-    linear kernels are forced or pinned."""
+    streamed classes without a kernel (linear products and convolutions) are chosen in the run
+    (`choose_in_the_run`), on the same inputs with nothing looking (no hook, no run cache). Not while gradients are
+    on, in training, off the CPU, or where every kernel is forced or pinned."""
     if not unet.__dict__.get(STREAMED_FLAG) or len(args) != 4 or _TRIAL.get() is not None:
         return
     x, timesteps, text, call = args
-    if torch.is_grad_enabled() or unet.training or x.device.type != "cpu" or _torchs_own() or _FORCED.get()[0]:
+    if torch.is_grad_enabled() or unet.training or x.device.type != "cpu" or _torchs_own() or all(_FORCED.get()):
         return
     kind = (tuple(x.shape), tuple(text.shape), call.n_cond, call.twins, torch.get_num_threads(), _GENERATION[0])
     seen = unet.__dict__.setdefault("_kernel_forwards_seen", set())
     if kind in seen:
         return
     seen.add(kind)
-    linears = [m for m in unet.modules() if isinstance(m, (DenseLinear, TemporalConv1d))]
-    if all(m.__dict__.get("pinned_linear") for m in linears):
+    layers = _kernel_layers(unet)
+    convs = [m for m in layers if not isinstance(m, DenseLinear)]
+    if all(m.__dict__.get("pinned_linear") for m in layers) and all(m.__dict__.get("pinned_conv") for m in convs):
         return
     quiet = dataclasses.replace(call, hooks=(), explicit=False, text_kv=None)
     choose_in_the_run(lambda: unet.forward(x, timesteps, text, quiet))
@@ -1008,7 +1050,8 @@ def describe_kernels(model: nn.Module) -> list[dict[str, Any]]:
             c_out, c_in, k = module.weight.shape
             classes = [("conv", _conv_shape(module)), ("linear", (c_in * k, c_out))]  # and its unfolded product
         elif isinstance(module, TransposedConv1d):
-            classes = [("tconv", _conv_shape(module))]
+            c_in, c_out, k = module.weight.shape
+            classes = [("tconv", _conv_shape(module)), ("taps", (c_in, c_out * k))]  # and its product
         else:
             continue
         held = module.__dict__.get("_kernel_transposed")

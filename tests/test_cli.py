@@ -81,7 +81,8 @@ def test_inspect_says_which_kernel_each_product_runs_and_why(capsys, monkeypatch
     assert main(["inspect", "--kernels", "--seconds", "2"]) == 0
     text = capsys.readouterr().out
     assert f"kernels on {kernels.machine_key()}" in text and "(40 frames, guided)" in text
-    rows = [line.split() for line in text.splitlines() if line.strip().startswith(("linear:", "conv:", "tconv:"))]
+    kinds = ("linear:", "conv:", "tconv:", "taps:")
+    rows = [line.split() for line in text.splitlines() if line.strip().startswith(kinds)]
     assert rows and len(rows) == len(kernels.kernel_choices())
     assert all(row[1] in kernels.LINEAR_KERNELS + kernels.CONV_KERNELS and row[2] == "measured" for row in rows)
     assert "layers run through these kernels" in text

@@ -56,22 +56,25 @@ def test_every_convolution_kernel_equals_torchs(monkeypatch, linear, conv, chunk
     assert kernel_choices() == []  # forced: nothing measured
 
 
+@pytest.mark.parametrize("linear", LINEAR_KERNELS)
 @pytest.mark.parametrize("conv", CONV_KERNELS)
 @pytest.mark.parametrize(
     ("c_in", "c_out", "k", "stride", "pad"), [(512, 256, 4, 2, 1), (64, 48, 5, 3, 2), (32, 16, 3, 1, 1)]
 )
-def test_every_transposed_convolution_kernel_equals_torchs(conv, c_in, c_out, k, stride, pad):
+def test_every_transposed_convolution_kernel_equals_torchs(linear, conv, c_in, c_out, k, stride, pad):
     """The up path's transposed convolution (k 4, stride 2, padding 1) and others, as torch's own or as one product
-    whose taps are added in place, forward and gradients."""
+    (by each linear kernel) whose taps are added in place, forward and gradients; no copy of the weight kept."""
     torch.manual_seed(0)
     layer = TransposedConv1d(c_in, c_out, k, stride, pad)
     reference = torch.nn.ConvTranspose1d(c_in, c_out, k, stride, pad)
     reference.load_state_dict(layer.state_dict())
     x = torch.randn(3, c_in, 11)
-    with force_kernels(conv=conv):
+    with force_kernels(linear=linear, conv=conv):
         with torch.no_grad():
             torch.testing.assert_close(layer(x), reference(x), rtol=1e-4, atol=1e-4)
+            torch.testing.assert_close(layer(x), reference(x), rtol=1e-4, atol=1e-4)
         out = layer(x)
+    assert not {"_kernel_transposed", "_kernel_packed"} & set(layer.__dict__)
     assert out.shape == reference(x).shape == (3, c_out, (11 - 1) * stride - 2 * pad + k)
     out.square().sum().backward()
     reference(x).square().sum().backward()
@@ -113,7 +116,7 @@ def test_every_convolution_of_the_unet_runs_through_the_kernels():
         ours = model(x, torch.tensor([10, 10]), text.expand(2, -1, -1), 1)
         theirs = reference(x, torch.tensor([10, 10]), text.expand(2, -1, -1), 1)
     torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4)
-    assert {c.kind for c in kernel_choices()} >= {"linear", "conv", "tconv"}
+    assert {c.kind for c in kernel_choices()} == {"linear", "conv", "tconv", "taps"}
     assert any(c.kind == "conv" and len(c.shape) == 4 for c in kernel_choices())  # the stride-2 class
 
 
@@ -469,12 +472,12 @@ def test_a_model_larger_than_the_cache_times_its_products_with_each_weight_from_
     assert all(slot not in layer.__dict__ for name, slot in kept.items() if name != choice.kernel)
 
 
-def test_a_model_that_streams_its_weights_chooses_its_linear_kernels_in_the_run(monkeypatch):
-    """Where a model's kernel weights exceed the largest cache, its U-Net chooses the streamed linear classes before
-    the first forward of each kind: one forward finds them, then rounds of forwards, each with every such class on
-    one kernel that keeps no copy, time them; no hook sees those forwards, the run's cache of the text's keys and
-    values is filled by the real forward only, and the result is torch's. Forwards of a kind seen run at once; with
-    gradients on, nothing is chosen so."""
+def test_a_model_that_streams_its_weights_chooses_its_kernels_in_the_run(monkeypatch):
+    """Where a model's kernel weights exceed the largest cache, its U-Net chooses the streamed classes before the
+    first forward of each kind: one forward finds them, then rounds of forwards, each with every such linear class
+    on one kernel that keeps no copy, time them, then rounds with every convolution direct or unfolded; no hook sees
+    those forwards, the run's cache of the text's keys and values is filled by the real forward only, and the result
+    is torch's. Forwards of a kind seen run at once; with gradients on, nothing is chosen so."""
     from dataclasses import replace
 
     from conftest import TINY
@@ -503,12 +506,16 @@ def test_a_model_that_streams_its_weights_chooses_its_linear_kernels_in_the_run(
     with torch.no_grad(), use_hooks(Hook(lambda w, ctx: seen.append(ctx.layer), kinds=("self",))):
         out = guided_prediction(model, x, t, text, 2.5, text_kv=text_kv)
     layers = len(model.attention_layers())
-    assert len(forwards) == 2 + kernels.IN_RUN_ROUNDS * len(names)
+    assert len(forwards) == 2 + kernels.IN_RUN_ROUNDS * (len(names) + len(CONV_KERNELS))
     assert all(h == () for h in forwards[:-1]) and forwards[-1] != ()  # only the real forward has the hook
     assert sorted(seen) == list(range(layers)) and len(text_kv) == layers
-    linear = [c for c in kernel_choices() if c.kind == "linear"]
-    assert linear and all(c.streamed and c.how == "in the run" and list(c.seconds) == names for c in linear)
-    assert all(c.kernel in names for c in linear)
+    linear = [c for c in kernel_choices() if c.kind in ("linear", "taps")]
+    assert {c.kind for c in linear} == {"linear", "taps"}
+    assert all(c.streamed and c.how == "in the run" and list(c.seconds) == names for c in linear)
+    assert all(c.kernel in names and all(t > 0 for t in c.seconds.values()) for c in linear)  # each met in the run
+    convs = [c for c in kernel_choices() if c.kind in ("conv", "tconv")]
+    assert {c.kind for c in convs} == {"conv", "tconv"}
+    assert all(c.streamed and c.how == "in the run" and list(c.seconds) == list(CONV_KERNELS) for c in convs)
     with torch.no_grad(), force_kernels(linear="blas", conv="direct"):
         expected = guided_prediction(model, x, t, text, 2.5)
     torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-4)
