@@ -588,7 +588,8 @@ def _in_run(
     forward: Callable[[], object], keys: list[tuple[Any, ...]], trials: dict[str, Callable[[], _Trial]]
 ) -> list[KernelChoice]:
     """Choose the kernels of `keys` (classes of one sort) among `trials`' names: `IN_RUN_ROUNDS` rounds of forwards,
-    one on each name in turn; each class's kernel the fastest by its median seconds a forward (`_decide`)."""
+    one on each name in turn; each class's kernel the fastest by its median seconds a forward (`_decide`). A class
+    the rounds did not meet (the product of a convolution whose kernel, read from disk, is direct) stays unchosen."""
     window = others_busy_window()
     times: dict[str, list[dict[tuple[Any, ...], float]]] = {n: [] for n in trials}
     for _ in range(IN_RUN_ROUNDS):
@@ -598,7 +599,9 @@ def _in_run(
     busy = others is not None and others >= BUSY_CORES
     made = []
     for key in keys:
-        seconds = {n: statistics.median(run.get(key, 0.0) for run in times[n]) for n in trials}
+        if not all(key in run for runs in times.values() for run in runs):
+            continue
+        seconds = {n: statistics.median(run[key] for run in times[n]) for n in trials}
         choice = _decide(key, seconds, busy, "in the run")
         _keep(key, choice)
         made.append(choice)
@@ -620,7 +623,7 @@ def choose_in_the_run(forward: Callable[[], object]) -> list[KernelChoice]:
     linear = [n for n in IN_RUN_KERNELS if _available(n)]
     found = _trial_forward(forward, _Trial(None))
     with _disk_lock():
-        wanted: dict[bool, list[tuple[Any, ...]]] = {False: [], True: []}  # by whether a convolution's
+        wanted: dict[bool, list[tuple[Any, ...]]] = {False: [], True: []}  # the linear classes, the convolutions
         for key in found:
             conv = key[0] in CONV_KINDS
             stored = _stored(key, list(CONV_KERNELS) if conv else linear)

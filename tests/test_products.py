@@ -526,3 +526,43 @@ def test_a_model_that_streams_its_weights_chooses_its_kernels_in_the_run(monkeyp
     guided_prediction(model, x, t, text, 2.5)  # gradients on: nothing chosen in the run
     assert len(forwards) == count + 2
     assert all(k not in layer.__dict__ for layer in model.modules() for k in ("_kernel_transposed", "_kernel_packed"))
+
+
+def test_choices_in_the_run_read_from_disk_leave_unmet_products_unchosen(monkeypatch, tmp_path):
+    """A second process reads the choices in the run from disk; where the convolutions kept there are direct, the
+    products of their unfolded way are not met, and none of them gets a kernel from times it never had."""
+    from dataclasses import replace
+
+    from conftest import TINY
+
+    from motionclr_lens import MotionCLR
+    from motionclr_lens.sampling import guided_prediction
+
+    cache = tmp_path / "kernels.json"
+    monkeypatch.setenv(kernels.CACHE_ENV, str(cache))
+    monkeypatch.setattr(kernels, "last_level_cache_bytes", lambda: 2**8)
+    torch.manual_seed(0)
+    model = kernels.use_cpu_kernels(MotionCLR(replace(TINY, channels=(64, 128), group_norm_groups=4)).eval())
+    x, t = torch.randn(1, 24, TINY.input_dim), torch.tensor([500])
+    text = model.encode_text(torch.zeros(1, 77, dtype=torch.long)).detach()
+    with torch.no_grad():
+        guided_prediction(model, x, t, text, 2.5)
+    first = {c.key: c for c in kernel_choices()}
+    stored = json.loads(cache.read_text())
+    entries = stored[kernels.machine_key()]
+    convs = [k for k in entries if k.startswith(("conv:", "tconv:"))]
+    assert convs and all(entries[k]["kernel"] in CONV_KERNELS for k in convs)
+    for k in convs:
+        entries[k]["kernel"] = "direct"
+    for k in [k for k in entries if k.startswith(("linear:", "taps:"))]:
+        del entries[k]  # the products measured again in the second process
+    cache.write_text(json.dumps(stored))
+    kernels.clear_kernel_choices()
+    with torch.no_grad():
+        guided_prediction(model, x, t, text, 2.5)
+    second = kernel_choices()
+    assert all(c.how == "disk" and c.kernel == "direct" for c in second if c.kind in ("conv", "tconv"))
+    products = [c for c in second if c.kind in ("linear", "taps")]
+    assert products and all(c.how == "in the run" and min(c.seconds.values()) > 0 for c in products)
+    unfolded = {c.key for c in first.values() if c.kind in ("linear", "taps")} - {c.key for c in products}
+    assert any(k.startswith("taps:") for k in unfolded)  # met only inside the convolutions, now direct
