@@ -767,18 +767,8 @@ class TemporalConv1d(nn.Conv1d):
             or self.padding_mode != "zeros"
         ):
             return super().forward(x)
-        name = _forced_conv(self)
-        if name is None:
-            rows = x.shape[0] * ((x.shape[-1] + 2 * int(self.padding[0]) - self.weight.shape[2]) // self.stride[0] + 1)
-            grad = _needs_grad(x, self.weight, self.bias)
-            streamed = not grad and bool(self.__dict__.get(STREAMED_FLAG))
-            key, name = _chosen("conv", _conv_shape(self), rows, grad, streamed)
-            trial = _TRIAL.get() if name is None and streamed else None
-            if trial is not None:
-                return trial.run(key, functools.partial(self._by, x=x))
-            if name is None:
-                name = _choose(key, {n: functools.partial(self._run, n, x, grad) for n in CONV_KERNELS})
-        return self._by(str(name), x)
+        rows = x.shape[0] * ((x.shape[-1] + 2 * int(self.padding[0]) - self.weight.shape[2]) // self.stride[0] + 1)
+        return _conv_call(self, "conv", rows, x)
 
     def _by(self, name: str, x: Tensor) -> Tensor:
         return super().forward(x) if name == "direct" else self._unfolded(x)
@@ -836,6 +826,22 @@ def _columns(x: Tensor, k: int, pad: int, stride: int, t_out: int) -> Tensor:
     return cols.view(B * t_out, C * k)
 
 
+def _conv_call(layer: TemporalConv1d | TransposedConv1d, kind: str, rows: int, x: Tensor) -> Tensor:
+    """A convolution's call (`kind` "conv" or "tconv", `rows` of its product) on its class's kernel: forced or pinned,
+    chosen, run as a trial's (`choose_in_the_run`: a model that streams its weights), or measured now."""
+    name = _forced_conv(layer)
+    if name is None:
+        grad = _needs_grad(x, layer.weight, layer.bias)
+        streamed = not grad and bool(layer.__dict__.get(STREAMED_FLAG))
+        key, name = _chosen(kind, _conv_shape(layer), rows, grad, streamed)
+        trial = _TRIAL.get() if name is None and streamed else None
+        if trial is not None:
+            return trial.run(key, functools.partial(layer._by, x=x))
+        if name is None:
+            name = _choose(key, {n: functools.partial(layer._run, n, x, grad) for n in CONV_KERNELS})
+    return layer._by(name, x)
+
+
 def _conv_shape(layer: nn.Conv1d | nn.ConvTranspose1d) -> tuple[int, ...]:
     """A convolution's class shape: (c_in, c_out, k), and the stride where it is not 1."""
     c_in, c_out = layer.in_channels, layer.out_channels
@@ -866,17 +872,7 @@ class TransposedConv1d(nn.ConvTranspose1d):
             or self.padding_mode != "zeros"
         ):
             return super().forward(x, output_size)
-        name = _forced_conv(self)
-        if name is None:
-            grad = _needs_grad(x, self.weight, self.bias)
-            streamed = not grad and bool(self.__dict__.get(STREAMED_FLAG))
-            key, name = _chosen("tconv", _conv_shape(self), x.shape[0] * x.shape[2], grad, streamed)
-            trial = _TRIAL.get() if name is None and streamed else None
-            if trial is not None:
-                return trial.run(key, functools.partial(self._by, x=x))
-            if name is None:
-                name = _choose(key, {n: functools.partial(self._run, n, x, grad) for n in CONV_KERNELS})
-        return self._by(str(name), x)
+        return _conv_call(self, "tconv", x.shape[0] * x.shape[2], x)
 
     def _by(self, name: str, x: Tensor) -> Tensor:
         return super().forward(x) if name == "direct" else self._as_product(x, self.weight, self.bias)
