@@ -176,9 +176,13 @@ def _mkl_packed_ops() -> tuple[Any, Any] | None:
     return (reorder, product) if ok else None
 
 
-def _available(name: str) -> bool:
-    """Whether a linear kernel is a candidate here: in this build, and not a copying one where copies are off."""
-    if name in COPYING_KERNELS and os.environ.get(COPIES_ENV, "").strip().lower() in ("off", "0", "no", "false"):
+def _available(name: str, weight: Tensor | None = None) -> bool:
+    """Whether a linear kernel is a candidate here: in this build, and not a copying one where copies are off or
+    for a `weight` seen through a view (a transposed convolution's: no copy of it is kept)."""
+    if name in COPYING_KERNELS and (
+        (weight is not None and not weight.is_contiguous())
+        or os.environ.get(COPIES_ENV, "").strip().lower() in ("off", "0", "no", "false")
+    ):
         return False
     return name != "mkl_packed" or _mkl_packed_ops() is not None
 
@@ -429,10 +433,12 @@ def _stored(key: tuple[Any, ...], names: list[str]) -> KernelChoice | None:
     return None
 
 
-def _decide(key: tuple[Any, ...], seconds: dict[str, float], busy: bool, how: str) -> KernelChoice:
+def _decide(key: tuple[Any, ...], seconds: dict[str, float], others: float | None, how: str) -> KernelChoice:
     """The choice from each candidate's seconds (torch's own first): the fastest, torch's own unless another is at
-    least `MARGIN` faster; written to disk unless timed while other processes held the cores (the times then say
-    more about them than about the kernels: the choice serves this process only)."""
+    least `MARGIN` faster; written to disk unless timed while other processes held the cores (`others`, the cores
+    they used then, at least `BUSY_CORES`: the times say more about them than about the kernels, and the choice
+    serves this process only)."""
+    busy = others is not None and others >= BUSY_CORES
     own = next(iter(seconds))
     best = min(seconds, key=seconds.__getitem__)
     kernel = best if seconds[best] < (1 - MARGIN) * seconds[own] else own
@@ -459,7 +465,7 @@ def _choose(key: tuple[Any, ...], candidates: Mapping[str, Callable[[], object]]
             window = others_busy_window()
             seconds = _time_candidates(candidates, cold=key[0] in CONV_KINDS)
             others = window()
-            choice = _decide(key, seconds, others is not None and others >= BUSY_CORES, "measured")
+            choice = _decide(key, seconds, others, "measured")
     return _keep(key, choice)
 
 
@@ -532,7 +538,7 @@ def _leaves(x: Tensor, weight: Tensor, bias: Tensor | None) -> tuple[Tensor, Ten
 
 def _linear_kernel(name: str, owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     if name in COPYING_KERNELS and not weight.is_contiguous():
-        name = "blas"  # a weight seen through a view (a transposed convolution's): no copy of it is kept
+        name = "blas"  # forced on a weight seen through a view, which no kernel copies (`_available`)
     if name == "onednn":
         return dense(x, weight, bias)
     if name == "mkl_packed" and x.dtype == weight.dtype == torch.float32 and not _needs_grad(x, weight, bias):
@@ -596,13 +602,12 @@ def _in_run(
         for name, trial in trials.items():
             times[name].append(_trial_forward(forward, trial()))
     others = window()
-    busy = others is not None and others >= BUSY_CORES
     made = []
     for key in keys:
         if not all(key in run for runs in times.values() for run in runs):
             continue
         seconds = {n: statistics.median(run[key] for run in times[n]) for n in trials}
-        choice = _decide(key, seconds, busy, "in the run")
+        choice = _decide(key, seconds, others, "in the run")
         _keep(key, choice)
         made.append(choice)
     return made
@@ -623,19 +628,20 @@ def choose_in_the_run(forward: Callable[[], object]) -> list[KernelChoice]:
     linear = [n for n in IN_RUN_KERNELS if _available(n)]
     found = _trial_forward(forward, _Trial(None))
     with _disk_lock():
-        wanted: dict[bool, list[tuple[Any, ...]]] = {False: [], True: []}  # the linear classes, the convolutions
+        products: list[tuple[Any, ...]] = []  # the classes without a choice: linear ones, and convolutions
+        convs: list[tuple[Any, ...]] = []
         for key in found:
             conv = key[0] in CONV_KINDS
             stored = _stored(key, list(CONV_KERNELS) if conv else linear)
-            if stored is None:
-                wanted[conv].append(key)
-            else:
+            if stored is not None:
                 _keep(key, stored)
+            else:
+                (convs if conv else products).append(key)
         made = []
-        if wanted[False]:
-            made += _in_run(forward, wanted[False], {n: functools.partial(_Trial, n) for n in linear})
-        if wanted[True]:
-            made += _in_run(forward, wanted[True], {n: functools.partial(_Trial, None, n) for n in CONV_KERNELS})
+        if products:
+            made += _in_run(forward, products, {n: functools.partial(_Trial, n) for n in linear})
+        if convs:
+            made += _in_run(forward, convs, {n: functools.partial(_Trial, None, n) for n in CONV_KERNELS})
     return made
 
 
@@ -661,9 +667,7 @@ def linear_product(owner: nn.Module, x: Tensor, weight: Tensor, bias: Tensor | N
                 names = ("blas", "onednn")
                 name = _choose(key, {n: functools.partial(_timed_backward, n, owner, x, weight, bias) for n in names})
             else:
-                names = tuple(
-                    n for n in LINEAR_KERNELS if _available(n) and (weight.is_contiguous() or n not in COPYING_KERNELS)
-                )
+                names = tuple(n for n in LINEAR_KERNELS if _available(n, weight))
                 if streamed:
                     candidates = _streamed_candidates(names, x, weight, bias)
                 else:
